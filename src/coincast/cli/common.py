@@ -1,0 +1,107 @@
+"""What every command shares: the store option, error handling, output helpers."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+
+from ..config import default_store_path
+from ..errors import CoincastError
+from ..store import Store
+
+# Wide tables when piped (rich would wrap at 80 columns); the terminal's width otherwise.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    """Global options, set by the app callback."""
+
+    store_path: Path | None = None
+
+
+state = State()
+
+
+def handles_errors(fn: F) -> F:
+    """Turn coincast's errors into one ``Error: ...`` line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CoincastError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            err.print("Interrupted; the store keeps every chunk completed so far.")
+            raise typer.Exit(130) from None
+        except OSError as exc:
+            fail(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str) -> None:
+    """Print ``Error: message`` (one line) to stderr and exit with code 1."""
+    line = " ".join(message.split())
+    err.print(f"[bold red]Error:[/] {line}", markup=True, highlight=False, soft_wrap=True)
+    logging.getLogger("coincast").debug("error", exc_info=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def open_store() -> Iterator[Store]:
+    """The store named by ``--store``, else ``$COINCAST_HOME/coincast.db`` or the user dir."""
+    with Store(state.store_path or default_store_path()) as store:
+        yield store
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as JSON on stdout (plain, no colour)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=_default) + "\n")
+
+
+def _default(x: Any) -> Any:
+    if isinstance(x, pd.Timestamp):
+        return x.isoformat()
+    raise TypeError(type(x).__name__)
+
+
+def parse_time(value: str | None, option: str) -> pd.Timestamp | None:
+    """A date or timestamp from the command line (naive means UTC)."""
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise CoincastError(
+            f"{option} {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        ) from None
+    if ts is pd.NaT:
+        raise CoincastError(f"{option} {value!r} is not a date; use YYYY-MM-DD")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def span(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:
+    """``2024-01-01 .. 2024-12-31`` (times shown only when not midnight)."""
+    if start is None or end is None:
+        return "-"
+    return f"{_short(start)} .. {_short(end)}"
+
+
+def _short(t: pd.Timestamp) -> str:
+    if t == t.normalize():
+        return t.strftime("%Y-%m-%d")
+    return t.strftime("%Y-%m-%d %H:%M:%S" if t.second else "%Y-%m-%d %H:%M")

@@ -1,0 +1,45 @@
+"""Pictures (PNG, matplotlib): prices now; forecasts and backtests as they arrive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display needed
+import matplotlib.pyplot as plt
+import pandas as pd
+
+
+def plot_prices(frames: list[pd.DataFrame], path: str | Path, *, title: str | None = None) -> Path:
+    """Close prices of one or more coins, one panel each, saved as a PNG.
+
+    Examples
+    --------
+    >>> from coincast.sources import synthetic_candles
+    >>> import tempfile, os
+    >>> p = plot_prices([synthetic_candles(60)], os.path.join(tempfile.mkdtemp(), "p.png"))
+    >>> p.suffix
+    '.png'
+    """
+    path = Path(path)
+    fig, axes = plt.subplots(
+        len(frames), 1, figsize=(10, 3.2 * len(frames)), sharex=True, squeeze=False
+    )
+    for ax, frame in zip(axes[:, 0], frames, strict=True):
+        a = frame.attrs
+        ax.plot(frame.index, frame["close"], lw=1.2, color="#1f77b4")
+        ax.set_ylabel(f"{a.get('coin', '')} ({a.get('quote', '').upper()})")
+        ax.grid(alpha=0.3)
+        ax.set_title(
+            f"{a.get('coin', '')} {a.get('interval', '')} close, source: {a.get('source', '')}",
+            fontsize=10,
+        )
+    if title:
+        fig.suptitle(title)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

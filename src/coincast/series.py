@@ -1,0 +1,248 @@
+"""The canonical candle frame: the one data contract every source returns.
+
+A candle frame is a :class:`pandas.DataFrame` with
+
+- index ``ts``: tz-aware UTC timestamps of bar starts, strictly increasing and unique;
+- columns ``open high low close volume`` (float64) and optionally ``market_cap``;
+- ``frame.attrs`` naming ``coin``, ``quote``, ``interval`` and ``source``.
+
+Frames are validated once, where data enters (:func:`validate_candles`); code downstream
+trusts them. Gaps are reported (:func:`find_gaps`), never filled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, IntervalError
+from .intervals import INTERVALS, bar_start, check_interval, interval_ms
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+COLUMNS = (*PRICE_COLUMNS, "volume")
+OPTIONAL_COLUMNS = ("market_cap",)
+META_KEYS = ("coin", "quote", "interval", "source")
+
+
+def index_from_ms(ts_ms: np.ndarray) -> pd.DatetimeIndex:
+    """UTC :class:`~pandas.DatetimeIndex` named ``ts`` from epoch milliseconds."""
+    values = np.asarray(ts_ms, dtype="int64").astype("datetime64[ms]").astype("datetime64[ns]")
+    return pd.DatetimeIndex(values, name="ts").tz_localize("UTC")
+
+
+def ms_from_index(index: pd.DatetimeIndex) -> np.ndarray:
+    """Epoch milliseconds (int64) of a UTC :class:`~pandas.DatetimeIndex`."""
+    return np.asarray(index.as_unit("ms").asi8, dtype="int64")
+
+
+def make_frame(
+    ts_ms: np.ndarray,
+    columns: dict[str, np.ndarray],
+    *,
+    coin: str,
+    quote: str,
+    interval: str,
+    source: str,
+) -> pd.DataFrame:
+    """Build a candle frame from epoch-ms timestamps and column arrays (not validated).
+
+    Examples
+    --------
+    >>> f = make_frame(np.array([0, 60_000]), {c: np.ones(2) for c in COLUMNS},
+    ...                coin="bitcoin", quote="usd", interval="1m", source="synthetic")
+    >>> list(f.columns)
+    ['open', 'high', 'low', 'close', 'volume']
+    """
+    data = {c: np.asarray(columns[c], dtype="float64") for c in COLUMNS}
+    for c in OPTIONAL_COLUMNS:
+        if columns.get(c) is not None:
+            data[c] = np.asarray(columns[c], dtype="float64")
+    frame = pd.DataFrame(data, index=index_from_ms(ts_ms))
+    frame.attrs.update(coin=coin, quote=quote, interval=interval, source=source)
+    return frame
+
+
+def describe(frame: pd.DataFrame) -> str:
+    """Short name of a frame for messages: ``bitcoin/usd 1d (coingecko)``."""
+    a = frame.attrs
+    coin, quote, interval, source = (a.get(k, "?") for k in META_KEYS)
+    return f"{coin}/{quote} {interval} ({source})"
+
+
+def validate_candles(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check ``frame`` against the candle contract and return it unchanged.
+
+    Raises
+    ------
+    DataError
+        Naming the series, the first offending row and the broken rule.
+    """
+    name = describe(frame)
+    for key in META_KEYS:
+        if not frame.attrs.get(key):
+            raise DataError(f"{name}: frame.attrs lacks {key!r}; build frames with make_frame()")
+    check_interval(frame.attrs["interval"])
+    _check_index(frame, name)
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{name}: missing column(s) {', '.join(missing)}")
+    values = frame[list(COLUMNS)].to_numpy(dtype="float64")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(f"{name}: {COLUMNS[col]} is NaN or infinite at {frame.index[row]}")
+    o, h, lo, c, v = values.T
+    _first_violation(name, frame.index, lo <= 0, "low must be > 0 (prices are positive)")
+    _first_violation(name, frame.index, v < 0, "volume must be >= 0")
+    # A relative tolerance absorbs float rounding in vendor data (e.g. 1e-12 differences).
+    tol = 1e-9 * np.maximum(np.abs(h), 1.0)
+    _first_violation(name, frame.index, h < np.maximum(o, c) - tol, "high must be >= open, close")
+    _first_violation(name, frame.index, lo > np.minimum(o, c) + tol, "low must be <= open, close")
+    return frame
+
+
+def _check_index(frame: pd.DataFrame, name: str) -> None:
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+        raise DataError(f"{name}: index must be a tz-aware UTC DatetimeIndex named 'ts'")
+    if str(idx.tz) != "UTC":
+        raise DataError(f"{name}: index timezone is {idx.tz}, must be UTC")
+    if len(idx) > 1:
+        steps = np.diff(ms_from_index(idx))
+        if (steps <= 0).any():
+            i = int(np.argmax(steps <= 0)) + 1
+            what = "duplicated" if steps[i - 1] == 0 else "out of order"
+            raise DataError(f"{name}: timestamp {idx[i]} is {what}; timestamps must increase")
+
+
+def _first_violation(name: str, index: pd.DatetimeIndex, mask: np.ndarray, rule: str) -> None:
+    if mask.any():
+        i = int(np.argmax(mask))
+        raise DataError(f"{name}: row {index[i]} breaks the rule: {rule}")
+
+
+def find_gaps(frame: pd.DataFrame, interval: str | None = None) -> pd.DataFrame:
+    """Missing bars between the first and last row of ``frame``.
+
+    Returns
+    -------
+    DataFrame
+        One row per gap: ``start`` (first missing bar), ``end`` (last missing bar) and
+        ``missing`` (number of bars).
+
+    Examples
+    --------
+    >>> f = make_frame(np.array([0, 60_000, 240_000]), {c: np.ones(3) for c in COLUMNS},
+    ...                coin="x", quote="usd", interval="1m", source="synthetic")
+    >>> int(find_gaps(f)["missing"].iloc[0])
+    2
+    """
+    step = interval_ms(interval or frame.attrs["interval"])
+    ts = ms_from_index(frame.index)
+    diffs = np.diff(ts)
+    at = np.flatnonzero(diffs > step)
+    starts = ts[at] + step
+    ends = ts[at + 1] - step
+    return pd.DataFrame(
+        {
+            "start": index_from_ms(starts),
+            "end": index_from_ms(ends),
+            "missing": (diffs[at] // step - 1).astype("int64"),
+        }
+    )
+
+
+def resample(frame: pd.DataFrame, interval: str) -> pd.DataFrame:
+    """Aggregate ``frame`` to the coarser ``interval`` with OHLCV rules.
+
+    First open, max high, min low, last close, summed volume, last market cap. A bar whose
+    first or last sub-bar is missing at either end of the data is incomplete and dropped;
+    bars inside the data are kept even when a gap leaves them short (see :func:`find_gaps`).
+
+    Raises
+    ------
+    IntervalError
+        When ``interval`` is finer than the frame's.
+    """
+    have = frame.attrs["interval"]
+    check_interval(interval)
+    if interval == have:
+        return frame
+    if interval_ms(interval) < interval_ms(have):
+        raise IntervalError(
+            f"cannot make {interval} bars from {have} data ({describe(frame)}); "
+            f"fetch {interval} data from a source that serves it (e.g. --source exchange:binance)"
+        )
+    if frame.empty:
+        return frame.copy()
+    ts = ms_from_index(frame.index)
+    columns = {c: frame[c].to_numpy() for c in frame.columns if c in OHLCV_RULES}
+    starts, cols = aggregate(ts, columns, interval, OHLCV_RULES)
+    keep = np.ones(len(starts), dtype=bool)
+    keep[0] = ts[0] == starts[0]
+    keep[-1] &= ts[-1] == starts[-1] + interval_ms(interval) - INTERVALS[have]
+    return make_frame(
+        starts[keep],
+        {k: v[keep] for k, v in cols.items()},
+        **{k: frame.attrs[k] for k in ("coin", "quote", "source")},
+        interval=interval,
+    )
+
+
+#: How each column aggregates into a coarser bar.
+OHLCV_RULES = {
+    "open": "first",
+    "high": "max",
+    "low": "min",
+    "close": "last",
+    "volume": "sum",
+    "market_cap": "last",
+}
+
+
+def aggregate(
+    ts: np.ndarray, columns: dict[str, np.ndarray], interval: str, rules: dict[str, str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Group sorted epoch-ms ``ts`` into bars of ``interval`` and reduce each column by its
+    rule (``first``, ``last``, ``max``, ``min``, ``sum``); return (bar starts, columns)."""
+    if not len(ts):
+        return np.array([], dtype="int64"), {k: np.array([]) for k in columns}
+    bars = _bar_starts(ts, interval)
+    cut = np.flatnonzero(np.diff(bars)) + 1
+    first = np.r_[0, cut]
+    last = np.r_[cut - 1, len(ts) - 1]
+    reduce = {
+        "first": lambda v: v[first],
+        "last": lambda v: v[last],
+        "max": lambda v: np.maximum.reduceat(v, first),
+        "min": lambda v: np.minimum.reduceat(v, first),
+        "sum": lambda v: np.add.reduceat(v, first),
+    }
+    return bars[first], {k: reduce[rules[k]](np.asarray(v)) for k, v in columns.items()}
+
+
+def _bar_starts(ts: np.ndarray, interval: str) -> np.ndarray:
+    step = INTERVALS[interval]
+    offset = bar_start(0, interval)  # Monday alignment for weeks, 0 otherwise
+    return (ts - offset) // step * step + offset
+
+
+def infer_interval(ts_ms: np.ndarray) -> str:
+    """The known interval matching the most common step between timestamps.
+
+    Raises
+    ------
+    IntervalError
+        When there are fewer than two rows or the usual step is no known interval.
+    """
+    if len(ts_ms) < 2:
+        raise IntervalError("cannot infer the interval from fewer than 2 rows; pass --interval")
+    steps, counts = np.unique(np.diff(np.asarray(ts_ms, dtype="int64")), return_counts=True)
+    step = int(steps[np.argmax(counts)])
+    for name, ms in INTERVALS.items():
+        if ms == step:
+            return name
+    raise IntervalError(
+        f"the usual step between rows is {step / 1000:g} s, which is no known interval "
+        f"({' '.join(INTERVALS)}); pass --interval or resample the file first"
+    )
