@@ -1,0 +1,47 @@
+"""Shared fixtures: the real market data in ../shared/data, temporary stores, fake servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coincast.store import Store
+
+#: Real market data beside the repository (see ../shared/data/README.md); never copied here.
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+requires_data = pytest.mark.skipif(
+    not DATA_DIR.is_dir(),
+    reason=f"real market data not found at {DATA_DIR} (the shared/ folder beside the repository)",
+)
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The shared data folder; skips the test when it is absent."""
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"real market data not found at {DATA_DIR}")
+    return DATA_DIR
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """Path of a fresh store file in a temporary folder."""
+    return tmp_path / "coincast.db"
+
+
+@pytest.fixture
+def store(store_path: Path) -> Iterator[Store]:
+    """A fresh store in a temporary file."""
+    with Store(store_path) as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the user's store, keys or CoinGecko settings."""
+    for var in ("COINGECKO_API_KEY", "COINGECKO_API_PLAN", "COINGECKO_BASE_URL", "COINCAST_STORE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("COINCAST_HOME", str(tmp_path / "home"))
