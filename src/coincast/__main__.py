@@ -1,0 +1,5 @@
+"""``python -m coincast`` runs the command line."""
+
+from coincast.cli import main
+
+main()

@@ -1,0 +1,198 @@
+"""The command line: exact outputs, exit codes, one-line errors, help everywhere."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from coincast.cli import app
+from coincast.store import Store
+
+runner = CliRunner()
+
+
+def run(store: Path, *args: str, env: dict | None = None):
+    return runner.invoke(app, ["--store", str(store), *args], env=env)
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("coincast ")
+
+
+def _commands(group, prefix=()):
+    for name, cmd in group.commands.items():
+        yield (*prefix, name), cmd
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, (*prefix, name))
+
+
+def test_every_command_has_help_with_an_example():
+    root = get_command(app)
+    for path, cmd in _commands(root):
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, path
+        if not hasattr(cmd, "commands"):
+            assert "Example: coincast" in result.stdout, f"{' '.join(path)} --help has no example"
+
+
+def test_fetch_synthetic_then_incremental(store_path):
+    args = ["fetch", "demo", "--source", "synthetic", "--interval", "1h", "--days", "2", "--json"]
+    first = json.loads(run(store_path, *args).stdout)
+    assert first[0]["coin"] == "demo" and first[0]["rows"] == first[0]["new_rows"] >= 47
+    second = run(store_path, *args)
+    assert second.exit_code == 0
+    assert json.loads(second.stdout)[0]["new_rows"] == 0
+    table = run(store_path, "fetch", "demo", "--source", "synthetic", "--interval", "1h", "--days", "2")
+    assert "demo/usd" in table.stdout and "new rows" in table.stdout
+
+
+def test_import_and_data_commands(store_path, data_dir):
+    csv = data_dir / "yahoo" / "daily" / "ETH-USD_1d.csv"
+    imported = run(store_path, "import", str(csv), "--coin", "ETH")
+    assert imported.exit_code == 0
+    assert "Imported 2,652 candles (2,652 new) of ethereum/usd 1d (inferred)" in imported.stdout
+    again = run(store_path, "import", str(csv), "--coin", "ETH", "--json")
+    assert json.loads(again.stdout)["new_rows"] == 0
+
+    listed = json.loads(run(store_path, "data", "list", "--json").stdout)
+    assert listed == [
+        {
+            "source": "csv",
+            "coin": "ethereum",
+            "quote": "usd",
+            "interval": "1d",
+            "rows": 2652,
+            "start": "2017-11-09T00:00:00+00:00",
+            "end": "2025-02-11T00:00:00+00:00",
+        }
+    ]
+    shown = json.loads(run(store_path, "data", "show", "eth", "--tail", "2", "--json").stdout)
+    assert [c["ts"] for c in shown] == ["2025-02-10T00:00:00+00:00", "2025-02-11T00:00:00+00:00"]
+    assert set(shown[0]) == {"ts", "open", "high", "low", "close", "volume"}
+    weekly = json.loads(run(store_path, "data", "show", "ethereum", "-i", "1w", "--json").stdout)
+    assert all(pd.Timestamp(c["ts"]).day_name() == "Monday" for c in weekly)
+    assert json.loads(run(store_path, "data", "gaps", "ethereum", "--json").stdout) == []
+
+
+def test_export_round_trips_through_import(tmp_path, store_path, data_dir):
+    run(store_path, "import", str(data_dir / "yahoo" / "hourly" / "SOL-USD_1h.csv"), "--coin", "sol")
+    for name in ("sol.csv", "sol.parquet"):
+        out = tmp_path / name
+        assert run(store_path, "data", "export", "solana", "--out", str(out)).exit_code == 0
+        other = tmp_path / f"{name}.db"
+        assert run(other, "import", str(out), "--coin", "solana").exit_code == 0
+        with Store(store_path) as a, Store(other) as b:
+            pd.testing.assert_frame_equal(a.read_candles("solana"), b.read_candles("solana"))
+
+
+def test_gaps_table_on_minute_data(store_path, data_dir):
+    run(store_path, "import", str(data_dir / "yahoo" / "minute" / "BTC-USD_1m.csv"), "--coin", "btc")
+    result = run(store_path, "data", "gaps", "bitcoin")
+    assert result.exit_code == 0
+    assert "missing bars; 32,007 bars present" in result.stdout
+    gaps = json.loads(run(store_path, "data", "gaps", "bitcoin", "--json").stdout)
+    assert gaps and all(g["missing"] >= 1 for g in gaps)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fetch", "demo", "--source", "synthetic", "--interval", "2h"], "unknown interval '2h'"),
+        (["fetch", "demo", "--source", "nowhere"], "unknown source 'nowhere'"),
+        (["fetch", "demo", "--source", "synthetic", "--start", "2024-13-45"], "--start '2024-13-45' is not a date"),
+        (["fetch", "demo", "--source", "synthetic", "--end", "2024-01-01"], "--end needs --start"),
+        (["import", "missing.csv", "--coin", "btc"], "missing.csv: no such file"),
+        (["data", "show", "bitcoin"], "no stored data for bitcoin"),
+        (["data", "export", "bitcoin", "--out", "x.txt"], "no stored data"),
+        (["fetch", "bad coin!", "--source", "synthetic"], "coin 'bad coin!' is not a valid id"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_1(store_path, args, message):
+    result = run(store_path, *args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    assert message in lines[0]
+
+
+def test_usage_errors_exit_2(store_path):
+    assert run(store_path, "fetch").exit_code == 2
+    assert run(store_path, "import", "x.csv").exit_code == 2  # --coin missing
+    assert run(store_path, "data", "show", "btc", "--tail", "0").exit_code == 2
+
+
+def test_ambiguous_source_lists_choices(store_path, data_dir):
+    run(store_path, "import", str(data_dir / "yahoo" / "daily" / "BTC-USD_1d.csv"), "--coin", "btc")
+    run(store_path, "import", str(data_dir / "binance" / "BTCUSDT_1d.csv"), "--coin", "btc", "--quote", "usdt")
+    result = run(store_path, "data", "show", "bitcoin")
+    assert result.exit_code == 1
+    assert "choose one: --source csv --quote usd, --source csv --quote usdt" in result.stderr
+    ok = run(store_path, "data", "show", "bitcoin", "--quote", "usdt", "--json", "--tail", "1")
+    assert json.loads(ok.stdout)[0]["ts"] == "2025-02-20T00:00:00+00:00"
+
+
+def test_export_refuses_unknown_suffix(store_path, tmp_path):
+    run(store_path, "fetch", "demo", "--source", "synthetic", "--days", "5")
+    result = run(store_path, "data", "export", "demo", "--out", str(tmp_path / "x.txt"))
+    assert result.exit_code == 1 and "must end in .csv or .parquet" in result.stderr
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_corrupt_store_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "store.db"
+    path.write_bytes(b"\x00garbage" * 512)
+    before = path.read_bytes()
+    result = run(path, "data", "list")
+    assert result.exit_code == 1 and "is not a coincast store" in result.stderr
+    assert path.read_bytes() == before
+
+
+def test_coingecko_through_the_cli(store_path, data_dir, monkeypatch):
+    from fakes.coingecko import FakeCoinGecko
+
+    with FakeCoinGecko() as fake:
+        env = {"COINGECKO_BASE_URL": fake.url}
+        limited = run(store_path, "fetch", "BTC", "--start", "2025-01-01", "--end", "2025-01-31", env=env)
+        assert limited.exit_code == 1
+        assert "serve only the past 365 days" in limited.stderr
+        assert "--source exchange:binance" in limited.stderr
+        env |= {"COINGECKO_API_KEY": "secret-key", "COINGECKO_API_PLAN": "pro"}
+        args = ["fetch", "BTC", "eth", "--start", "2025-01-01", "--end", "2025-01-31", "--json"]
+        result = run(store_path, *args, env=env)
+        assert result.exit_code == 0, result.output
+        rows = json.loads(result.stdout)
+        assert [(r["coin"], r["rows"]) for r in rows] == [("bitcoin", 31), ("ethereum", 31)]
+        assert all(r.headers.get("x-cg-pro-api-key") == "secret-key" for r in fake.data_requests())
+        assert "secret-key" not in result.output
+        unknown = run(store_path, "fetch", "bitcoinn", "--days", "5", env=env)
+        assert unknown.exit_code == 1 and "did you mean: bitcoin" in unknown.stderr
+
+
+def test_demo_offline(tmp_path):
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--offline", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "synthetic source" in result.stderr
+    assert (out / "prices.png").stat().st_size > 10_000
+    assert (out / "bitcoin_1d.csv").exists() and (out / "coincast.db").exists()
+    assert "Picture:" in result.stdout
+
+
+def test_console_script_never_prints_a_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("coincast")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "coincast"]
+    result = subprocess.run(
+        [*cmd, "--store", str(tmp_path / "s.db"), "import", str(tmp_path / "nope.csv"), "--coin", "x"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: ")
