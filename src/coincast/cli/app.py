@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -216,5 +218,16 @@ def import_cmd(
 
 
 def main() -> None:
-    """Entry point of the ``coincast`` console script."""
-    app(prog_name="coincast")
+    """Entry point of the ``coincast`` console script: never a traceback for the user,
+    unless ``COINCAST_DEBUG`` is set."""
+    try:
+        app(prog_name="coincast")
+    except Exception as exc:
+        if os.environ.get("COINCAST_DEBUG"):
+            raise
+        err.print(
+            f"Error: unexpected {type(exc).__name__}: {exc}. This is a bug in coincast; "
+            "set COINCAST_DEBUG=1 to see where, and please report it.",
+            markup=False,
+        )
+        sys.exit(1)

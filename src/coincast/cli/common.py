@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +48,8 @@ def handles_errors(fn: F) -> F:
         except KeyboardInterrupt:
             err.print("Interrupted; the store keeps every chunk completed so far.")
             raise typer.Exit(130) from None
+        except sqlite3.Error as exc:
+            fail(f"the store failed: {exc}; is another coincast writing to it? Try again")
         except OSError as exc:
             fail(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
 

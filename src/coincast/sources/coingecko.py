@@ -26,6 +26,7 @@ from .http import JsonClient, RateLimiter, RetryPolicy
 PUBLIC_URL = "https://api.coingecko.com/api/v3"
 PRO_URL = "https://pro-api.coingecko.com/api/v3"
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 HISTORY_DAYS = 365  # keyless and demo plans
 HOURLY_MAX_DAYS = 90  # spans up to this get hourly points
 DAILY_MIN_MS = 91 * DAY_MS  # spans above 90 days get daily points
@@ -132,7 +133,7 @@ class CoinGeckoSource:
                 f"CoinGecko does not serve {interval} data (its finest is 5-minute points for "
                 f"the last day); use --source exchange:binance for {interval}"
             )
-        if interval_ms(interval) < 3_600_000 and start_ms < now_ms - DAY_MS:
+        if interval_ms(interval) < HOUR_MS and start_ms < now_ms - DAY_MS:
             raise IntervalError(
                 f"CoinGecko serves {interval} data only for the last 24 hours; fetch less "
                 "(--days 1) or use --source exchange:binance for longer minute history"
@@ -151,7 +152,7 @@ class CoinGeckoSource:
         step = interval_ms(interval)
         if step >= DAY_MS:
             size = 365 * DAY_MS
-        elif step >= 3_600_000:
+        elif step >= HOUR_MS:
             size = (HOURLY_MAX_DAYS - 1) * DAY_MS
         else:
             size = DAY_MS
@@ -171,15 +172,17 @@ class CoinGeckoSource:
         return _bucket(ts[keep], price[keep], cap[keep], vol[keep], coin, quote, interval)
 
     def _request_span(self, interval: str, start_ms: int, end_ms: int) -> tuple[int, int]:
-        """Widen a daily request to more than 90 days so CoinGecko answers with daily points
-        (00:00 UTC) like every other chunk, instead of hourly ones."""
-        if interval_ms(interval) < DAY_MS or end_ms - start_ms > DAILY_MIN_MS:
+        """Widen a short request so CoinGecko answers with the same granularity as every
+        other chunk: daily points (00:00 UTC) for daily bars, hourly points for 1h and 4h
+        (a span of a day or less near now would get 5-minutely points)."""
+        step = interval_ms(interval)
+        least = DAILY_MIN_MS + DAY_MS if step >= DAY_MS else 2 * DAY_MS if step >= HOUR_MS else 0
+        if end_ms - start_ms >= least:
             return start_ms, end_ms
         now_ms = int(self.clock().value // 1_000_000)
         floor = -(2**62) if self.full_history else now_ms - HISTORY_DAYS * DAY_MS + DAY_MS
-        lo = max(end_ms - DAILY_MIN_MS - DAY_MS, floor)
-        hi = max(end_ms, lo + DAILY_MIN_MS + DAY_MS)
-        return min(lo, start_ms), hi
+        lo = max(min(start_ms, end_ms - least), floor)
+        return lo, max(end_ms, lo + least)
 
     def _error(self, path: str, coin: str | None = None):
         def build(status: int, body: Any) -> Exception:
