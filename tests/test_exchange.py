@@ -32,12 +32,6 @@ HOUR_MS = 3_600_000
 BARS = 2500  # 1m bars in the multi-page fetches: pages of 1000, 1000 and 500
 KEY_1M = SeriesKey("exchange:binance", "bitcoin", "usdt", "1m")
 
-# WORKAROUND for a library bug (see test_injected_exchange_without_extra_config_fetches):
-# ExchangeSource._page treats ``exchange.last_json_response is None`` as a truncated answer,
-# but ccxt only records that attribute when ``enableLastJsonResponse`` is on (default off), so
-# without this every page "fails" with BadResponse. Drop it once the source enables it itself.
-LAST_JSON = {"enableLastJsonResponse": True}
-
 
 class Sleeps(list[float]):
     """A ``sleep`` that records the requested waits instead of waiting."""
@@ -49,7 +43,7 @@ class Sleeps(list[float]):
 def source_for(
     fake: FakeBinance, sleep=None, policy: RetryPolicy = POLICY, **config
 ) -> ExchangeSource:
-    exchange = make_exchange(fake.url, **{**LAST_JSON, **config})
+    exchange = make_exchange(fake.url, **config)
     return ExchangeSource(
         "binance", exchange=exchange, policy=policy, sleep=sleep if sleep is not None else Sleeps()
     )
@@ -101,7 +95,9 @@ def clean_1m(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
 # -- real data, pagination, fine intervals -------------------------------------------------------
 
 
-@pytest.mark.parametrize(("interval", "file"), [("1d", "BTCUSDT_1d.csv"), ("1w", "BTCUSDT_1wk.csv")])
+@pytest.mark.parametrize(
+    ("interval", "file"), [("1d", "BTCUSDT_1d.csv"), ("1w", "BTCUSDT_1wk.csv")]
+)
 def test_real_btc_klines_are_stored_exactly(
     data_dir: Path, store: Store, interval: str, file: str
 ) -> None:
@@ -347,7 +343,9 @@ def test_interval_the_exchange_does_not_offer(
         source = source_for(fake)
         offered = {k: v for k, v in source.exchange.timeframes.items() if k != "1s"}
         monkeypatch.setattr(source.exchange, "timeframes", offered)
-        with pytest.raises(IntervalError, match=r"binance does not offer 1s candles; it offers: 1m"):
+        with pytest.raises(
+            IntervalError, match=r"binance does not offer 1s candles; it offers: 1m"
+        ):
             fetch(store, source, "bitcoin", interval="1s", days=0.01, now=now_of(fake))
         assert fake.requests == []
     assert store.list_series() == []
@@ -409,15 +407,9 @@ def test_range_before_listing_stores_from_listing_on(store: Store) -> None:
     assert_candles_equal(got, kline_frame(served))
 
 
-# -- library bugs (xfail until fixed) ------------------------------------------------------------
+# -- regressions -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exchange.py _page (line ~132) tests exchange.last_json_response, which ccxt only "
-    "sets with enableLastJsonResponse=True (off by default, and make_exchange() at line 44 "
-    "does not set it): every page is taken for a truncated answer",
-)
 def test_injected_exchange_without_extra_config_fetches(store: Store) -> None:
     with FakeBinance() as fake:
         source = ExchangeSource(
@@ -427,11 +419,6 @@ def test_injected_exchange_without_extra_config_fetches(store: Store) -> None:
     assert result.new_rows == 24
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exchange.py market() (line 86) accepts whatever load_markets returns: a truncated "
-    "exchangeInfo gives 0 markets and an UnknownCoinError instead of a retry",
-)
 def test_truncated_market_list_is_retried(store: Store) -> None:
     with FakeBinance() as fake:
         fake.fail("truncated", path_contains="exchangeInfo")
@@ -441,19 +428,13 @@ def test_truncated_market_list_is_retried(store: Store) -> None:
     assert [r.fault for r in infos] == ["truncated", None]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exchange.py _retry_after (line 164) caps Retry-After at policy.max_retry_after and "
-    "retries early, where RetryPolicy documents it as the longest wait accepted before giving "
-    "up (http.py's _retry_after raises SourceError)",
-)
 def test_retry_after_beyond_the_policy_gives_up(store: Store) -> None:
     sleeps = Sleeps()
     policy = RetryPolicy(retries=4, backoff=0.01, max_backoff=0.05, max_retry_after=5)
     with FakeBinance() as fake:
         fake.fail("418", retry_after=60)
         with pytest.raises(SourceError, match=r"60"):
-            fetch(store, source_for(fake, sleep=sleeps, policy=policy), "bitcoin",
-                  interval="1h", days=1, now=now_of(fake))  # fmt: skip
+            source = source_for(fake, sleep=sleeps, policy=policy)
+            fetch(store, source, "bitcoin", interval="1h", days=1, now=now_of(fake))
         assert len(fake.kline_requests()) == 1  # no early retry that would extend the ban
     assert sleeps == []

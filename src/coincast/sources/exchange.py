@@ -70,6 +70,8 @@ class ExchangeSource:
         self.exchange_id = exchange_id
         self.name = f"exchange:{exchange_id}"
         self.exchange = exchange if exchange is not None else make_exchange(exchange_id)
+        # ccxt swallows unparseable JSON; keeping the last parsed answer lets us notice.
+        self.exchange.enableLastJsonResponse = True
         self.policy = policy or RetryPolicy()
         self.page_limit = page_limit
         self.sleep = sleep
@@ -83,7 +85,7 @@ class ExchangeSource:
     def market(self, coin: str, quote: str) -> str:
         """The ccxt market symbol: (``bitcoin``, ``usdt``) -> ``BTC/USDT``."""
         symbol = f"{TICKERS.get(coin, coin.upper())}/{quote.upper()}"
-        markets = self._call(self.exchange.load_markets)
+        markets = self._call(self._markets)
         if symbol not in markets:
             base = symbol.split("/")[0]
             same_base = sorted(m for m in markets if m.startswith(base + "/"))[:8]
@@ -124,6 +126,15 @@ class ExchangeSource:
             ts[keep], cols, coin=coin, quote=quote, interval=interval, source=self.name
         )
 
+    def _markets(self) -> dict[str, Any]:
+        if self.exchange.markets:
+            return self.exchange.markets
+        self.exchange.last_json_response = None
+        markets = self.exchange.load_markets(reload=True)
+        if self.exchange.last_json_response is None or not markets:
+            raise ccxt.BadResponse(f"{self.exchange_id} sent an unreadable market list")
+        return markets
+
     def _page(self, symbol: str, interval: str, since: int, limit: int) -> list[list[Any]]:
         self.requests_made += 1
         self.exchange.last_json_response = None
@@ -161,9 +172,14 @@ class ExchangeSource:
         headers = getattr(self.exchange, "last_response_headers", None) or {}
         value = headers.get("Retry-After") or headers.get("retry-after")
         try:
-            return min(float(value), self.policy.max_retry_after) if value is not None else None
+            seconds = float(value) if value is not None else None
         except ValueError:
             return None
+        if seconds is not None and seconds > self.policy.max_retry_after:
+            raise SourceError(
+                f"{self.exchange_id} asked to wait {seconds:g} s (Retry-After); try again later"
+            )
+        return seconds
 
 
 def _well_formed(rows: Any) -> bool:
