@@ -15,7 +15,10 @@ Examples
 
 from __future__ import annotations
 
+import itertools
+import math
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +60,10 @@ _UPSERT = (
     "open=excluded.open, high=excluded.high, low=excluded.low, close=excluded.close, "
     "volume=excluded.volume, market_cap=coalesce(excluded.market_cap, candles.market_cap)"
 )
+
+
+_WRITE_SLICE = 50_000
+_READ_DTYPE = np.dtype([("ts", "i8")] + [(c, "f8") for c in (*COLUMNS, "market_cap")])
 
 
 @dataclass(frozen=True)
@@ -167,12 +174,14 @@ class Store:
         ts = ms_from_index(frame.index)
         if covered is None and len(ts):
             covered = (int(ts[0]), int(ts[-1]) + interval_ms(key.interval))
+        cols = [frame[c].to_numpy() for c in COLUMNS]
         cap = frame["market_cap"].to_numpy() if "market_cap" in frame.columns else None
-        rows = _rows(ts, [frame[c].to_numpy() for c in COLUMNS], cap)
         with self._transaction() as db:
             sid = self._series_id(key, create=True)
             before = self._count(sid, ts)
-            db.executemany(_UPSERT, ((sid, *r) for r in rows))
+            # Slices keep the Python objects of only one slice alive at a time.
+            for a in range(0, len(ts), _WRITE_SLICE):
+                db.executemany(_UPSERT, _rows(sid, ts, cols, cap, slice(a, a + _WRITE_SLICE)))
             if covered is not None and covered[1] > covered[0]:
                 self._add_coverage(sid, *covered)
             return self._count(sid, ts) - before
@@ -328,20 +337,20 @@ class Store:
         sid = self._series_id(key)
         lo = -(2**62) if start is None else int(pd.Timestamp(start).value // 1_000_000)
         hi = 2**62 if end is None else int(pd.Timestamp(end).value // 1_000_000)
-        rows = []
+        rows = iter(())
         if sid is not None:
             sql = (
                 "SELECT ts, open, high, low, close, volume, market_cap FROM candles "
                 "WHERE series_id=? AND ts BETWEEN ? AND ? ORDER BY ts"
             )
-            rows = self._db.execute(sql, (sid, lo, hi)).fetchall()
-        data = np.array(rows, dtype="float64").reshape(len(rows), 7)
-        cols = {c: data[:, i + 1] for i, c in enumerate(COLUMNS)}
-        cap = data[:, 6]
-        if len(cap) and not np.isnan(cap).all():
-            cols["market_cap"] = cap
+            rows = self._db.execute(sql, (sid, lo, hi))
+        # Straight from the cursor into typed arrays: no list of a million tuples.
+        data = np.fromiter(rows, dtype=_READ_DTYPE)
+        cols = {c: data[c] for c in COLUMNS}
+        if len(data) and not np.isnan(data["market_cap"]).all():
+            cols["market_cap"] = data["market_cap"]
         return make_frame(
-            data[:, 0].astype("int64"),
+            data["ts"],
             cols,
             coin=key.coin,
             quote=key.quote,
@@ -404,9 +413,16 @@ def key_of(frame: pd.DataFrame) -> SeriesKey:
     return SeriesKey(a["source"], a["coin"], a["quote"], a["interval"])
 
 
-def _rows(ts: np.ndarray, cols: list[np.ndarray], cap: np.ndarray | None) -> list[tuple]:
-    caps = [None] * len(ts) if cap is None else [None if np.isnan(x) else x for x in cap.tolist()]
-    return list(zip(ts.tolist(), *(c.tolist() for c in cols), caps, strict=True))
+def _rows(
+    sid: int, ts: np.ndarray, cols: list[np.ndarray], cap: np.ndarray | None, part: slice
+) -> Iterator[tuple]:
+    """Rows ``(series_id, ts, open, high, low, close, volume, market_cap)`` of one slice."""
+    caps = (
+        itertools.repeat(None)
+        if cap is None
+        else (None if math.isnan(x) else x for x in cap[part].tolist())
+    )
+    return zip(itertools.repeat(sid), ts[part].tolist(), *(c[part].tolist() for c in cols), caps)
 
 
 def _nothing_stored(

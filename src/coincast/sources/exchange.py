@@ -12,9 +12,8 @@ import difflib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ccxt
 import numpy as np
 import pandas as pd
 
@@ -25,14 +24,25 @@ from ..series import make_frame
 from .base import split_range
 from .http import RetryPolicy
 
+if TYPE_CHECKING:
+    import ccxt
+
 log = logging.getLogger(__name__)
 
 DEFAULT_EXCHANGE = "binance"
 PAGE_LIMIT = 1000  # candles per request (Binance's maximum; most exchanges allow 500-1000)
 
 
+def _ccxt():  # -> the ccxt module
+    """ccxt, imported on first use: it is large, and most commands never need it."""
+    import ccxt
+
+    return ccxt
+
+
 def make_exchange(exchange_id: str) -> ccxt.Exchange:
     """A ccxt exchange object for ``exchange_id`` with ccxt's own rate limiting on."""
+    ccxt = _ccxt()
     cls = getattr(ccxt, exchange_id, None)
     if exchange_id not in ccxt.exchanges or cls is None:
         close = difflib.get_close_matches(exchange_id, ccxt.exchanges, n=3)
@@ -127,6 +137,7 @@ class ExchangeSource:
         )
 
     def _markets(self) -> dict[str, Any]:
+        ccxt = _ccxt()
         if self.exchange.markets:
             return self.exchange.markets
         self.exchange.last_json_response = None
@@ -136,6 +147,7 @@ class ExchangeSource:
         return markets
 
     def _page(self, symbol: str, interval: str, since: int, limit: int) -> list[list[Any]]:
+        ccxt = _ccxt()
         self.requests_made += 1
         self.exchange.last_json_response = None
         rows = self.exchange.fetch_ohlcv(symbol, interval, since=since, limit=limit)
@@ -146,6 +158,7 @@ class ExchangeSource:
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` retrying ccxt's transient failures (network, 429/418, 5xx, bad JSON)."""
+        ccxt = _ccxt()
         last: Exception | None = None
         for attempt in range(self.policy.retries + 1):
             try:
@@ -167,6 +180,7 @@ class ExchangeSource:
         )
 
     def _retry_after(self, exc: Exception) -> float | None:
+        ccxt = _ccxt()
         if not isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
             return None
         headers = getattr(self.exchange, "last_response_headers", None) or {}
