@@ -50,7 +50,9 @@ def test_fetch_synthetic_then_incremental(store_path):
     second = run(store_path, *args)
     assert second.exit_code == 0
     assert json.loads(second.stdout)[0]["new_rows"] == 0
-    table = run(store_path, "fetch", "demo", "--source", "synthetic", "--interval", "1h", "--days", "2")
+    table = run(
+        store_path, "fetch", "demo", "--source", "synthetic", "--interval", "1h", "--days", "2"
+    )
     assert "demo/usd" in table.stdout and "new rows" in table.stdout
 
 
@@ -83,7 +85,9 @@ def test_import_and_data_commands(store_path, data_dir):
 
 
 def test_export_round_trips_through_import(tmp_path, store_path, data_dir):
-    run(store_path, "import", str(data_dir / "yahoo" / "hourly" / "SOL-USD_1h.csv"), "--coin", "sol")
+    run(
+        store_path, "import", str(data_dir / "yahoo" / "hourly" / "SOL-USD_1h.csv"), "--coin", "sol"
+    )
     for name in ("sol.csv", "sol.parquet"):
         out = tmp_path / name
         assert run(store_path, "data", "export", "solana", "--out", str(out)).exit_code == 0
@@ -94,7 +98,9 @@ def test_export_round_trips_through_import(tmp_path, store_path, data_dir):
 
 
 def test_gaps_table_on_minute_data(store_path, data_dir):
-    run(store_path, "import", str(data_dir / "yahoo" / "minute" / "BTC-USD_1m.csv"), "--coin", "btc")
+    run(
+        store_path, "import", str(data_dir / "yahoo" / "minute" / "BTC-USD_1m.csv"), "--coin", "btc"
+    )
     result = run(store_path, "data", "gaps", "bitcoin")
     assert result.exit_code == 0
     assert "missing bars; 32,007 bars present" in result.stdout
@@ -107,7 +113,10 @@ def test_gaps_table_on_minute_data(store_path, data_dir):
     [
         (["fetch", "demo", "--source", "synthetic", "--interval", "2h"], "unknown interval '2h'"),
         (["fetch", "demo", "--source", "nowhere"], "unknown source 'nowhere'"),
-        (["fetch", "demo", "--source", "synthetic", "--start", "2024-13-45"], "--start '2024-13-45' is not a date"),
+        (
+            ["fetch", "demo", "--source", "synthetic", "--start", "2024-13-45"],
+            "--start '2024-13-45' is not a date",
+        ),
         (["fetch", "demo", "--source", "synthetic", "--end", "2024-01-01"], "--end needs --start"),
         (["import", "missing.csv", "--coin", "btc"], "missing.csv: no such file"),
         (["data", "show", "bitcoin"], "no stored data for bitcoin"),
@@ -131,7 +140,15 @@ def test_usage_errors_exit_2(store_path):
 
 def test_ambiguous_source_lists_choices(store_path, data_dir):
     run(store_path, "import", str(data_dir / "yahoo" / "daily" / "BTC-USD_1d.csv"), "--coin", "btc")
-    run(store_path, "import", str(data_dir / "binance" / "BTCUSDT_1d.csv"), "--coin", "btc", "--quote", "usdt")
+    run(
+        store_path,
+        "import",
+        str(data_dir / "binance" / "BTCUSDT_1d.csv"),
+        "--coin",
+        "btc",
+        "--quote",
+        "usdt",
+    )
     result = run(store_path, "data", "show", "bitcoin")
     assert result.exit_code == 1
     assert "choose one: --source csv --quote usd, --source csv --quote usdt" in result.stderr
@@ -160,7 +177,9 @@ def test_coingecko_through_the_cli(store_path, data_dir, monkeypatch):
 
     with FakeCoinGecko() as fake:
         env = {"COINGECKO_BASE_URL": fake.url}
-        limited = run(store_path, "fetch", "BTC", "--start", "2025-01-01", "--end", "2025-01-31", env=env)
+        limited = run(
+            store_path, "fetch", "BTC", "--start", "2025-01-01", "--end", "2025-01-31", env=env
+        )
         assert limited.exit_code == 1
         assert "serve only the past 365 days" in limited.stderr
         assert "--source exchange:binance" in limited.stderr
@@ -190,8 +209,18 @@ def test_console_script_never_prints_a_traceback(tmp_path):
     exe = Path(sys.executable).with_name("coincast")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "coincast"]
     result = subprocess.run(
-        [*cmd, "--store", str(tmp_path / "s.db"), "import", str(tmp_path / "nope.csv"), "--coin", "x"],
-        capture_output=True, text=True, timeout=60,
+        [
+            *cmd,
+            "--store",
+            str(tmp_path / "s.db"),
+            "import",
+            str(tmp_path / "nope.csv"),
+            "--coin",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

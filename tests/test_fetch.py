@@ -63,12 +63,22 @@ def test_extending_the_range_fetches_only_the_new_part(store):
     later = NOW + pd.Timedelta(hours=5)
     r = fetch(store, src, "demo", interval="1h", days=10, now=later)
     assert r.new_rows == 5 and src.calls == [(src.calls[0][0], src.calls[0][0] + 5 * 3_600_000)]
-    earlier = fetch(store, src, "demo", interval="1h", start="2024-05-01", end="2024-05-03", now=later)
+    earlier = fetch(
+        store, src, "demo", interval="1h", start="2024-05-01", end="2024-05-03", now=later
+    )
     assert earlier.new_rows == 49  # May 1 and 2, and the bar starting at --end (inclusive)
 
 
 def test_start_end_are_inclusive_bar_starts(store):
-    r = fetch(store, CountingSource(), "demo", interval="1d", start="2024-01-01", end="2024-01-31", now=NOW)
+    r = fetch(
+        store,
+        CountingSource(),
+        "demo",
+        interval="1d",
+        start="2024-01-01",
+        end="2024-01-31",
+        now=NOW,
+    )
     assert r.new_rows == 31
     assert r.start == pd.Timestamp("2024-01-01", tz="UTC")
     assert r.end == pd.Timestamp("2024-01-31", tz="UTC")
@@ -87,8 +97,15 @@ def test_bad_ranges_are_clear_errors(store):
 
 def test_progress_reports_each_chunk(store):
     seen = []
-    fetch(store, CountingSource(), "demo", interval="1h", days=100, now=NOW,
-          progress=lambda done, total: seen.append((done, total)))
+    fetch(
+        store,
+        CountingSource(),
+        "demo",
+        interval="1h",
+        days=100,
+        now=NOW,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
 
@@ -141,7 +158,9 @@ def uninterrupted(tmp_path_factory):
 @pytest.mark.parametrize(
     ("after_chunk", "delay"), [(0, 0.0), (1, 0.01), (3, 0.036), (6, 0.042), (9, 0.048)]
 )
-def test_kill_9_leaves_a_sound_store_that_resumes_exactly(tmp_path, uninterrupted, after_chunk, delay):
+def test_kill_9_leaves_a_sound_store_that_resumes_exactly(
+    tmp_path, uninterrupted, after_chunk, delay
+):
     path = tmp_path / "killed.db"
     _run_and_kill(path, after_chunk, delay)
     with Store(path) as s:

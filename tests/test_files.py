@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DATA_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coincast.errors import ParseError
 from coincast.sources.files import read_file
-from conftest import DATA_DIR
 
 FOLDER_INTERVAL = {"daily": "1d", "weekly": "1w", "hourly": "1h", "minute": "1m"}
 
@@ -103,7 +103,9 @@ def test_headerless_binance_klines(tmp_path):
 
 def test_parquet_with_datetime_index(tmp_path):
     idx = pd.date_range("2024-01-01", periods=4, freq="D", tz="UTC", name="date")
-    table = pd.DataFrame({"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 1.0}, index=idx)
+    table = pd.DataFrame(
+        {"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 1.0}, index=idx
+    )
     path = tmp_path / "f.parquet"
     table.to_parquet(path)
     frame, info = read_file(path, coin="x")
@@ -112,7 +114,7 @@ def test_parquet_with_datetime_index(tmp_path):
 
 def test_given_interval_overrides_inference(tmp_path):
     rows = "\n".join(f"2024-01-0{d},1,2,0.5,1.5,10" for d in (1, 3, 5))
-    frame, info = read_file(write(tmp_path, GENERIC.format(rows)), coin="x", interval="1d")
+    _, info = read_file(write(tmp_path, GENERIC.format(rows)), coin="x", interval="1d")
     assert info.interval == "1d" and not info.inferred
 
 
@@ -121,23 +123,41 @@ def test_given_interval_overrides_inference(tmp_path):
     [
         ("timestamp,open,high,low\n2024-01-01,1,2,0.5\n", r"missing column\(s\) close"),
         ("open,high,low,close\n1,2,0.5,1.5\n", r"missing column\(s\) timestamp"),
-        (GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,1,2,0.5,abc,1\n"),
-         r"line 3, column 'close': 'abc' is not a number"),
-        (GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,1,,0.5,1.5,1\n"),
-         r"line 3, column 'high': the cell is empty"),
-        (GENERIC.format("2024-01-01,1,2,0.5,1.5,1\nyesterday,1,2,0.5,1.5,1\n"),
-         r"line 3, column 'timestamp': 'yesterday' is not a date"),
-        (GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-01,1,2,0.5,1.5,1\n"),
-         r"2024-01-01 00:00:00\+00:00 appears twice \(lines 2 and 3\)"),
-        (GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,1,1.2,0.5,1.5,1\n"),
-         r"line 3, column 'high': 1.2 breaks the rule: high must be >= open and close"),
-        (GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,1,2,0,1.5,1\n"),
-         r"line 3, column 'low': 0 breaks the rule: prices must be > 0"),
-        (GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,1,2,0.5,1.5,-1\n"),
-         r"line 3, column 'volume': -1 breaks the rule"),
-        (GENERIC.format("2024-01-01 00:00,1,2,0.5,1.5,1\n2024-01-01 01:00,1,2,0.5,1.5,1\n"
-                        "2024-01-01 02:30,1,2,0.5,1.5,1\n"),
-         r"line 4: 2024-01-01 02:30:00\+00:00 is not the start of a 1h bar"),
+        (
+            GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,1,2,0.5,abc,1\n"),
+            r"line 3, column 'close': 'abc' is not a number",
+        ),
+        (
+            GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,1,,0.5,1.5,1\n"),
+            r"line 3, column 'high': the cell is empty",
+        ),
+        (
+            GENERIC.format("2024-01-01,1,2,0.5,1.5,1\nyesterday,1,2,0.5,1.5,1\n"),
+            r"line 3, column 'timestamp': 'yesterday' is not a date",
+        ),
+        (
+            GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-01,1,2,0.5,1.5,1\n"),
+            r"2024-01-01 00:00:00\+00:00 appears twice \(lines 2 and 3\)",
+        ),
+        (
+            GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,1,1.2,0.5,1.5,1\n"),
+            r"line 3, column 'high': 1.2 breaks the rule: high must be >= open and close",
+        ),
+        (
+            GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,1,2,0,1.5,1\n"),
+            r"line 3, column 'low': 0 breaks the rule: prices must be > 0",
+        ),
+        (
+            GENERIC.format("2024-01-01,1,2,0.5,1.5,1\n2024-01-02,1,2,0.5,1.5,-1\n"),
+            r"line 3, column 'volume': -1 breaks the rule",
+        ),
+        (
+            GENERIC.format(
+                "2024-01-01 00:00,1,2,0.5,1.5,1\n2024-01-01 01:00,1,2,0.5,1.5,1\n"
+                "2024-01-01 02:30,1,2,0.5,1.5,1\n"
+            ),
+            r"line 4: 2024-01-01 02:30:00\+00:00 is not the start of a 1h bar",
+        ),
         ("", "cannot be read"),
     ],
 )
@@ -167,7 +187,9 @@ VALID = GENERIC.format(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     at=st.integers(0, len(VALID) - 1),
     junk=st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r"), max_size=8),
@@ -185,9 +207,14 @@ def test_mutated_files_parse_or_fail_with_our_error(tmp_path, at, junk, cut):
         assert len(frame) >= 1 and np.isfinite(frame.to_numpy()).all()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(row=st.integers(0, 9), col=st.sampled_from(["open", "high", "low", "close", "volume"]),
-       bad=st.sampled_from(["x", "1..2", "--", "nan?", "1e"]))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    row=st.integers(0, 9),
+    col=st.sampled_from(["open", "high", "low", "close", "volume"]),
+    bad=st.sampled_from(["x", "1..2", "--", "nan?", "1e"]),
+)
 def test_a_bad_cell_is_reported_at_its_line_and_column(tmp_path, row, col, bad):
     table = pd.read_csv(pd.io.common.StringIO(VALID), dtype=str)
     table.loc[row, col] = bad

@@ -89,7 +89,9 @@ def test_find_gaps_reports_each_hole():
 def test_resample_applies_ohlcv_rules():
     ts = np.arange(120) * MIN  # two whole hours
     close = np.arange(1, 121, dtype=float)
-    f = frame_of(ts, close, open=close - 0.5, high=close + 1, low=close - 1, volume=np.full(120, 2.0))
+    f = frame_of(
+        ts, close, open=close - 0.5, high=close + 1, low=close - 1, volume=np.full(120, 2.0)
+    )
     h = resample(f, "1h")
     assert len(h) == 2
     assert h["open"].tolist() == [0.5, 60.5]
@@ -101,7 +103,9 @@ def test_resample_applies_ohlcv_rules():
 
 
 def test_resample_drops_incomplete_first_and_last_bars_but_keeps_inner_gaps():
-    ts = np.r_[np.arange(30, 60), np.arange(60, 100), np.arange(125, 180), np.arange(180, 200)] * MIN
+    ts = (
+        np.r_[np.arange(30, 60), np.arange(60, 100), np.arange(125, 180), np.arange(180, 200)] * MIN
+    )
     h = resample(frame_of(ts, np.ones(len(ts))), "1h")
     # hour 0 starts mid-way (dropped), hour 1 is short inside the data (kept), hour 2 whole,
     # hour 3 ends early (dropped)
@@ -110,7 +114,7 @@ def test_resample_drops_incomplete_first_and_last_bars_but_keeps_inner_gaps():
 
 def test_resample_to_finer_interval_is_an_error_naming_a_source():
     f = frame_of([0, 86_400_000], [1.0, 2.0], interval="1d")
-    with pytest.raises(IntervalError, match="cannot make 1h bars from 1d data.*exchange:binance"):
+    with pytest.raises(IntervalError, match=r"cannot make 1h bars from 1d data.*exchange:binance"):
         resample(f, "1h")
 
 
@@ -120,7 +124,10 @@ def test_weeks_start_on_monday():
     w = resample(frame_of(ts, np.arange(1, 15), interval="1d"), "1w")
     assert [t.day_name() for t in w.index] == ["Monday", "Monday"]
     assert w["close"].tolist() == [7.0, 14.0]
-    assert bar_start(int(monday.value // 1_000_000) + 3 * 86_400_000, "1w") == monday.value // 1_000_000
+    assert (
+        bar_start(int(monday.value // 1_000_000) + 3 * 86_400_000, "1w")
+        == monday.value // 1_000_000
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -158,7 +165,9 @@ def test_resampling_in_steps_equals_resampling_at_once(start_minute, length, hol
 def test_real_minute_data_resamples_consistently(data_dir, coin):
     f, _ = read_file(data_dir / "yahoo" / "minute" / f"{coin}-USD_1m.csv", coin=coin)
     daily = resample(f, "1d")
-    pd.testing.assert_frame_equal(resample(resample(f, "1h"), "1d"), daily, check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        resample(resample(f, "1h"), "1d"), daily, check_exact=False, rtol=1e-12
+    )
     pd.testing.assert_frame_equal(
         resample(resample(f, "15m"), "1d"), daily, check_exact=False, rtol=1e-12
     )

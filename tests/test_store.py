@@ -29,7 +29,9 @@ def test_write_then_read_gives_the_same_frame(store):
 finite = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False, allow_infinity=False)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     bars=st.lists(st.integers(-(10**6), 10**6), min_size=1, max_size=60, unique=True),
     prices=st.lists(st.tuples(finite, finite, finite), min_size=60, max_size=60),
@@ -79,7 +81,9 @@ def test_read_resamples_coarser_and_refuses_finer(store):
     store.write_candles(synthetic_candles(24 * 14, "1h", seed=2, coin="demo", start="2024-01-01"))
     daily = store.read_candles("demo", "1d")
     assert len(daily) == 14 and daily.attrs["interval"] == "1d"
-    with pytest.raises(IntervalError, match=r"demo is stored at 1h, coarser than 1m.*--interval 1m"):
+    with pytest.raises(
+        IntervalError, match=r"demo is stored at 1h, coarser than 1m.*--interval 1m"
+    ):
         store.read_candles("demo", "1m")
 
 
@@ -97,13 +101,17 @@ def test_ambiguous_source_lists_the_choices(store):
     other = f.copy()
     other.attrs.update(f.attrs, source="csv")
     store.write_candles(other)
-    with pytest.raises(StoreError, match="choose one: --source csv --quote usd, --source synthetic"):
+    with pytest.raises(
+        StoreError, match="choose one: --source csv --quote usd, --source synthetic"
+    ):
         store.read_candles("demo", "1d")
     assert store.read_candles("demo", "1d", source="csv").attrs["source"] == "csv"
 
 
 def test_nothing_stored_says_how_to_fetch(store):
-    with pytest.raises(StoreError, match="no stored data for bitcoin 1h.*coincast fetch bitcoin --interval 1h"):
+    with pytest.raises(
+        StoreError, match=r"no stored data for bitcoin 1h.*coincast fetch bitcoin --interval 1h"
+    ):
         store.read_candles("bitcoin", "1h")
 
 

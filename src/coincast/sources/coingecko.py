@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import coins as coinmod
 from ..errors import HistoryLimitError, IntervalError, SourceError, UnknownCoinError
-from ..intervals import interval_ms
+from ..intervals import bar_start, interval_ms
 from ..series import OHLCV_RULES, aggregate, make_frame
 from .base import Clock, split_range, utc_now
 from .http import JsonClient, RateLimiter, RetryPolicy
@@ -133,7 +133,7 @@ class CoinGeckoSource:
                 f"CoinGecko does not serve {interval} data (its finest is 5-minute points for "
                 f"the last day); use --source exchange:binance for {interval}"
             )
-        if interval_ms(interval) < HOUR_MS and start_ms < now_ms - DAY_MS:
+        if interval_ms(interval) < HOUR_MS and start_ms < bar_start(now_ms - DAY_MS, interval):
             raise IntervalError(
                 f"CoinGecko serves {interval} data only for the last 24 hours; fetch less "
                 "(--days 1) or use --source exchange:binance for longer minute history"
@@ -181,7 +181,7 @@ class CoinGeckoSource:
             return start_ms, end_ms
         now_ms = int(self.clock().value // 1_000_000)
         floor = -(2**62) if self.full_history else now_ms - HISTORY_DAYS * DAY_MS + DAY_MS
-        lo = max(min(start_ms, end_ms - least), floor)
+        lo = min(start_ms, max(end_ms - least, floor))
         return lo, max(end_ms, lo + least)
 
     def _error(self, path: str, coin: str | None = None):
