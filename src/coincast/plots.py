@@ -43,3 +43,36 @@ def plot_prices(frames: list[pd.DataFrame], path: str | Path, *, title: str | No
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_forecast(
+    history: pd.DataFrame, forecast: pd.DataFrame, path: str | Path, *, bars: int = 120
+) -> Path:
+    """The last ``bars`` closes of ``history`` and the forecast after them, with its band
+    (``lo``/``hi``) when the model gives one. Saved as a PNG."""
+    path = Path(path)
+    recent = history.iloc[-bars:]
+    a = history.attrs
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(recent.index, recent["close"], lw=1.2, color="#1f77b4", label="actual close")
+    joined = pd.concat([recent["close"].iloc[-1:], forecast["yhat"]])
+    ax.plot(
+        joined.index, joined.values, lw=1.6, color="#d62728", marker="o", ms=3, label="forecast"
+    )
+    if forecast["lo"].notna().any():
+        ax.fill_between(
+            forecast.index, forecast["lo"], forecast["hi"], color="#d62728", alpha=0.18,
+            label="forecast band",
+        )  # fmt: skip
+    ax.set_title(
+        f"{a.get('coin', '')} {a.get('interval', '')}: next {len(forecast)} bars", fontsize=10
+    )
+    ax.set_ylabel(f"close ({str(a.get('quote', '')).upper()})")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

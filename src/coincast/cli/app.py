@@ -19,6 +19,7 @@ from ..store import key_of
 from .common import err, fail, handles_errors, open_store, out, parse_time, print_json, span, state
 from .data import data_app
 from .demo import demo_cmd
+from .model import predict_cmd, train_cmd
 
 app = typer.Typer(
     name="coincast",
@@ -29,6 +30,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_app, name="data")
+app.command("train")(train_cmd)
+app.command("predict")(predict_cmd)
 app.command("demo")(demo_cmd)
 
 
