@@ -9,10 +9,13 @@ from rich.table import Table
 
 from ..errors import CoincastError
 from ..fetch import fetch
-from ..plots import plot_prices
+from ..models import LSTMForecaster
+from ..plots import plot_forecast, plot_prices
+from ..runs import save_run
 from ..series import find_gaps, resample
 from ..sources import CoinGeckoSource, SyntheticSource
 from ..store import Store
+from ..training import format_epoch
 from .common import err, handles_errors, out, span, state
 from .data import export_frame
 
@@ -29,7 +32,8 @@ def demo_cmd(
         364, "--days", "-d", min=2, max=364, help="Days of daily history to fetch."
     ),
 ) -> None:
-    """Run the pipeline end to end: fetch BTC and ETH, store, resample, find gaps, plot, export.
+    """Run the pipeline end to end: fetch BTC and ETH, store, resample, find gaps, export,
+    train an LSTM, forecast the next week and draw it.
 
     Falls back to the synthetic source, with a notice, when CoinGecko cannot be reached.
 
@@ -64,10 +68,33 @@ def demo_cmd(
             )
     picture = plot_prices(frames, out_dir / "prices.png", title="coincast demo: daily closes")
     out.print(table)
+    _forecast(frames[0], out_dir)
     out.print(f"Store: {store_path}")
-    out.print(f"Picture: {picture}")
+    out.print(f"Pictures: {picture}, {out_dir / 'forecast.png'}")
+    out.print(f"Run folder: {out_dir / 'runs' / 'bitcoin-1d'}")
     out.print(f"CSV exports: {', '.join(str(out_dir / f'{c}_1d.csv') for c in DEMO_COINS)}")
-    out.print("Next (coming): train an LSTM on this data and backtest it against naive baselines.")
+    out.print("Next (coming): walk-forward backtests of the LSTM against naive baselines.")
+
+
+def _forecast(frame, out_dir: Path) -> None:
+    """Train a small LSTM (quantile head) on the daily series and forecast the next week."""
+    out.print(f"Training an LSTM on {len(frame)} daily bars of {frame.attrs['coin']} ...")
+    model = LSTMForecaster(horizon=7, head="quantile", lookback=30, epochs=40, log_every=10)
+    model.fit(frame, on_epoch=lambda r: r.epoch % 10 == 0 and out.print(format_epoch(r, 40)))
+    save_run(model, out_dir / "runs" / "bitcoin-1d")
+    forecast = model.predict()
+    plot_forecast(frame, forecast, out_dir / "forecast.png")
+    rel = model.metrics.get("val_rel_mae")
+    if rel is not None:
+        out.print(
+            f"Validation MAE / naive MAE = {rel:.3f} (below 1 is better than tomorrow = today; "
+            "this slice also chose the stopping epoch, so only a backtest can tell)."
+        )
+    last, close = forecast.iloc[-1], forecast.attrs["last_close"]
+    out.print(
+        f"Forecast for {forecast.index[-1]:%Y-%m-%d}: {last.yhat:,.2f} "
+        f"(90 % band {last.lo:,.2f} .. {last.hi:,.2f}); last close {close:,.2f}"
+    )
 
 
 def _pick_source(offline: bool) -> CoinGeckoSource | SyntheticSource:

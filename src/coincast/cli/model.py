@@ -185,8 +185,7 @@ def _train_summary(model: LSTMForecaster, folder: Path, as_json: bool) -> None:
         _num(summary["val_loss"]),
         _num(m.get("val_mae")),
         _num(m.get("val_naive_mae")),
-        _num(rel)
-        + ("" if rel is None else " (beats naive)" if rel < 1 else " (no better than naive)"),
+        _num(rel) + ("" if rel is None else " (lower)" if rel < 1 else " (not lower)"),
     )
     out.print(table)
     out.print("Validation chose the stopping epoch, so these figures flatter the model; "
