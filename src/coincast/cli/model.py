@@ -82,11 +82,17 @@ def train_cmd(
     coin = resolve_offline(coin)
     folder = out_dir or RUNS / f"{coin}-{interval}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     check_run_name(folder.name)
+    if ".." in folder.parts:
+        raise CoincastError(f"--out {folder} is not allowed: no '..' in run paths")
     if (folder / RECORD).exists() and not (resume or force):
         raise CoincastError(f"{folder} already holds a run; choose another --out, or --force")
     with open_store() as store:
         frame = store.read_candles(
             coin, interval, source=source, quote=quote, end=parse_time(until, "--until")
+        )
+    if frame.empty:
+        raise CoincastError(
+            f"no stored {interval} data for {coin} up to {until}; pass a later --until"
         )
     cfg = model.config
 
@@ -115,6 +121,10 @@ def train_cmd(
                     f"{exc}: coincast train {coin} --out {folder} --resume"
                 ) from None
             raise
+    last = model.result.history[-1] if model.result.history else None
+    shown = cfg.log_every and last and (last.epoch % cfg.log_every == 0 or last.epoch == cfg.epochs)
+    if last and cfg.log_every and not shown and not as_json:
+        out.print(format_epoch(last, cfg.epochs) + " (early stop)")
     save_run(model, folder)
     _train_summary(model, folder, as_json)
 
@@ -152,7 +162,7 @@ def read_config(path: Path | None) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise CoincastError(f"--config {path} must hold a table of settings")
-    unknown = sorted(set(data) - set(LSTMConfig.model_fields))
+    unknown = sorted(map(str, set(data) - set(LSTMConfig.model_fields)))
     if unknown:
         raise CoincastError(
             f"--config {path}: unknown setting(s) {', '.join(unknown)}; "

@@ -19,15 +19,15 @@ import itertools
 import math
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .errors import IntervalError, StoreError
-from .intervals import INTERVALS, check_interval, interval_ms
-from .series import COLUMNS, index_from_ms, make_frame, ms_from_index, resample
+from ..errors import IntervalError, StoreError
+from ..intervals import INTERVALS, check_interval, interval_ms
+from ..series import COLUMNS, make_frame, ms_from_index, resample
+from .keys import SeriesInfo, SeriesKey, _ts, key_of
 
 SCHEMA_VERSION = 1
 
@@ -64,42 +64,6 @@ _UPSERT = (
 
 _WRITE_SLICE = 50_000
 _READ_DTYPE = np.dtype([("ts", "i8")] + [(c, "f8") for c in (*COLUMNS, "market_cap")])
-
-
-@dataclass(frozen=True)
-class SeriesKey:
-    """Identifies one stored series."""
-
-    source: str
-    coin: str
-    quote: str
-    interval: str
-
-    def __str__(self) -> str:
-        return f"{self.coin}/{self.quote} {self.interval} ({self.source})"
-
-
-@dataclass(frozen=True)
-class SeriesInfo:
-    """A stored series with its row count and time span."""
-
-    key: SeriesKey
-    rows: int
-    start: pd.Timestamp | None
-    end: pd.Timestamp | None
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready dict: ``source, coin, quote, interval, rows, start, end``."""
-        k = self.key
-        return {
-            "source": k.source,
-            "coin": k.coin,
-            "quote": k.quote,
-            "interval": k.interval,
-            "rows": self.rows,
-            "start": self.start.isoformat() if self.start is not None else None,
-            "end": self.end.isoformat() if self.end is not None else None,
-        }
 
 
 class Store:
@@ -403,16 +367,6 @@ class _Transaction:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _ts(ms: int | None) -> pd.Timestamp | None:
-    return None if ms is None else pd.Timestamp(ms, unit="ms", tz="UTC")
-
-
-def key_of(frame: pd.DataFrame) -> SeriesKey:
-    """The :class:`SeriesKey` named by a candle frame's attrs."""
-    a = frame.attrs
-    return SeriesKey(a["source"], a["coin"], a["quote"], a["interval"])
-
-
 def _rows(
     sid: int, ts: np.ndarray, cols: list[np.ndarray], cap: np.ndarray | None, part: slice
 ) -> Iterator[tuple]:
@@ -434,6 +388,3 @@ def _nothing_stored(
     return f"no stored data for {what}{hint}. Fetch it first: coincast fetch {coin}" + (
         f" --interval {interval}" if interval else ""
     )
-
-
-__all__ = ["SeriesInfo", "SeriesKey", "Store", "index_from_ms", "key_of"]

@@ -1,0 +1,435 @@
+"""``coincast train`` and ``coincast predict``: exact outputs, run folders, one-line errors.
+
+Every test trains a tiny LSTM (8 hidden units, one layer, one thread) on the last 300 daily
+bars of the real ETH-USD file (2024-04-18 .. 2025-02-11), inside its own ``tmp_path``, so
+the relative ``runs/`` folder never leaves it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from coincast.cli import app
+
+runner = CliRunner()
+
+#: A network small enough to train in about a second on one core.
+TINY = ("--hidden", "8", "--layers", "1", "--lookback", "10", "--threads", "1")
+FIRST, LAST = "2024-04-18T00:00:00+00:00", "2025-02-11T00:00:00+00:00"
+LAST_CLOSE = 2589.8212890625
+SUMMARY_KEYS = [
+    "run",
+    "epochs",
+    "best_epoch",
+    "stopped_early",
+    "train_loss",
+    "val_loss",
+    "val_mae",
+    "val_naive_mae",
+    "val_rel_mae",
+]
+EPOCH_LINE = re.compile(r"^Epoch \[(\d+)/(\d+)\], Loss: \d+\.\d{4}, Val: \d+\.\d{4}$")
+
+
+def run(store: Path, *args: str):
+    return runner.invoke(app, ["--store", str(store), *args])
+
+
+def train(store: Path, out: str, *args: str):
+    """Train the tiny network on ethereum into ``out``; fails the test on a non-zero exit."""
+    result = run(store, "train", "eth", *TINY, "--out", out, *args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _eth_csv(data_dir: Path, path: Path, rows: slice = slice(-300, None)) -> Path:
+    lines = (data_dir / "yahoo" / "daily" / "ETH-USD_1d.csv").read_text().splitlines()
+    path.write_text("\n".join([lines[0], *lines[1:][rows]]) + "\n")
+    return path
+
+
+@pytest.fixture
+def eth(store_path, data_dir, tmp_path, monkeypatch) -> Path:
+    """A store holding 300 daily ETH bars, with ``tmp_path`` as the working directory."""
+    monkeypatch.chdir(tmp_path)
+    result = run(
+        store_path, "import", str(_eth_csv(data_dir, tmp_path / "eth.csv")), "--coin", "eth"
+    )
+    assert result.exit_code == 0, result.output
+    return store_path
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes: to prove a failed command changed nothing."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _one_error(result, message: str) -> None:
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert message in lines[0]
+
+
+def _record(folder: str) -> dict:
+    return json.loads((Path(folder) / "run.json").read_text())
+
+
+# -- train ------------------------------------------------------------------------------------
+
+
+def test_train_prints_epoch_lines_the_folder_and_a_summary(eth, tmp_path):
+    result = train(eth, "runs/e7", "--epochs", "7", "--log-every", "3", "--patience", "50")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Training on 300 1d bars of ethereum (2024-04-18 .. 2025-02-11)"
+    epochs = [EPOCH_LINE.match(line) for line in lines if line.startswith("Epoch")]
+    assert all(epochs), lines
+    assert [(int(m[1]), int(m[2])) for m in epochs] == [(3, 7), (6, 7), (7, 7)]
+    assert lines[1:4] == [m[0] for m in epochs]  # right after the first line, in order
+    assert lines[4] == "Run saved to runs/e7"
+    header = r"^┃ epochs +┃ best epoch +┃ val loss +┃ val MAE +┃ naive MAE +┃ MAE / naive +┃$"
+    assert re.match(header, lines[6]), lines[6]
+    assert re.match(
+        r"^│ 7 +│ [1-7] +│ \d\.\d+ +│ [\d.]+ +│ [\d.]+ +│ [\d.]+ \([a-z ]+\) +│$", lines[8]
+    ), lines[8]
+    assert lines[-1] == (
+        "Validation chose the stopping epoch, so these figures flatter the model; "
+        "judge it on a walk-forward backtest."
+    )
+    folder = tmp_path / "runs" / "e7"
+    assert (folder / "model.safetensors").stat().st_size > 0
+    record = _record("runs/e7")
+    assert record["name"] == "e7" and len(record["history"]) == 7
+    assert record["config"]["hidden"] == 8 and record["config"]["log_every"] == 3
+    assert record["data"] | {"sha256": None} == {
+        "source": "csv",
+        "coin": "ethereum",
+        "quote": "usd",
+        "interval": "1d",
+        "start": FIRST,
+        "end": LAST,
+        "rows": 300,
+        "sha256": None,
+    }
+
+
+def test_train_log_every_zero_prints_no_epoch_lines(eth):
+    result = train(eth, "runs/quiet", "--epochs", "2", "--log-every", "0")
+    assert "Epoch" not in result.stdout
+    assert "Run saved to runs/quiet" in result.stdout
+
+
+def test_train_json_summary_has_no_epoch_lines(eth):
+    result = train(eth, "runs/j", "--epochs", "2", "--log-every", "1", "--json")
+    summary = json.loads(result.stdout)  # the whole of stdout is the JSON document
+    assert list(summary) == SUMMARY_KEYS
+    assert summary["run"] == "runs/j" and summary["epochs"] == 2
+    assert summary["best_epoch"] in (1, 2) and summary["stopped_early"] is False
+    record = _record("runs/j")
+    assert summary["train_loss"] == record["history"][-1]["train_loss"]
+    assert summary["val_loss"] == min(h["val_loss"] for h in record["history"])
+    assert summary["val_mae"] == pytest.approx(
+        summary["val_rel_mae"] * summary["val_naive_mae"], rel=1e-12
+    )
+    assert "Epoch" not in result.output
+
+
+def test_early_stopping_is_reported(eth):
+    result = train(eth, "runs/es", "--epochs", "30", "--patience", "1", "--json")
+    summary = json.loads(result.stdout)
+    assert summary["stopped_early"] is True
+    assert summary["epochs"] == summary["best_epoch"] + 1 < 30
+    record = _record("runs/es")
+    assert len(record["history"]) == summary["epochs"] and record["stopped_early"] is True
+    table = train(eth, "runs/es2", "--epochs", "30", "--patience", "1")
+    assert f"│ {summary['epochs']} (early stop) │ {summary['best_epoch']} " in table.stdout
+
+
+def test_train_without_out_names_the_run_after_coin_interval_and_time(eth, tmp_path):
+    result = run(eth, "train", "eth", *TINY, "--epochs", "1", "--json")
+    assert result.exit_code == 0, result.output
+    name = json.loads(result.stdout)["run"]
+    assert re.fullmatch(r"runs/ethereum-1d-\d{8}-\d{6}", name), name
+    assert sorted(_files(tmp_path / name)) == [
+        "checkpoint.safetensors",
+        "model.safetensors",
+        "run.json",
+    ]
+
+
+def test_train_until_limits_the_data(eth):
+    train(eth, "runs/u", "--epochs", "1", "--until", "2024-12-31")
+    data = _record("runs/u")["data"]
+    assert (data["start"], data["end"], data["rows"]) == (FIRST, "2024-12-31T00:00:00+00:00", 258)
+
+
+def test_train_until_before_the_first_bar_is_a_one_line_error(eth, tmp_path):
+    before = _files(tmp_path)
+    result = run(eth, "train", "eth", *TINY, "--until", "2000-01-01", "--out", "runs/x")
+    _one_error(result, "ethereum")
+    assert _files(tmp_path) == before
+
+
+# -- --config ---------------------------------------------------------------------------------
+
+TOML = 'hidden = 8\nlayers = 1\nlookback = 10\nepochs = 2\nthreads = 1\nhead = "quantile"\n'
+YAML = "hidden: 8\nlayers: 1\nlookback: 10\nepochs: 2\nthreads: 1\nhead: gaussian\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "head"), [("c.toml", TOML, "quantile"), ("c.yaml", YAML, "gaussian")]
+)
+def test_config_file_values_are_used_and_flags_override_them(eth, tmp_path, name, text, head):
+    config = tmp_path / name
+    config.write_text(text)
+    plain = run(eth, "train", "eth", "--config", str(config), "--out", "runs/plain", "--json")
+    assert plain.exit_code == 0, plain.output
+    assert json.loads(plain.stdout)["epochs"] == 2
+    cfg = _record("runs/plain")["config"]
+    assert (cfg["hidden"], cfg["layers"], cfg["lookback"], cfg["epochs"], cfg["head"]) == (
+        8,
+        1,
+        10,
+        2,
+        head,
+    )
+    args = ["--config", str(config), "--epochs", "1", "--lookback", "12", "--head", "point"]
+    override = run(eth, "train", "eth", *args, "--out", "runs/flags", "--json")
+    assert override.exit_code == 0, override.output
+    assert json.loads(override.stdout)["epochs"] == 1
+    cfg = _record("runs/flags")["config"]
+    assert (cfg["hidden"], cfg["epochs"], cfg["lookback"], cfg["head"]) == (8, 1, 12, "point")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("c.toml", "hiden = 8\nepochs = 1\n", "unknown setting(s) hiden; known: lookback, horizon"),
+        ("c.yml", "epochs: 1\nspeed: 3\n", "unknown setting(s) speed; known: lookback"),
+        ("c.json", '{"epochs": 1}', "must be a .toml, .yaml or .yml file"),
+        ("c.toml", "epochs = = 1\n", "cannot be parsed"),
+        ("c.yaml", "epochs: [1\n", "cannot be parsed"),
+        ("c.yaml", "- 1\n- 2\n", "must hold a table of settings"),
+        ("c.toml", "epochs = 0\n", "epochs: Input should be greater than or equal to 1 (got 0)"),
+    ],
+)
+def test_bad_config_files_are_one_line_errors(eth, tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    before = _files(tmp_path)
+    result = run(eth, "train", "eth", *TINY, "--config", name, "--out", "runs/c")
+    _one_error(result, message)
+    assert f"--config {name}" in result.stderr or "epochs:" in result.stderr
+    assert _files(tmp_path) == before
+
+
+def test_config_key_that_is_not_a_string(eth, tmp_path):
+    (tmp_path / "c.yaml").write_text("1: 2\nepochs: 1\n")
+    _one_error(run(eth, "train", "eth", "--config", "c.yaml"), "unknown setting(s) 1; known:")
+
+
+def test_missing_config_file(eth):
+    _one_error(
+        run(eth, "train", "eth", "--config", "nope.toml"), "--config nope.toml: no such file"
+    )
+
+
+# -- train errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["eth", "--features", "log_return,sentiment"],
+            "unknown feature(s) 'sentiment'; known: log_return, log_volume_change, range, rsi, "
+            "macd, volatility, close",
+        ),
+        (
+            ["eth", "--lookback", "400"],
+            "lookback (400) + horizon (1) + feature warm-up (1) needs at least 402 rows; "
+            "ethereum/usd 1d (csv) has 300.",
+        ),
+        (["bitcoin"], "no stored data for bitcoin 1d"),
+        (["eth", "--until", "someday"], "--until 'someday' is not a date"),
+        (["eth", "--horizon", "0"], "horizon: Input should be greater than or equal to 1 (got 0)"),
+        (["eth", "--out", "runs/.."], "run name '..' is not allowed"),
+        (["eth", "--out", ".."], "run name '..' is not allowed"),
+        (["eth", "--out", "runs/a..b"], "run name 'a..b' is not allowed"),
+        (["eth", "--out", "runs/.hidden"], "run name '.hidden' is not allowed"),
+        (["eth", "--out", "runs/my run"], "run name 'my run' is not allowed"),
+        (["eth", "--out", "runs/new", "--resume"], "no checkpoint to resume in runs/new"),
+    ],
+)
+def test_train_errors_are_one_line_and_touch_nothing(eth, tmp_path, args, message):
+    before = _files(tmp_path)
+    result = run(eth, "train", *args, "--threads", "1", "--epochs", "1")
+    _one_error(result, message)
+    assert _files(tmp_path) == before  # no store change, no run folder
+    assert not (tmp_path / "runs").exists()
+
+
+def test_out_with_dot_dot_inside_is_refused(eth, tmp_path):
+    result = run(eth, "train", "eth", *TINY, "--epochs", "1", "--out", "runs/../evil")
+    _one_error(result, "not allowed")
+    assert not (tmp_path / "evil").exists()
+
+
+def test_existing_run_needs_force(eth, tmp_path):
+    train(eth, "runs/r", "--epochs", "1")
+    before = _files(tmp_path)
+    again = run(eth, "train", "eth", *TINY, "--epochs", "2", "--out", "runs/r")
+    _one_error(again, "runs/r already holds a run; choose another --out, or --force")
+    assert _files(tmp_path) == before
+    forced = train(eth, "runs/r", "--epochs", "2", "--force", "--json")
+    assert json.loads(forced.stdout)["epochs"] == 2
+    assert len(_record("runs/r")["history"]) == 2
+
+
+def test_resume_continues_to_the_same_model_as_a_straight_run(eth, tmp_path):
+    train(eth, "runs/r", "--epochs", "2", "--log-every", "1")
+    resumed = train(eth, "runs/r", "--epochs", "4", "--resume", "--log-every", "1")
+    epochs = [line for line in resumed.stdout.splitlines() if line.startswith("Epoch")]
+    assert [EPOCH_LINE.match(line)[1] for line in epochs] == ["3", "4"]
+    assert "Run saved to runs/r" in resumed.stdout and re.search(r"│ 4 +│", resumed.stdout)
+    straight = train(eth, "runs/s", "--epochs", "4", "--json")
+    assert json.loads(straight.stdout)["epochs"] == 4
+    r, s = _record("runs/r"), _record("runs/s")
+    assert len(r["history"]) == 4
+    for key in ("train_loss", "val_loss"):
+        assert [h[key] for h in r["history"]] == [h[key] for h in s["history"]]
+    assert (r["best_epoch"], r["metrics"]) == (s["best_epoch"], s["metrics"])
+    weights = tmp_path / "runs" / "r" / "model.safetensors"
+    assert weights.read_bytes() == (tmp_path / "runs" / "s" / "model.safetensors").read_bytes()
+
+
+def test_resume_with_other_settings_is_refused(eth, tmp_path):
+    train(eth, "runs/r", "--epochs", "1")
+    before = _files(tmp_path)
+    result = run(
+        eth, "train", "eth", *TINY, "--epochs", "2", "--lr", "0.01", "--out", "runs/r", "--resume"
+    )
+    _one_error(result, "was made with other data or settings; train without --resume")
+    assert _files(tmp_path) == before
+
+
+def test_same_seed_same_bytes(eth, tmp_path):
+    for name in ("a", "b"):
+        train(eth, f"runs/{name}", "--epochs", "2", "--seed", "7", "--json")
+    train(eth, "runs/c", "--epochs", "2", "--seed", "8", "--json")
+    a, b, c = ((tmp_path / "runs" / n / "model.safetensors").read_bytes() for n in "abc")
+    assert a == b
+    assert a != c
+
+
+# -- predict ----------------------------------------------------------------------------------
+
+
+def _forecast(store: Path, *args: str) -> dict:
+    result = run(store, "predict", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+NEXT3 = ["2025-02-12T00:00:00+00:00", "2025-02-13T00:00:00+00:00", "2025-02-14T00:00:00+00:00"]
+
+
+@pytest.mark.parametrize("head", ["point", "quantile", "gaussian"])
+def test_predict_json(eth, head):
+    train(eth, "runs/h3", "--epochs", "2", "--horizon", "3", "--head", head)
+    got = _forecast(eth, "h3")  # a bare name is a run under runs/
+    assert list(got) == ["coin", "interval", "last_ts", "last_close", "forecast"]
+    assert (got["coin"], got["interval"], got["last_ts"], got["last_close"]) == (
+        "ethereum",
+        "1d",
+        LAST,
+        LAST_CLOSE,
+    )
+    assert [f["ts"] for f in got["forecast"]] == NEXT3
+    for f in got["forecast"]:
+        assert list(f) == ["ts", "yhat", "lo", "hi"]
+        assert 0.5 * LAST_CLOSE < f["yhat"] < 2 * LAST_CLOSE
+        if head == "point":
+            assert f["lo"] is None and f["hi"] is None
+        else:
+            assert f["lo"] <= f["yhat"] <= f["hi"]
+    two = _forecast(eth, "runs/h3", "--horizon", "2")
+    assert two["forecast"] == got["forecast"][:2]
+    before = _files(Path("runs"))
+    _one_error(
+        run(eth, "predict", "h3", "--horizon", "5"),
+        "horizon (5) must be between 1 and the trained horizon (3)",
+    )
+    assert _files(Path("runs")) == before
+
+
+def test_predict_table_and_plot(eth, tmp_path):
+    train(eth, "runs/p", "--epochs", "1")
+    result = run(eth, "predict", str(tmp_path / "runs" / "p"), "--plot", "f.png")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    title = "ethereum/usd 1d after 2025-02-11 00:00:00+00:00 (close 2,589.82)"
+    assert title in " ".join(out.split())  # rich wraps the title to the table's width
+    assert re.search(r"│ 2025-02-12 00:00:00\+00:00 │ [\d,]+\.\d+ +│ - +│ - +│", out), out
+    assert out.splitlines()[-1] == "Picture: f.png"
+    png = (tmp_path / "f.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    jpg = run(eth, "predict", "p", "--plot", "f.jpg")
+    _one_error(jpg, "--plot f.jpg must end in .png")
+    assert not (tmp_path / "f.jpg").exists()
+
+
+def test_predict_uses_the_latest_stored_bar(store_path, data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    older = _eth_csv(data_dir, tmp_path / "older.csv", slice(-300, -50))
+    assert run(store_path, "import", str(older), "--coin", "eth").exit_code == 0
+    train(store_path, "runs/n", "--epochs", "1")
+    first = _forecast(store_path, "n")
+    assert first["last_ts"] == "2024-12-23T00:00:00+00:00"
+    assert first["forecast"][0]["ts"] == "2024-12-24T00:00:00+00:00"
+    newer = _eth_csv(data_dir, tmp_path / "newer.csv")
+    assert run(store_path, "import", str(newer), "--coin", "eth").exit_code == 0
+    second = _forecast(store_path, "n")
+    assert (second["last_ts"], second["last_close"]) == (LAST, LAST_CLOSE)
+    assert second["forecast"][0]["ts"] == NEXT3[0]
+    assert _record("runs/n")["data"]["end"] == "2024-12-23T00:00:00+00:00"  # the run is unchanged
+
+
+def test_predict_missing_run(eth, tmp_path):
+    _one_error(
+        run(eth, "predict", "nope"),
+        "no run folder runs/nope; train one with `coincast train COIN --out runs/nope`",
+    )
+    (tmp_path / "runs" / "empty").mkdir(parents=True)
+    _one_error(run(eth, "predict", "empty"), "runs/empty has no run.json")
+
+
+def test_predict_refuses_modified_weights(eth, tmp_path):
+    train(eth, "runs/t", "--epochs", "1")
+    weights = tmp_path / "runs" / "t" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01  # one bit of one weight
+    weights.write_bytes(bytes(data))
+    before = _files(tmp_path)
+    result = run(eth, "predict", "t", "--json")
+    _one_error(result, "runs/t/model.safetensors does not match run.json (SHA-256 differs)")
+    assert result.stdout == ""
+    assert _files(tmp_path) == before
+
+
+def test_predict_rejects_a_bad_run_name(eth):
+    _one_error(run(eth, "predict", "bad name!"), "run name 'bad name!' is not allowed")
+
+
+# -- help -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["train", "predict"])
+def test_help_has_an_example(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert f"Example: coincast {command}" in result.stdout
