@@ -56,7 +56,7 @@ def _macd(f: pd.DataFrame) -> np.ndarray:
     c = f["close"].astype("float64")
     fast = c.ewm(span=12, adjust=False).mean()
     slow = c.ewm(span=26, adjust=False).mean()
-    out = ((fast - slow) / c).to_numpy()
+    out = ((fast - slow) / c).to_numpy(copy=True)  # writable under copy-on-write
     out[:25] = np.nan  # the slow average needs 26 rows before it means anything
     return out
 

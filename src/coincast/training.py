@@ -116,6 +116,10 @@ def train(
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
+        if checkpoint_dir is None:
+            raise TrainingInterrupted(
+                f"training interrupted after epoch {state.epoch}; no checkpoint was kept"
+            ) from None
         raise TrainingInterrupted(
             f"training interrupted after epoch {state.epoch}; resume with --resume"
         ) from None

@@ -202,7 +202,11 @@ class LSTMForecaster:
 
     def fingerprint(self) -> str:
         """Hash of the config and the training data (checkpoints must match it)."""
-        text = self.config.model_dump_json(exclude={"epochs", "log_every", "threads", "device"})
+        # More epochs may resume a run, except under a cosine schedule, whose length they set.
+        free = {"log_every", "threads", "device"}
+        if self.config.lr_schedule != "cosine":
+            free.add("epochs")
+        text = self.config.model_dump_json(exclude=free)
         return hashlib.sha256((text + str(self.data.get("sha256"))).encode()).hexdigest()
 
     def _validation_metrics(
@@ -269,6 +273,10 @@ class LSTMForecaster:
         if not 1 <= horizon <= cfg.horizon:
             raise CoincastError(
                 f"horizon ({horizon}) must be between 1 and the trained horizon ({cfg.horizon})"
+            )
+        if frame is None and self._frame is None:
+            raise CoincastError(
+                "this model was loaded from a run folder: pass frame=, the candles to forecast from"
             )
         frame = self._frame if frame is None else validate_candles(frame)
         x, _, warm = self._inputs(frame)

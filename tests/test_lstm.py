@@ -1,0 +1,143 @@
+"""LSTMNet (shapes per head and horizon, dropout), the losses against hand computations, and
+point_of."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from coincast.models.lstm import DEFAULT_QUANTILES, LSTMNet, loss_fn, point_of
+
+
+@pytest.mark.parametrize("horizon", [1, 5])
+@pytest.mark.parametrize(
+    ("head", "quantiles", "tail"),
+    [
+        ("point", DEFAULT_QUANTILES, ()),
+        ("quantile", DEFAULT_QUANTILES, (3,)),
+        ("quantile", (0.1, 0.25, 0.5, 0.75, 0.9), (5,)),
+        ("gaussian", DEFAULT_QUANTILES, (2,)),
+    ],
+)
+def test_output_shapes(head, quantiles, tail, horizon):
+    torch.manual_seed(0)
+    net = LSTMNet(input_size=3, hidden_size=8, num_layers=2, horizon=horizon, head=head,
+                  quantiles=quantiles)  # fmt: skip
+    out = net(torch.randn(4, 11, 3))  # (B, T, F)
+    assert out.shape == (4, horizon, *tail)
+    assert point_of(out, head, quantiles).shape == (4, horizon)
+
+
+def test_a_batch_of_one_keeps_its_batch_dimension():
+    net = LSTMNet(input_size=1, hidden_size=4, num_layers=1, horizon=3, head="gaussian")
+    assert net(torch.zeros(1, 5, 1)).shape == (1, 3, 2)
+
+
+def test_unknown_head_is_refused():
+    with pytest.raises(ValueError, match=r"head 'median' is not one of \('point'"):
+        LSTMNet(input_size=1, head="median")
+
+
+def test_dropout_is_ignored_with_one_layer():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns when dropout is given to one layer
+        net = LSTMNet(input_size=2, hidden_size=8, num_layers=1, dropout=0.5)
+    assert net.lstm.dropout == 0.0
+    net.train()
+    x = torch.randn(3, 6, 2)
+    assert torch.equal(net(x), net(x))  # nothing random in training mode
+
+
+def test_dropout_applies_between_stacked_layers():
+    net = LSTMNet(input_size=2, hidden_size=8, num_layers=2, dropout=0.5)
+    assert net.lstm.dropout == 0.5
+    x = torch.randn(3, 6, 2)
+    net.eval()
+    assert torch.equal(net(x), net(x))
+    net.train()
+    torch.manual_seed(1)
+    a = net(x)
+    assert not torch.equal(a, net(x))
+
+
+# -- losses ----------------------------------------------------------------------------------
+
+
+def test_point_loss_is_torch_mse():
+    pred, y = torch.randn(8, 3), torch.randn(8, 3)
+    assert torch.equal(loss_fn("point")(pred, y), torch.nn.functional.mse_loss(pred, y))
+
+
+def test_pinball_loss_equals_a_hand_computation():
+    q = (0.1, 0.5, 0.9)
+    y = torch.tensor([[1.0, -2.0]])  # (B=1, H=2)
+    pred = torch.tensor([[[0.0, 1.0, 3.0], [-2.0, -1.0, -4.0]]])  # (1, 2, 3)
+    # err = y - pred; loss = q * err if err >= 0 else (q - 1) * err
+    hand = [
+        0.1 * 1.0, 0.0, (0.9 - 1) * -2.0,  # step 1: errs 1, 0, -2
+        0.0, (0.5 - 1) * -1.0, 0.9 * 2.0,  # step 2: errs 0, -1, 2
+    ]  # fmt: skip
+    expected = sum(hand) / 6
+    assert float(loss_fn("quantile", q)(pred, y)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_pinball_loss_is_zero_on_the_truth_and_punishes_the_wrong_side_more():
+    q = (0.1, 0.9)
+    y = torch.zeros(1, 1)
+    loss = loss_fn("quantile", q)
+    assert float(loss(torch.zeros(1, 1, 2), y)) == 0.0
+    over = float(loss(torch.tensor([[[1.0, 1.0]]]), y))  # both quantiles 1 above the truth
+    assert over == pytest.approx(((1 - 0.1) + (1 - 0.9)) / 2)
+
+
+def test_gaussian_nll_equals_a_hand_computation():
+    mean = torch.tensor([[0.5, -1.0]])
+    log_var = torch.tensor([[0.0, 20.0]])  # 20 is clamped to 12
+    y = torch.tensor([[1.5, 1.0]])
+    pred = torch.stack([mean, log_var], dim=-1)  # (1, 2, 2)
+    step1 = 0.5 * (0.0 + 1.0**2 / 1.0)
+    step2 = 0.5 * (12.0 + 2.0**2 * torch.exp(torch.tensor(-12.0)).item())
+    assert float(loss_fn("gaussian")(pred, y)) == pytest.approx((step1 + step2) / 2, rel=1e-6)
+
+
+def test_gaussian_nll_matches_torch_up_to_its_constant():
+    torch.manual_seed(0)
+    pred, y = torch.randn(16, 3, 2), torch.randn(16, 3)
+    ours = loss_fn("gaussian")(pred, y)
+    theirs = torch.nn.functional.gaussian_nll_loss(pred[..., 0], y, pred[..., 1].exp(), eps=0)
+    assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
+
+
+def test_losses_have_gradients():
+    for head, shape in (("point", (4, 2)), ("quantile", (4, 2, 3)), ("gaussian", (4, 2, 2))):
+        pred = torch.randn(*shape, requires_grad=True)
+        loss_fn(head)(pred, torch.randn(4, 2)).backward()
+        assert pred.grad is not None and torch.isfinite(pred.grad).all()
+
+
+# -- point_of --------------------------------------------------------------------------------
+
+
+def test_point_of_point_head_is_the_output():
+    pred = torch.randn(3, 2)
+    assert torch.equal(point_of(pred, "point", DEFAULT_QUANTILES), pred)
+
+
+def test_point_of_quantile_head_is_the_median_of_the_sorted_outputs():
+    pred = torch.tensor([[[3.0, 1.0, 2.0], [0.0, 5.0, -1.0]]])  # crossed quantiles
+    assert point_of(pred, "quantile", (0.05, 0.5, 0.95)).tolist() == [[2.0, 0.0]]
+    # 0.5 need not be in the middle of the list
+    pred = torch.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+    assert point_of(pred, "quantile", (0.1, 0.5, 0.8, 0.9)).tolist() == [[2.0]]
+
+
+def test_point_of_quantile_head_without_a_median_takes_the_middle_level():
+    pred = torch.tensor([[[1.0, 2.0, 3.0]]])
+    assert point_of(pred, "quantile", (0.2, 0.4, 0.8)).tolist() == [[2.0]]
+
+
+def test_point_of_gaussian_head_is_the_mean():
+    pred = torch.tensor([[[1.5, 9.0], [-2.0, -9.0]]])
+    assert point_of(pred, "gaussian", DEFAULT_QUANTILES).tolist() == [[1.5, -2.0]]
