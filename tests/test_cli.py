@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -202,7 +203,10 @@ def test_demo_offline(tmp_path):
     assert "synthetic source" in result.stderr
     assert (out / "prices.png").stat().st_size > 10_000
     assert (out / "bitcoin_1d.csv").exists() and (out / "coincast.db").exists()
-    assert "Picture:" in result.stdout
+    assert (out / "forecast.png").stat().st_size > 10_000
+    assert (out / "runs" / "bitcoin-1d" / "run.json").exists()
+    assert "Pictures:" in result.stdout and "forecast.png" in result.stdout
+    assert re.search(r"^Epoch \[10/40\], Loss: [0-9.]+, Val: [0-9.]+$", result.stdout, re.M)
 
 
 def test_console_script_never_prints_a_traceback(tmp_path):
