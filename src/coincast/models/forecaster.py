@@ -107,6 +107,8 @@ class LSTMForecaster:
     ['yhat', 'lo', 'hi']
     """
 
+    name = "lstm"
+
     def __init__(self, config: LSTMConfig | None = None, **overrides: object) -> None:
         base = config.model_dump() if config is not None else {}
         try:
@@ -130,9 +132,15 @@ class LSTMForecaster:
         on_epoch: Callable[[EpochRecord], None] | None = None,
         checkpoint_dir: Path | None = None,
         resume: bool = False,
+        warm_start: bool = False,
+        epochs: int | None = None,
     ) -> LSTMForecaster:
         """Train on ``frame`` (a canonical candle frame); the last ``val_fraction`` of the
-        windows is the validation slice for early stopping. Returns ``self``."""
+        windows is the validation slice for early stopping. Returns ``self``.
+
+        ``warm_start`` continues from the current weights (a backtest's refit) instead of new
+        ones; ``epochs`` overrides the config's epochs for this call. Scalers are always fit
+        anew on this frame's training slice."""
         cfg = self.config
         validate_candles(frame)
         cfg.threads = _set_threads(cfg.threads)  # recorded: results depend on it
@@ -157,15 +165,19 @@ class LSTMForecaster:
         if len(val_ends):
             y_val = self.target_scaler.transform(targets_at(level, val_ends, h, cfg.target))
             val_set = Windows(xs, y_val, val_ends, cfg.lookback)
-        torch.manual_seed(cfg.seed)
-        self.net = self._new_net(x.shape[1])
+        if not (warm_start and self.net is not None):
+            torch.manual_seed(cfg.seed)
+            self.net = self._new_net(x.shape[1])
         self.data = data_info(frame)
+        settings = cfg.training()
+        if epochs is not None:
+            settings.epochs = epochs
         self.result = train(
             self.net,
             train_set,
             val_set,
             loss_fn(cfg.head, cfg.quantiles),
-            cfg.training(),
+            settings,
             device=self.device,
             on_epoch=on_epoch,
             checkpoint_dir=checkpoint_dir,
@@ -231,6 +243,12 @@ class LSTMForecaster:
             "val_naive_mae": naive_mae,
             "val_rel_mae": mae / naive_mae if naive_mae > 0 else None,
         }
+
+    def update(self, frame: pd.DataFrame) -> LSTMForecaster:
+        """Forecast from ``frame`` (e.g. data up to a later cutoff) without training."""
+        self._fitted()
+        self._frame = validate_candles(frame)
+        return self
 
     # -- predicting ------------------------------------------------------------------------------
 

@@ -1,0 +1,147 @@
+"""The walk-forward backtest: one loop for every model, nothing seen after a cutoff."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coincast.backtest import LSTMModel, plan, walk_forward
+from coincast.errors import CoincastError
+from coincast.intervals import interval_ms
+from coincast.models.forecaster import LSTMConfig
+from coincast.series import make_frame, ms_from_index
+from coincast.sources import synthetic_candles
+
+DAY = 86_400_000
+
+
+def arange_frame(n: int, interval: str = "1d", drop: tuple[int, ...] = ()) -> pd.DataFrame:
+    t = np.array([i for i in range(n) if i not in drop])
+    close = 100.0 + t
+    cols = {"open": close, "high": close, "low": close, "close": close, "volume": np.ones(len(t))}
+    ts = t * interval_ms(interval) + 1_700_000_000_000 // DAY * DAY
+    return make_frame(ts, cols, coin="c", quote="usd", interval=interval, source="test")
+
+
+class LastPlusH:
+    """Predicts last close + h: exact on close = 100 + t, so any off-by-one shows."""
+
+    name = "stub"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, pd.Timestamp, int]] = []
+
+    def fit(self, frame):
+        self.frame = frame
+        self.calls.append(("fit", frame.index[-1], len(frame)))
+        return self
+
+    def update(self, frame):
+        self.frame = frame
+        self.calls.append(("update", frame.index[-1], len(frame)))
+        return self
+
+    def predict(self, horizon):
+        step = interval_ms(self.frame.attrs["interval"])
+        last_ms = int(ms_from_index(self.frame.index)[-1])
+        ts = pd.to_datetime(last_ms + step * np.arange(1, horizon + 1), unit="ms", utc=True)
+        yhat = float(self.frame["close"].iloc[-1]) + np.arange(1, horizon + 1)
+        return pd.DataFrame(
+            {"yhat": yhat, "lo": np.nan, "hi": np.nan}, index=pd.Index(ts, name="ts")
+        )
+
+
+def test_last_value_plus_h_on_arange_scores_zero_error():
+    frame = arange_frame(60)
+    table = walk_forward([LastPlusH()], frame, horizon=3, test=20, min_train=10)
+    assert list(table.columns) == [
+        "coin",
+        "model",
+        "cutoff",
+        "ts",
+        "step",
+        "y",
+        "yhat",
+        "lo",
+        "hi",
+        "last",
+    ]
+    assert (table["yhat"] == table["y"]).all()
+    assert (table["ts"] > table["cutoff"]).all()
+    # 20 test bars, forecast from the bar before each; steps beyond the data are not scored
+    assert table.groupby("step").size().to_dict() == {1: 20, 2: 19, 3: 18}
+    assert table["cutoff"].min() == frame.index[39] and table["ts"].max() == frame.index[59]
+    one = table[table["step"] == 1]
+    assert (one["last"] == one["y"] - 1).all()
+
+
+def test_each_cutoff_sees_exactly_the_rows_up_to_it_and_refits_every_k():
+    frame = arange_frame(50)
+    model = LastPlusH()
+    walk_forward([model], frame, test=10, refit_every=4, min_train=10)
+    kinds = [k for k, _, _ in model.calls]
+    assert kinds == ["fit", "update", "update", "update"] * 2 + ["fit", "update"]
+    assert [last for _, last, _ in model.calls] == list(frame.index[39:49])
+    assert [n for _, _, n in model.calls] == list(range(40, 50))
+
+
+def test_rolling_window_limits_what_a_model_sees():
+    model = LastPlusH()
+    walk_forward([model], arange_frame(50), test=5, window="rolling", window_size=12, min_train=10)
+    assert {n for _, _, n in model.calls} == {12}
+
+
+def test_gaps_are_not_scored_and_start_end_select_the_test_period():
+    frame = arange_frame(40, drop=(30,))
+    table = walk_forward([LastPlusH()], frame, test=8, min_train=10)
+    assert pd.Timestamp(frame.index[0]) + pd.Timedelta(days=30) not in set(table["ts"])
+    assert (table["yhat"] == table["y"]).all()
+    start, end = frame.index[20], frame.index[24]
+    t2 = walk_forward([LastPlusH()], frame, start=start, end=end, min_train=10)
+    assert list(t2["ts"]) == list(frame.index[20:25])
+
+
+def test_plan_errors_name_the_fix():
+    frame = arange_frame(40)
+    with pytest.raises(CoincastError, match="either --test N or --start/--end"):
+        plan(frame, test=5, start=frame.index[30])
+    with pytest.raises(
+        CoincastError, match=r"leaving 5 rows to train on; at least 30.*Shorten --test"
+    ):
+        plan(frame, test=35, min_train=30)
+    with pytest.raises(CoincastError, match="holds no bar"):
+        plan(frame, start="2100-01-01")
+    with pytest.raises(CoincastError, match="--refit-every must be >= 1"):
+        walk_forward([LastPlusH()], frame, test=5, refit_every=0, min_train=10)
+
+
+def _small_lstm() -> LSTMModel:
+    cfg = LSTMConfig(lookback=10, hidden=8, layers=1, epochs=3, threads=1, log_every=0)
+    return LSTMModel(cfg, refit_epochs=2)
+
+
+def test_no_model_sees_the_future(tmp_path):
+    """Poison every row after one cutoff: forecasts up to that cutoff must not change."""
+    frame = synthetic_candles(260, seed=5)
+    k = 230  # the poisoned rows start after row k
+    poisoned = frame.copy()
+    poisoned.attrs.update(frame.attrs)
+    wild = np.linspace(5.0, 50.0, len(frame) - k - 1)
+    for col in ("open", "high", "low", "close"):
+        poisoned.iloc[k + 1 :, poisoned.columns.get_loc(col)] = frame[col].iloc[k + 1 :] * wild
+    run = lambda f: walk_forward([LastPlusH(), _small_lstm()], f, test=40, refit_every=7)  # noqa: E731
+    a, b = run(frame), run(poisoned)
+    seen = a["cutoff"] <= frame.index[k]
+    assert seen.sum() > 0 and (~seen).sum() > 0
+    pd.testing.assert_series_equal(a.loc[seen, "yhat"], b.loc[seen, "yhat"])
+    assert not np.allclose(a.loc[~seen, "yhat"], b.loc[~seen, "yhat"])
+
+
+def test_lstm_refits_warm_start_with_few_epochs():
+    frame = synthetic_candles(200, seed=2)
+    model = _small_lstm()
+    table = walk_forward([model], frame, test=12, refit_every=5)
+    assert model.fits == 3 and len(model.first_history) <= 3
+    assert len(model.model.result.history) <= 2  # the last refit: refit_epochs
+    assert set(table["model"]) == {"lstm"} and len(table) == 12
