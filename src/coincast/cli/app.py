@@ -19,6 +19,7 @@ from ..store import key_of
 from .common import err, fail, handles_errors, open_store, out, parse_time, print_json, span, state
 from .data import data_app
 from .demo import demo_cmd
+from .evaluate import backtest_cmd, report_cmd
 from .model import predict_cmd, train_cmd
 
 app = typer.Typer(
@@ -32,6 +33,8 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.command("train")(train_cmd)
 app.command("predict")(predict_cmd)
+app.command("backtest")(backtest_cmd)
+app.command("report")(report_cmd)
 app.command("demo")(demo_cmd)
 
 

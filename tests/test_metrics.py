@@ -1,0 +1,373 @@
+"""Metrics: kernels against hand-computed values, the DM test against the formula written out,
+the binomial p-value against scipy, the lagged-copy rule, score's None handling, verdicts."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from coincast import metrics as m
+from coincast.errors import CoincastError
+
+DAY = pd.Timedelta("1D")
+T0 = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+# -- kernels ----------------------------------------------------------------------------------
+
+
+def test_point_errors_by_hand():
+    y, yhat = [1.0, 2.0, 3.0], [2.0, 2.0, 5.0]
+    assert m.mae(y, yhat) == pytest.approx(1.0)  # (1 + 0 + 2) / 3
+    assert m.rmse(y, yhat) == pytest.approx(math.sqrt(5 / 3))  # (1 + 0 + 4) / 3
+    assert m.mape([100.0, 200.0], [110.0, 190.0]) == pytest.approx(0.075)  # (0.10 + 0.05) / 2
+    assert m.mape([0.0, 100.0], [5.0, 110.0]) == pytest.approx(0.1)  # y = 0 is left out
+    assert m.smape([1.0, 2.0], [3.0, 2.0]) == pytest.approx(0.5)  # (2 * 2 / 4 + 0) / 2
+    assert m.smape([0.0, 0.0], [0.0, 0.0]) == 0.0
+    assert m.mase([1.0, 2.0], [2.0, 2.0], scale=0.25) == pytest.approx(2.0)
+    assert m.coverage([1.0, 5.0, 2.0], [0.0, 0.0, 2.0], [2.0, 2.0, 3.0]) == pytest.approx(2 / 3)
+    # 0.9 * (10 - 8) and max(0.9 * -2, -0.1 * -2) = 0.2: mean 1.0
+    assert m.pinball([10.0, 10.0], [8.0, 12.0], q=0.9) == pytest.approx(1.0)
+
+
+def test_undefined_values_are_nan_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for f in (m.mae, m.rmse, m.mape, m.smape):
+            assert math.isnan(f([], []))
+        assert math.isnan(m.mape([0.0, 0.0], [1.0, 2.0]))
+        assert math.isnan(m.mase([1.0], [2.0], scale=None))
+        assert math.isnan(m.mase([1.0], [2.0], scale=0.0))
+        assert math.isnan(m.coverage([], [], []))
+        assert m.dm_test([], []) == (None, None)
+        assert m.directional_accuracy([], [], []) == (None, 0, None)
+
+
+prices = st.lists(st.sampled_from([1.0, 1.5, 2.0, 100.0]), min_size=0, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(y=prices, yhat=prices, last=prices)
+def test_kernels_never_warn_nor_return_inf(y, yhat, last):
+    k = min(len(y), len(yhat), len(last))
+    y, yhat, last = np.array(y[:k]), np.array(yhat[:k]), np.array(last[:k])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = [f(y, yhat) for f in (m.mae, m.rmse, m.mape, m.smape)]
+        values += [m.mase(y, yhat, m.in_sample_naive_scale(y)), m.pinball(y, yhat, 0.9)]
+        values += [*m.directional_accuracy(y, yhat, last), *m.dm_test(y - yhat, y - last, h=2)]
+        flag = m.lagged_copy(y, yhat, last)["flag"]
+    assert isinstance(flag, bool)
+    assert not any(isinstance(v, float) and math.isinf(v) for v in values)
+
+
+def test_in_sample_naive_scale():
+    assert m.in_sample_naive_scale(np.array([1.0, 2.0, 4.0, 3.0])) == pytest.approx(4 / 3)
+    assert m.in_sample_naive_scale(np.full(10, 7.0)) is None
+    assert m.in_sample_naive_scale(np.array([5.0])) is None
+
+
+def test_directional_accuracy_counts_only_moves_and_matches_binomtest():
+    y = [2.0, 0.0, 1.0, 3.0, 5.0]
+    last = [1.0, 1.0, 1.0, 1.0, 4.0]
+    yhat = [3.0, 2.0, 5.0, 0.0, 5.0]  # right, wrong, (no actual move), wrong, right
+    assert m.directional_accuracy(y, yhat, last) == (0.5, 4, 1.0)
+    assert m.directional_accuracy(y, last, last) == (None, 0, None)  # the naive never moves
+
+    rng = np.random.default_rng(3)
+    last = 100 + rng.normal(size=80)
+    y = last + rng.normal(size=80)
+    yhat = last + np.where(rng.random(80) < 0.7, y - last, last - y)  # right ~70 % of the time
+    share, n, p = m.directional_accuracy(y, yhat, last)
+    hits = int(np.sum(np.sign(y - last) == np.sign(yhat - last)))
+    assert (n, share) == (80, hits / 80)
+    assert p == pytest.approx(stats.binomtest(hits, 80, 0.5, alternative="two-sided").pvalue)
+    assert p < 0.05
+
+
+# -- Diebold-Mariano --------------------------------------------------------------------------
+
+E1 = np.array([0.5, -1.0, 0.2, 1.5, -0.3, 0.8, -0.6, 0.1, 1.1, -0.4])
+E2 = np.array([1.2, -1.4, 0.9, 1.0, -1.3, 1.6, -0.2, 0.9, 1.7, -1.1])
+
+
+def dm_reference(e1, e2, h):
+    """The DM statistic with the HLN correction, one step per line, plain Python sums."""
+    d = [a * a - b * b for a, b in zip(e1, e2, strict=True)]
+    n = len(d)
+    dbar = sum(d) / n
+    gamma = [sum((d[t] - dbar) * (d[t - k] - dbar) for t in range(k, n)) / n for k in range(h)]
+    long_run_variance = gamma[0] + 2 * sum(gamma[1:])
+    dm = dbar / math.sqrt(long_run_variance / n)
+    hln = math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    stat = dm * hln
+    return stat, 2 * (1 - stats.t.cdf(abs(stat), df=n - 1))
+
+
+@pytest.mark.parametrize("h", [1, 2])
+def test_dm_matches_the_formula_written_out(h):
+    stat, p = m.dm_test(E1, E2, h=h)
+    ref_stat, ref_p = dm_reference(E1, E2, h)
+    assert stat == pytest.approx(ref_stat, rel=1e-12)
+    assert p == pytest.approx(ref_p, rel=1e-9)
+    assert stat < 0  # e1 is the smaller error: negative means the first is more accurate
+
+
+def test_dm_reference_values():
+    # h = 1 by hand: d = E1**2 - E2**2 sums to -8.4, dbar = -0.84, gamma0 = 0.83508,
+    # DM = -0.84 / sqrt(0.083508) = -2.90680, times HLN sqrt(9 / 10) = -2.75763; t(9) two-sided.
+    stat, p = m.dm_test(E1, E2, h=1)
+    assert stat == pytest.approx(-2.75763, abs=1e-5)
+    assert p == pytest.approx(0.022198, abs=1e-6)
+
+
+@pytest.mark.parametrize("h", [1, 2, 3])
+def test_dm_is_antisymmetric(h):
+    s12, p12 = m.dm_test(E1, E2, h=h)
+    s21, p21 = m.dm_test(E2, E1, h=h)
+    assert s21 == pytest.approx(-s12)
+    assert p21 == pytest.approx(p12)
+
+
+def test_dm_power_one_uses_absolute_errors():
+    d = np.abs(E1) - np.abs(E2)
+    stat, _ = m.dm_test(E1, E2, power=1)
+    n = len(d)
+    expected = d.mean() / math.sqrt(d.var() / n) * math.sqrt((n - 1) / n)
+    assert stat == pytest.approx(expected)
+
+
+def test_dm_falls_back_to_the_lag_zero_variance():
+    # d = |e1| - |e2| = 2, 0, 2, 0, 2, 0: gamma0 = 1, gamma1 = -5/6, so gamma0 + 2 gamma1 < 0
+    e1, e2 = np.array([3.0, 1.0] * 3), np.ones(6)
+    stat, _ = m.dm_test(e1, e2, h=2, power=1)
+    assert stat == pytest.approx(1 / math.sqrt(1 / 6) * math.sqrt((6 + 1 - 4 + 2 / 6) / 6))
+
+
+def test_dm_undefined_cases_return_none():
+    assert m.dm_test([1.0, 2.0], [2.0, 1.0]) == (None, None)  # n < 3
+    assert m.dm_test(E1, E1) == (None, None)  # identical errors
+    assert m.dm_test(E1, -E1) == (None, None)  # identical squared losses
+    assert m.dm_test([1.0, 2.0, 3.0], [0.0, 1.0, 2.0], power=1) == (None, None)  # constant d
+    assert m.dm_test([1.0, 2.0, 3.0], [2.0, 2.0, 2.0], h=3) == (None, None)  # h too large
+    with pytest.raises(CoincastError, match="must be >= 1"):
+        m.dm_test(E1, E2, h=0)
+
+
+# -- lagged copy ------------------------------------------------------------------------------
+
+
+def walk(n=300, seed=0):
+    close = 100 + np.cumsum(np.random.default_rng(seed).normal(size=n + 1))
+    return close[1:], close[:-1]  # y, last
+
+
+def test_lagged_copy_rules():
+    y, last = walk()
+    noise = np.random.default_rng(1).normal(scale=0.1, size=y.size)
+    assert m.lagged_copy(y, last, last)["flag"]  # naive
+    assert not m.lagged_copy(y, y, last)["flag"]  # perfect
+    assert not m.lagged_copy(y, y + noise, last)["flag"]  # truth + small noise
+    assert m.lagged_copy(y, last + noise, last)["flag"]  # yesterday's price + small noise
+
+
+def test_lagged_copy_on_a_trend_and_a_flat_series():
+    close = np.arange(100.0, 150.0)
+    y, last = close[1:], close[:-1]
+    perfect = m.lagged_copy(y, y, last)
+    # Why distances, not correlations: on a trend corr(yhat, last) is 1 for a perfect forecast.
+    assert perfect["corr_lagged"] == pytest.approx(1.0)
+    assert not perfect["flag"]
+    assert m.lagged_copy(y, last, last)["flag"]
+    flat = np.ones(20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = m.lagged_copy(flat, flat, flat)
+    assert out["flag"] and out["corr_actual"] is None
+
+
+# -- score ------------------------------------------------------------------------------------
+
+CLOSE = np.array([10.0, 11.0, 13.0, 12.0, 14.0, 15.0])
+
+
+def table_of(close, models: dict, cutoffs=range(4), horizon=2, coin="bitcoin"):
+    """A tidy backtest table; ``models`` maps a name to ``f(y, last, cutoff, step) -> yhat``."""
+    rows = []
+    for name, f in models.items():
+        for c in cutoffs:
+            for s in range(1, horizon + 1):
+                y, last = close[c + s], close[c]
+                rows.append({
+                    "coin": coin, "model": name, "cutoff": T0 + c * DAY,
+                    "ts": T0 + (c + s) * DAY, "step": s, "y": y, "yhat": f(y, last, c, s),
+                    "lo": np.nan, "hi": np.nan, "last": last,
+                })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def good(y, last, c, s):
+    return y + (0.5 if (c + s) % 2 else -0.5)
+
+
+def naive(y, last, c, s):
+    return last
+
+
+def test_score_by_hand():
+    t = table_of(CLOSE, {"naive": naive, "good": good, "bad": lambda y, last, c, s: last - 2})
+    t = t[~((t["model"] == "good") & (t["cutoff"] == T0 + 3 * DAY))]  # good lacks one cutoff
+    scores = m.score(t, scale=1.5)
+    assert list(scores.columns) == list(m.COLUMNS)
+    r = scores.set_index("model").to_dict("index")
+    # naive errors: step 1 |11-10| |13-11| |12-13| |14-12|, step 2 |13-10| |12-11| |14-13| |15-12|
+    assert r["naive"]["mae"] == pytest.approx(14 / 8)
+    assert r["naive"]["rel_mae"] == pytest.approx(1.0)
+    assert r["naive"]["dm_stat"] is None and r["naive"]["dm_pvalue"] is None
+    assert r["naive"]["lagged_copy"] is True and r["good"]["lagged_copy"] is False
+    assert r["naive"]["directional_accuracy"] is None and r["naive"]["directional_n"] == 0
+    # good: |error| 0.5 on its 6 rows; the naive's MAE on those same points is 9 / 6
+    assert r["good"]["n"] == 6
+    assert r["good"]["mae"] == pytest.approx(0.5)
+    assert r["good"]["rel_mae"] == pytest.approx(0.5 / 1.5)
+    assert r["good"]["mase"] == pytest.approx(0.5 / 1.5)
+    assert r["good"]["dm_stat"] < 0
+    assert r["bad"]["rel_mae"] > 1 and r["bad"]["dm_stat"] > 0
+    assert r["good"]["coverage"] is None and r["good"]["pinball"] is None  # no lo/hi
+    json.dumps(scores.to_dict("records"), allow_nan=False)  # JSON-ready: None, not NaN
+
+
+def test_score_types_are_plain_python():
+    t = table_of(CLOSE, {"naive": naive, "good": good})
+    rec = m.score(t).to_dict("records")[1]
+    assert rec["mase"] is None  # no scale given
+    assert type(rec["mae"]) is float and type(rec["n"]) is int
+    assert type(rec["lagged_copy"]) is bool and type(rec["directional_n"]) is int
+    alone = m.score(t[t["model"] == "good"]).iloc[0]  # no naive rows to compare with
+    assert alone["rel_mae"] is None and alone["dm_stat"] is None
+    said = m.verdicts(m.score(t[t["model"] == "good"]))
+    assert said[0] == "good: not tested against the naive forecast (no naive forecast to match)"
+
+
+def test_score_dm_uses_the_same_points_and_overlap_lags():
+    t = table_of(CLOSE, {"naive": naive, "good": good})
+    step1 = t[t["step"] == 1]
+    e_good = (step1.y - step1.yhat)[step1.model == "good"].to_numpy()
+    e_naive = (step1.y - step1.yhat)[step1.model == "naive"].to_numpy()
+    per_step = m.score(t, per_step=True)
+    assert list(per_step.columns[:2]) == ["model", "step"]
+    row = per_step[(per_step.model == "good") & (per_step.step == 1)].iloc[0]
+    assert row["dm_stat"] == pytest.approx(m.dm_test(e_good, e_naive, h=1, power=1)[0])
+    # pooled: the loss differential averaged per cutoff; daily cutoffs, horizon 2: h = 2
+    both = t.assign(err=(t.y - t.yhat).abs()).groupby(["model", "cutoff"])["err"].mean()
+    stat, p = m.dm_test(both["good"].to_numpy(), both["naive"].to_numpy(), h=2, power=1)
+    pooled = m.score(t).set_index("model")
+    assert pooled.loc["good", "dm_stat"] == pytest.approx(stat)
+    assert pooled.loc["good", "dm_pvalue"] == pytest.approx(p)
+    # cutoffs two bars apart with horizon 2: forecasts do not overlap, h = 1
+    close = 10 + np.arange(12.0) ** 1.3 % 3
+    sparse = table_of(close, {"naive": naive, "good": good}, cutoffs=range(0, 10, 2))
+    both = sparse.assign(err=(sparse.y - sparse.yhat).abs()).groupby(["model", "cutoff"])
+    err = both["err"].mean()
+    stat, _ = m.dm_test(err["good"].to_numpy(), err["naive"].to_numpy(), h=1, power=1)
+    assert m.score(sparse).set_index("model").loc["good", "dm_stat"] == pytest.approx(stat)
+
+
+def test_score_intervals():
+    t = table_of(CLOSE, {"naive": naive, "good": good})
+    is_good = t["model"] == "good"
+    t.loc[is_good, "lo"] = t.loc[is_good, "y"] - 1.0
+    t.loc[is_good, "hi"] = t.loc[is_good, "y"] + np.where(t.loc[is_good, "step"] == 1, 1.0, -0.5)
+    r = m.score(t).set_index("model")
+    assert r.loc["good", "coverage"] == pytest.approx(0.5)  # step 2's hi is below y
+    # lo: 0.05 * 1 each; hi: 0.95 * 1 (step 1) or 0.95 * 0.5 (step 2 misses by 0.5)
+    assert r.loc["good", "pinball"] == pytest.approx((0.05 + (0.05 + 0.95 * 0.5) / 2) / 2)
+    assert r.loc["naive", "coverage"] is None
+
+
+def test_constant_series_gives_none_without_warnings():
+    flat = np.full(6, 10.0)
+    t = table_of(flat, {"naive": naive, "off": lambda y, last, c, s: last + 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = m.score(t, scale=m.in_sample_naive_scale(flat))
+    r = scores.set_index("model")
+    assert r.loc["off", "mase"] is None
+    assert r.loc["off", "rel_mae"] is None and r.loc["naive", "rel_mae"] is None  # naive MAE 0
+    assert r.loc["off", "dm_stat"] is None  # constant loss differential
+    assert r.loc["off", "mae"] == pytest.approx(1.0)
+
+
+def test_stablecoin_numbers_stay_finite():
+    one = np.ones(8)
+    t = table_of(one, {"naive": naive, "lstm": naive}, cutoffs=range(6))
+    t["lo"], t["hi"] = 0.99, 1.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        records = m.score(t, scale=m.in_sample_naive_scale(one)).to_dict("records")
+        m.verdicts(pd.DataFrame(records))
+    for r in records:
+        for key in ("n", "mae", "rmse", "mape", "smape", "directional_n", "coverage", "pinball"):
+            assert isinstance(r[key], int | float) and math.isfinite(r[key]), key
+        assert all(v is None or not isinstance(v, float) or math.isfinite(v) for v in r.values())
+    json.dumps(records, allow_nan=False)
+
+
+def test_score_rejects_bad_tables():
+    t = table_of(CLOSE, {"naive": naive})
+    two = pd.concat([t, t.assign(coin="ethereum")])
+    with pytest.raises(CoincastError, match="several coins"):
+        m.score(two)
+    with pytest.raises(CoincastError, match="lacks column"):
+        m.score(t.drop(columns="last"))
+    with pytest.raises(CoincastError, match="repeats a"):
+        m.score(pd.concat([t, t]))
+
+
+# -- verdicts ---------------------------------------------------------------------------------
+
+
+def test_verdicts_wording():
+    scores = pd.DataFrame([
+        {"model": "lstm", "rel_mae": 0.99, "dm_stat": -0.8, "dm_pvalue": 0.41,
+         "lagged_copy": False, "directional_accuracy": 0.512, "directional_n": 250,
+         "directional_pvalue": 0.68, "coverage": 0.843},
+        {"model": "arima", "rel_mae": 1.03, "dm_stat": 2.6, "dm_pvalue": 0.01,
+         "lagged_copy": True, "directional_accuracy": 0.58, "directional_n": 250,
+         "directional_pvalue": 0.0002, "coverage": None},
+        {"model": "good", "rel_mae": 0.5, "dm_stat": -3.0, "dm_pvalue": 0.004,
+         "lagged_copy": False, "directional_accuracy": 0.3, "directional_n": 100,
+         "directional_pvalue": 0.03, "coverage": None},
+        {"model": "naive", "rel_mae": 1.0, "dm_stat": None, "dm_pvalue": None,
+         "lagged_copy": True, "directional_accuracy": None, "directional_n": 0,
+         "directional_pvalue": None, "coverage": None},
+    ])  # fmt: skip
+    said = m.verdicts(scores)
+    assert "lstm: errors not distinguishable from the naive forecast's (DM p = 0.41)" in said
+    assert "lstm: 51.2 % of directions right, not different from a coin flip (p = 0.68)" in said
+    assert "lstm: the 90 % interval held 84.3 % of actuals" in said
+    assert "arima: worse than naive (MAE 1.03x naive, DM p = 0.01)" in said
+    assert "arima: mostly repeats the last value (lagged-copy check)" in said
+    assert "arima: 58.0 % of directions right, better than a coin flip (p < 0.001)" in said
+    assert "good: better than naive (MAE 0.50x naive, DM p = 0.004)" in said
+    assert "good: 30.0 % of directions right, worse than a coin flip (p = 0.03)" in said
+    assert "naive: mostly repeats the last value (lagged-copy check)" in said
+    assert not any(s.startswith("naive: errors") or "naive: better" in s for s in said)
+    assert any(s.startswith("naive: no direction to score") for s in said)
+
+
+def test_verdicts_from_a_real_score_and_nan_input():
+    t = table_of(CLOSE, {"naive": naive, "good": good})
+    said = m.verdicts(m.score(t, per_step=True))
+    assert any(s.startswith("good (step 2): ") for s in said)
+    # scores read back from a CSV hold NaN where score wrote None
+    said = m.verdicts(m.score(t).astype({"dm_pvalue": float, "dm_stat": float}))
+    assert said
