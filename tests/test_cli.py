@@ -198,15 +198,72 @@ def test_coingecko_through_the_cli(store_path, data_dir, monkeypatch):
 
 def test_demo_offline(tmp_path):
     out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--offline", "--out", str(out)])
+    result = runner.invoke(app, ["demo", "--offline", "--out", str(out), "--test", "20"])
     assert result.exit_code == 0, result.output
     assert "synthetic source" in result.stderr
     assert (out / "prices.png").stat().st_size > 10_000
-    assert (out / "bitcoin_1d.csv").exists() and (out / "coincast.db").exists()
-    assert (out / "forecast.png").stat().st_size > 10_000
-    assert (out / "runs" / "bitcoin-1d" / "run.json").exists()
-    assert "Pictures:" in result.stdout and "forecast.png" in result.stdout
-    assert re.search(r"^Epoch \[10/40\], Loss: [0-9.]+, Val: [0-9.]+$", result.stdout, re.M)
+    for coin in ("bitcoin", "ethereum"):
+        report = (out / f"backtest-{coin}" / "report.html").read_text()
+        assert 'id="metrics"' in report and 'id="lagged-copy"' in report
+        assert (out / f"backtest-{coin}" / "table.csv").exists()
+    assert "Reports:" in result.stdout
+    for model in ("lstm", "naive", "drift", "seasonal", "ma", "arima"):
+        assert re.search(rf"│ bitcoin\s+│ {model}\s+│", result.stdout), model
+
+
+BACKTEST = ["--test", "20", "--refit-every", "10", "--epochs", "3", "--hidden", "8",
+            "--lookback", "10", "--threads", "1"]  # fmt: skip
+
+
+def test_backtest_json_and_report_rebuild(store_path, data_dir, tmp_path):
+    run(store_path, "import", str(data_dir / "yahoo" / "daily" / "ETH-USD_1d.csv"), "--coin", "eth")
+    folder = tmp_path / "bt"
+    result = run(store_path, "backtest", "eth", *BACKTEST, "--out", str(folder), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {
+        "coin",
+        "interval",
+        "horizon",
+        "test_start",
+        "test_end",
+        "metrics",
+        "report",
+    }
+    assert data["test_start"] == "2025-01-23T00:00:00+00:00"
+    assert data["test_end"] == "2025-02-11T00:00:00+00:00"
+    keys = {"model", "mae", "rmse", "mape", "smape", "mase", "rel_mae", "directional_accuracy",
+            "directional_pvalue", "dm_stat", "dm_pvalue", "lagged_copy", "coverage"}  # fmt: skip
+    assert all(set(m) == keys for m in data["metrics"])
+    by = {m["model"]: m for m in data["metrics"]}
+    assert set(by) == {"lstm", "naive", "drift", "seasonal", "ma", "arima"}
+    assert by["naive"]["rel_mae"] == 1.0 and by["naive"]["lagged_copy"] is True
+    table = pd.read_csv(folder / "table.csv")
+    assert len(table) == 6 * 20
+    rebuilt = run(store_path, "report", str(folder), "-o", str(tmp_path / "again.html"))
+    assert rebuilt.exit_code == 0 and (tmp_path / "again.html").stat().st_size > 50_000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--models", "lstm,prophet"], "unknown model(s) prophet"),
+        (["--test", "2000"], "Shorten --test or fetch more history"),
+        (["--test", "5", "--start", "2025-01-01"], "either --test N or --start/--end"),
+    ],
+)
+def test_backtest_errors(store_path, data_dir, args, message):
+    run(store_path, "import", str(data_dir / "yahoo" / "daily" / "SOL-USD_1d.csv"), "--coin", "sol")
+    result = run(store_path, "backtest", "sol", *BACKTEST[2:], *args)
+    assert result.exit_code == 1
+    assert message in result.stderr and result.stderr.startswith("Error: ")
+
+
+def test_report_of_a_folder_without_results(tmp_path, store_path):
+    missing = run(store_path, "report", str(tmp_path / "nope"))
+    assert missing.exit_code == 1 and "no folder" in missing.stderr
+    empty = run(store_path, "report", str(tmp_path))
+    assert empty.exit_code == 1 and "table.csv" in empty.stderr
 
 
 def test_console_script_never_prints_a_traceback(tmp_path):
