@@ -37,12 +37,7 @@ def plot_prices(frames: list[pd.DataFrame], path: str | Path, *, title: str | No
         )
     if title:
         fig.suptitle(title)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def plot_forecast(
@@ -70,6 +65,11 @@ def plot_forecast(
     ax.set_ylabel(f"close ({str(a.get('quote', '')).upper()})")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
+    return save(fig, path)
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    """Lay out dates, write ``fig`` as a PNG at ``path`` (folders created) and close it."""
     fig.autofmt_xdate()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .. import __version__
@@ -16,7 +15,18 @@ from ..errors import CoincastError
 from ..fetch import FetchResult, fetch
 from ..sources import get_source, read_file
 from ..store import key_of
-from .common import err, fail, handles_errors, open_store, out, parse_time, print_json, span, state
+from .common import (
+    err,
+    fail,
+    handles_errors,
+    open_store,
+    out,
+    parse_time,
+    print_json,
+    progress_bar,
+    span,
+    state,
+)
 from .data import data_app
 from .demo import demo_cmd
 from .evaluate import backtest_cmd, report_cmd
@@ -98,7 +108,7 @@ def fetch_cmd(
     t0, t1 = parse_time(start, "--start"), parse_time(end, "--end")
     results: list[FetchResult] = []
     failures: list[str] = []
-    with open_store() as store, _progress() as bar:
+    with open_store() as store, progress_bar("chunks", err) as bar:
         if hasattr(src, "store"):
             src.store = store  # caches CoinGecko's coin list
         for coin in coins:
@@ -126,19 +136,6 @@ def fetch_cmd(
     _fetch_summary(results, as_json)
     if failures:
         fail("; ".join(failures) if len(failures) > 1 else failures[0])
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("chunks"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
 
 
 def _fetch_summary(results: list[FetchResult], as_json: bool) -> None:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import default_store_path
 from ..errors import CoincastError
@@ -108,3 +109,17 @@ def _short(t: pd.Timestamp) -> str:
     if t == t.normalize():
         return t.strftime("%Y-%m-%d")
     return t.strftime("%Y-%m-%d %H:%M:%S" if t.second else "%Y-%m-%d %H:%M")
+
+
+def progress_bar(unit: str, console: Console, disable: bool = False) -> Progress:
+    """A transient progress bar counting ``unit`` (terminals only)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=disable or not console.is_terminal,
+    )

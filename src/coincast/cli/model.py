@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 import typer
 import yaml
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..coins import resolve_offline
@@ -21,7 +20,7 @@ from ..models.forecaster import LSTMConfig
 from ..plots import plot_forecast
 from ..runs import RECORD, check_run_name, load_run, read_record, save_run
 from ..training import format_epoch
-from .common import handles_errors, open_store, out, parse_time, print_json
+from .common import handles_errors, open_store, out, parse_time, print_json, progress_bar
 
 RUNS = Path("runs")
 
@@ -96,7 +95,7 @@ def train_cmd(
         )
     cfg = model.config
 
-    bar = epoch_progress(disable=as_json)
+    bar = progress_bar("epochs", out, disable=as_json)
     task = bar.add_task("training", total=cfg.epochs)
 
     def on_epoch(record) -> None:
@@ -127,20 +126,6 @@ def train_cmd(
         out.print(format_epoch(last, cfg.epochs) + " (early stop)")
     save_run(model, folder)
     _train_summary(model, folder, as_json)
-
-
-def epoch_progress(disable: bool) -> Progress:
-    """A bar over epochs on stdout (terminals only); loss lines print above it."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("epochs"),
-        TimeElapsedColumn(),
-        console=out,
-        transient=True,
-        disable=disable or not out.is_terminal,
-    )
 
 
 def read_config(path: Path | None) -> dict[str, Any]:
