@@ -371,3 +371,12 @@ def test_verdicts_from_a_real_score_and_nan_input():
     # scores read back from a CSV hold NaN where score wrote None
     said = m.verdicts(m.score(t).astype({"dm_pvalue": float, "dm_stat": float}))
     assert said
+
+
+def test_rounding_of_no_change_is_no_direction():
+    """ARIMA(0,1,0) forecasts exp(log(last)): equal to the last close up to float rounding."""
+    last = np.array([95057.5390625, 100.0, 100.0])
+    yhat = np.exp(np.log(last))
+    y = np.array([96000.0, 99.0, 101.0])
+    share, n, p = m.directional_accuracy(y, yhat, last)
+    assert (share, n, p) == (None, 0, None)

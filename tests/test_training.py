@@ -441,3 +441,13 @@ def test_without_a_validation_slice_the_training_loss_decides():
     history = f.result.history
     assert all(r.val_loss is None for r in history)
     assert f.result.best_epoch == int(np.argmin([r.train_loss for r in history])) + 1
+
+
+def test_a_warm_refit_keeps_its_start_when_no_epoch_beats_it():
+    frame = random_walk(600, seed=4)
+    model = LSTMForecaster(hidden=8, layers=1, epochs=3, threads=1, log_every=0).fit(frame)
+    start = {k: v.clone() for k, v in model.net.state_dict().items()}
+    model.config.lr = 10.0  # steps this large only make the network worse
+    model.fit(frame, warm_start=True, epochs=2)
+    assert model.result.best_epoch == 0 and len(model.result.history) == 2
+    assert all(torch.equal(start[k], v) for k, v in model.net.state_dict().items())

@@ -104,9 +104,11 @@ def pinball(y, q_pred, q: float) -> float:
 def directional_accuracy(y, yhat, last) -> tuple[float | None, int, float | None]:
     """Share of points where the forecast got the direction of the move right.
 
-    Only points where both ``y - last`` and ``yhat - last`` are non-zero count; the p-value is
-    a two-sided exact binomial test against a coin flip. Returns ``(share, n, pvalue)``, or
-    ``(None, 0, None)`` when nothing counts (the naive forecast predicts no direction).
+    Only points where both ``y - last`` and ``yhat - last`` are non-zero count (a change
+    within 1e-9 of the last value, such as float rounding of "no change", is no change); the
+    p-value is a two-sided exact binomial test against a coin flip. Returns
+    ``(share, n, pvalue)``, or ``(None, 0, None)`` when nothing counts (the naive forecast
+    predicts no direction).
 
     Examples
     --------
@@ -114,13 +116,18 @@ def directional_accuracy(y, yhat, last) -> tuple[float | None, int, float | None
     (0.5, 2, 1.0)
     """
     y, yhat, last = _arr(y), _arr(yhat), _arr(last)
-    actual, predicted = np.sign(y - last), np.sign(yhat - last)
+    actual, predicted = _direction(y, last), _direction(yhat, last)
     counted = (actual != 0) & (predicted != 0)
     n = int(counted.sum())
     if n == 0:
         return None, 0, None
     hits = int((actual[counted] == predicted[counted]).sum())
     return hits / n, n, float(stats.binomtest(hits, n, 0.5).pvalue)
+
+
+def _direction(x: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """-1, 0 or +1: the sign of the move from ``last``, 0 within rounding of no move."""
+    return np.where(np.isclose(x, last, rtol=1e-9, atol=0.0), 0.0, np.sign(x - last))
 
 
 def dm_test(e1, e2, h: int = 1, power: float = 2) -> tuple[float | None, float | None]:

@@ -105,6 +105,7 @@ def train(
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     fingerprint: str = "",
+    keep_start: bool = False,
 ) -> TrainResult:
     """Train ``net`` in place and leave the best weights (lowest validation loss) in it.
 
@@ -117,6 +118,9 @@ def train(
         weights as an uninterrupted run).
     fingerprint
         Identifies the data and config; a checkpoint made with another is refused.
+    keep_start
+        The starting weights are a candidate too (a warm-started refit): they are kept when
+        no new epoch beats them on the validation slice.
     """
     tune_allocator()
     device = torch.device(device)
@@ -125,6 +129,8 @@ def train(
     sched = _scheduler(opt, settings)
     shuffle = torch.Generator().manual_seed(settings.seed)
     state = _State(best_state=_copy_state(net))
+    if keep_start and val_set is not None and len(val_set):
+        state.best_val = evaluate(net, val_set, loss, device)
     if resume:
         if checkpoint_dir is None or not (checkpoint_dir / CHECKPOINT).exists():
             raise CoincastError(

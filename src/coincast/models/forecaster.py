@@ -183,6 +183,7 @@ class LSTMForecaster:
             checkpoint_dir=checkpoint_dir,
             resume=resume,
             fingerprint=self.fingerprint(),
+            keep_start=warm_start,
         )
         self.net.to("cpu").eval()
         self._frame = frame
