@@ -50,8 +50,3 @@ def bar_start(ts_ms: int, interval: str) -> int:
     step = interval_ms(interval)
     offset = _WEEK_OFFSET_MS if interval == "1w" else 0
     return (ts_ms - offset) // step * step + offset
-
-
-def is_finer(a: str, b: str) -> bool:
-    """True when interval ``a`` is strictly finer than interval ``b``."""
-    return interval_ms(a) < interval_ms(b)

@@ -20,8 +20,6 @@ from .synthetic import (
     synthetic_candles,
 )
 
-SOURCE_NAMES = ("coingecko", "exchange:<id>", "synthetic")
-
 
 def get_source(name: str, **kwargs: Any) -> Source:
     """Build a source from its CLI name: ``coingecko``, ``exchange[:id]`` or ``synthetic``.

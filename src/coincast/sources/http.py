@@ -103,7 +103,6 @@ class JsonClient:
         self.timeout = timeout
         self.sleep = sleep
         self.name = name
-        self.requests_made = 0
 
     def get(
         self,
@@ -126,7 +125,6 @@ class JsonClient:
             retry_after = None
             if self.limiter is not None:
                 self.limiter.acquire()
-            self.requests_made += 1
             try:
                 resp = self.session.get(self.base_url + path, params=params, timeout=self.timeout)
             except (requests.Timeout, requests.ConnectionError) as exc:
