@@ -55,6 +55,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import SUMMARY_HEAD, busy_cpu_s, markdown
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BTC_DAILY = DATA / "yahoo" / "daily" / "BTC-USD_1d.csv"
 TEST_START, TEST_END = "2024-02-13", "2025-02-11"
@@ -70,15 +72,6 @@ COINCAST = Path(sys.executable).with_name("coincast")
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def busy_cpu_s() -> float | None:
-    """CPU seconds the whole machine has been busy (all processes), from ``/proc/stat``."""
-    try:
-        v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return sum(v[i] for i in (0, 1, 2, 5, 6, 7) if i < len(v)) / os.sysconf("SC_CLK_TCK")
 
 
 class Meter:
@@ -143,20 +136,7 @@ class Figures:
         self.add(name, value, target, "PASS" if ok else "FAIL")
 
     def table(self) -> str:
-        return markdown(("figure", "median (min-max) / value", "target", "result"), self.rows)
-
-
-def markdown(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    return "\n".join([line(head), "| " + " | ".join("-" * w for w in widths) + " |"]
-                     + [line(r) for r in rows])  # fmt: skip
-
-
-# -- one instrumented backtest -----------------------------------------------------------------
+        return markdown(SUMMARY_HEAD, self.rows)
 
 
 class Ticks:

@@ -24,7 +24,6 @@ import argparse
 import gc
 import json
 import os
-import resource
 import sqlite3
 import statistics
 import subprocess
@@ -33,6 +32,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from common import SUMMARY_HEAD, markdown, peak_mb, status_mb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MINUTE_FILES = (("BTC", "BTC-USD_1m.csv"), ("ETH", "ETH-USD_1m.csv"))
@@ -52,23 +53,6 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
-
-
-def peak_mb() -> float:
-    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kib * 1024 / 1e6 if sys.platform != "darwin" else kib / 1e6
-
-
-def hwm_mb() -> float | None:
-    """Linux's own high-water mark of this process image (``VmHWM``), to cross-check."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024 / 1e6
-    except OSError:
-        pass
-    return None
 
 
 def file_mb(path: Path) -> float:
@@ -103,15 +87,7 @@ class Figures:
         self.add(name, what, "must hold", "PASS" if ok else "FAIL")
 
     def table(self) -> str:
-        head = ("figure", "median (min-max) / value", "target", "result")
-        widths = [max(len(r[i]) for r in [head, *self.rows]) for i in range(4)]
-        line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
-        sep = "| " + " | ".join("-" * w for w in widths) + " |"
-        body = [
-            "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-            for r in self.rows
-        ]
-        return "\n".join([line, sep, *body])
+        return markdown(SUMMARY_HEAD, self.rows)
 
 
 def spread(times: list[float]) -> str:
@@ -146,7 +122,7 @@ def run_case(case: str, rows: int, db: str | None) -> dict[str, float]:
         out.update(peak_mb=peak_mb(), seconds=t, rows=len(frame))
     else:
         raise SystemExit(f"unknown case {case!r}")
-    hwm = hwm_mb()
+    hwm = status_mb("VmHWM")
     if hwm is not None:
         out["hwm_mb"] = hwm
     return out

@@ -47,6 +47,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import SUMMARY_HEAD, busy_cpu_s, markdown, peak_mb, status_mb
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BTC_DAILY = DATA / "yahoo" / "daily" / "BTC-USD_1d.csv"
 START_MS = 1_577_836_800_000  # 2020-01-01 00:00 UTC
@@ -67,32 +69,6 @@ TEST_START, TEST_END = "2024-02-13", "2025-02-11"
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def peak_mb() -> float:
-    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kib * 1024 / 1e6 if sys.platform != "darwin" else kib / 1e6
-
-
-def status_mb(field: str) -> float | None:
-    """A ``/proc/self/status`` memory field (``VmRSS``: now, ``VmHWM``: peak) in MB."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024 / 1e6
-    except OSError:
-        pass
-    return None
-
-
-def busy_cpu_s() -> float | None:
-    """CPU seconds the whole machine has been busy (all processes), from ``/proc/stat``."""
-    try:
-        v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return sum(v[i] for i in (0, 1, 2, 5, 6, 7) if i < len(v)) / os.sysconf("SC_CLK_TCK")
 
 
 class Meter:
@@ -149,15 +125,7 @@ class Figures:
         self.add(name, value, target, "PASS" if ok else "FAIL")
 
     def table(self) -> str:
-        head = ("figure", "median (min-max) / value", "target", "result")
-        widths = [max(len(r[i]) for r in [head, *self.rows]) for i in range(4)]
-        line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
-        sep = "| " + " | ".join("-" * w for w in widths) + " |"
-        body = [
-            "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-            for r in self.rows
-        ]
-        return "\n".join([line, sep, *body])
+        return markdown(SUMMARY_HEAD, self.rows)
 
 
 def child(case: str, *args: str, env: dict[str, str] | None = None) -> dict:
