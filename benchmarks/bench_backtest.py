@@ -55,7 +55,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SUMMARY_HEAD, busy_cpu_s, markdown
+from common import Figures as _Figures
+from common import busy_cpu_s, markdown
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BTC_DAILY = DATA / "yahoo" / "daily" / "BTC-USD_1d.csv"
@@ -122,21 +123,10 @@ def pval(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-class Figures:
-    """Collects the figures for the final table."""
+class Figures(_Figures):
+    """The shared figures, with wider columns for this script's long names."""
 
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str]] = []
-
-    def add(self, name: str, value: str, target: str = "", result: str = "") -> None:
-        self.rows.append((name, value, target, result))
-        print(f"  {name:<56} {value:>40}  {target:<10} {result}", flush=True)
-
-    def check(self, name: str, value: str, target: str, ok: bool) -> None:
-        self.add(name, value, target, "PASS" if ok else "FAIL")
-
-    def table(self) -> str:
-        return markdown(SUMMARY_HEAD, self.rows)
+    widths = (56, 40)
 
 
 class Ticks:
@@ -585,12 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nnote: {BTC_DAILY} is absent: the BTC backtests are skipped")
     print(f"\n[2] coincast demo --offline, x{repeat}, fresh output folders")
     bench_demo(fig, repeat, args.quick)
-    print(f"\nSummary (medians of {repeat}; total {time.perf_counter() - t0:.0f} s)\n")
-    print(fig.table())
-    failed = [r[0].strip() for r in fig.rows if r[3] == "FAIL"]
-    if failed:
-        print(f"\nFAILED: {', '.join(failed)}")
-    return 1 if failed else 0
+    return fig.finish(repeat, t0)
 
 
 if __name__ == "__main__":

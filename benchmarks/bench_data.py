@@ -33,7 +33,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import SUMMARY_HEAD, markdown, peak_mb, status_mb
+import common
+from common import peak_mb, status_mb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MINUTE_FILES = (("BTC", "BTC-USD_1m.csv"), ("ETH", "ETH-USD_1m.csv"))
@@ -59,15 +60,10 @@ def file_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1e6
 
 
-class Figures:
-    """Collects the figures for the final table."""
+class Figures(common.Figures):
+    """The shared figures, plus timings with optional rates and targets."""
 
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str]] = []
-
-    def add(self, name: str, value: str, target: str = "", result: str = "") -> None:
-        self.rows.append((name, value, target, result))
-        print(f"  {name:<44} {value:>26}  {target:<12} {result}", flush=True)
+    widths = (44, 26)
 
     def timing(
         self, name: str, times: list[float], rows: int | None = None, target_s: float | None = None
@@ -83,11 +79,8 @@ class Figures:
         self.add(name, value, target, result)
         return med
 
-    def check(self, name: str, ok: bool, what: str) -> None:
+    def holds(self, name: str, ok: bool, what: str) -> None:
         self.add(name, what, "must hold", "PASS" if ok else "FAIL")
-
-    def table(self) -> str:
-        return markdown(SUMMARY_HEAD, self.rows)
 
 
 def spread(times: list[float]) -> str:
@@ -215,7 +208,7 @@ def bench_big(fig: Figures, rows: int, repeat: int, tmp: Path) -> Path:
     fig.timing(f"ingest {label} (one write_candles)", ingest, target_s=INGEST_S_PER_1M * scale)
     fig.add(f"  ingest {label} rate", f"{rows / statistics.median(ingest) / 1e3:,.0f} k rows/s")
     fig.timing(f"re-write same {label} (upsert)", upsert)
-    fig.check(
+    fig.holds(
         "  re-write adds 0 rows",
         all(n == rows and a == 0 for n, a in news),
         f"new {news[0][0]:,}, then {news[0][1]:,}",
@@ -309,12 +302,12 @@ def bench_fetch(fig: Figures, repeat: int, tmp: Path) -> None:
     f = fig.timing(f"fetch synthetic 1h, 2 years ({n:,} bars)", full)
     s = fig.timing("  identical fetch again", same)
     e = fig.timing("  fetch extended by 1 day", extended)
-    fig.check(
+    fig.holds(
         "  identical fetch makes no chunk fetch",
         all(c[1] == 0 for c in chunks),
         f"chunks {chunks[0][0]}, {chunks[0][1]}, {chunks[0][2]}",
     )
-    fig.check(
+    fig.holds(
         "  extended fetch adds exactly 1 day",
         all(r[1] == 0 and r[2] == 24 for r in new_rows),
         f"new rows {new_rows[0][1]}, then {new_rows[0][2]}",
@@ -380,12 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n[6] incremental fetch (synthetic source)")
         bench_fetch(fig, args.repeat, tmp)
         fig.rows += memory
-    print(f"\nSummary (medians of {args.repeat}; total {time.perf_counter() - t0:.0f} s)\n")
-    print(fig.table())
-    failed = [r[0].strip() for r in fig.rows if r[3] == "FAIL"]
-    if failed:
-        print(f"\nFAILED: {', '.join(failed)}")
-    return 1 if failed else 0
+    return fig.finish(args.repeat, t0)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import SUMMARY_HEAD, busy_cpu_s, markdown, peak_mb, status_mb
+from common import Figures, busy_cpu_s, peak_mb, status_mb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BTC_DAILY = DATA / "yahoo" / "daily" / "BTC-USD_1d.csv"
@@ -109,23 +109,6 @@ def ratio(xs: list[float]) -> str:
 def load(xs: list[float | None]) -> str:
     got = [x for x in xs if x is not None]
     return f"{med(got):.2f} cores ({min(got):.2f}-{max(got):.2f})" if got else "n/a"
-
-
-class Figures:
-    """Collects the figures for the final table."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str]] = []
-
-    def add(self, name: str, value: str, target: str = "", result: str = "") -> None:
-        self.rows.append((name, value, target, result))
-        print(f"  {name:<50} {value:>34}  {target:<10} {result}", flush=True)
-
-    def check(self, name: str, value: str, target: str, ok: bool) -> None:
-        self.add(name, value, target, "PASS" if ok else "FAIL")
-
-    def table(self) -> str:
-        return markdown(SUMMARY_HEAD, self.rows)
 
 
 def child(case: str, *args: str, env: dict[str, str] | None = None) -> dict:
@@ -651,12 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_memory(fig, rss_rows, rss_batch)
     print(f"\n[4] accuracy: BTC daily, test {TEST_START}..{TEST_END}, one-step")
     bench_accuracy(fig, seeds, recipe_seeds, epochs)
-    print(f"\nSummary (medians of {repeat}; total {time.perf_counter() - t0:.0f} s)\n")
-    print(fig.table())
-    failed = [r[0].strip() for r in fig.rows if r[3] == "FAIL"]
-    if failed:
-        print(f"\nFAILED: {', '.join(failed)}")
-    return 1 if failed else 0
+    return fig.finish(repeat, t0)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import time
 from pathlib import Path
 
 
@@ -47,3 +48,32 @@ def markdown(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 #: The head of every benchmark's summary table.
 SUMMARY_HEAD = ("figure", "median (min-max) / value", "target", "result")
+
+
+class Figures:
+    """Collects the figures for the final table, printing each as it comes."""
+
+    widths = (50, 34)  #: name and value columns of the running printout
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def add(self, name: str, value: str, target: str = "", result: str = "") -> None:
+        self.rows.append((name, value, target, result))
+        w_name, w_value = self.widths
+        print(f"  {name:<{w_name}} {value:>{w_value}}  {target:<10} {result}", flush=True)
+
+    def check(self, name: str, value: str, target: str, ok: bool) -> None:
+        self.add(name, value, target, "PASS" if ok else "FAIL")
+
+    def table(self) -> str:
+        return markdown(SUMMARY_HEAD, self.rows)
+
+    def finish(self, repeat: int, started: float) -> int:
+        """Print the summary table; return the exit code (1 when a target failed)."""
+        print(f"\nSummary (medians of {repeat}; total {time.perf_counter() - started:.0f} s)\n")
+        print(self.table())
+        failed = [r[0].strip() for r in self.rows if r[3] == "FAIL"]
+        if failed:
+            print(f"\nFAILED: {', '.join(failed)}")
+        return 1 if failed else 0
