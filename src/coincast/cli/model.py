@@ -222,6 +222,23 @@ def predict_cmd(
     _print_forecast(forecast, frame, as_json, plot)
 
 
+def window_for(model: LSTMForecaster, window: str = "LAST", coin: str | None = None):
+    """The input window of a loaded run ending at bar ``window`` (``LAST`` or a date), read
+    from the store: what ``coincast explain`` looks inside."""
+    d = model.data
+    if coin is not None and resolve_offline(coin) != d["coin"]:
+        raise CoincastError(f"--coin {coin}: this run was trained on {d['coin']} only")
+    with open_store() as store:
+        frame = store.read_candles(d["coin"], d["interval"], source=d["source"], quote=d["quote"])
+    if frame.empty:
+        raise CoincastError(
+            f"no stored {d['interval']} data for {d['coin']}; fetch it first: "
+            f"coincast fetch {d['coin']} --interval {d['interval']}"
+        )
+    end = None if window.upper() == "LAST" else parse_time(window, "--window")
+    return model.window_inputs(frame, end)
+
+
 def _print_forecast(
     forecast: pd.DataFrame, frame: pd.DataFrame, as_json: bool, plot: Path | None
 ) -> None:

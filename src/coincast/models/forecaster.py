@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -94,6 +95,17 @@ class LSTMConfig(BaseModel):
 
 def _own_feature(target: str) -> list[str]:
     return ["log_return"] if target == "returns" else ["close"]
+
+
+@dataclass
+class WindowInputs:
+    """One input window as the network sees it (see :meth:`LSTMForecaster.window_inputs`)."""
+
+    x: torch.Tensor  #: (1, lookback, features), scaled
+    coin: torch.Tensor | None  #: (1,) coin index for a multi-coin network, else None
+    index: pd.DatetimeIndex  #: the bars of the window
+    features: list[str]  #: names of the columns of ``x``
+    last_close: float  #: close of the last bar
 
 
 class LSTMForecaster:
@@ -354,6 +366,41 @@ class LSTMForecaster:
             window = np.vstack([window[1:], fs.transform(np.array([[new]]))])
         mid = np.array(mids)
         return mid, np.full_like(mid, np.nan), np.full_like(mid, np.nan)
+
+    @torch.no_grad()
+    def window_inputs(
+        self, frame: pd.DataFrame, end: pd.Timestamp | str | None = None
+    ) -> WindowInputs:
+        """The scaled input window the network reads to forecast after bar ``end`` (default:
+        the last bar of ``frame``), e.g. to look inside the LSTM (:mod:`coincast.explain`)."""
+        self._fitted()
+        cfg = self.config
+        frame = validate_candles(frame)
+        x, _, warm = self._inputs(frame)
+        row = len(frame) - 1
+        if end is not None:
+            ts = pd.Timestamp(end)
+            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+            row = int(frame.index.searchsorted(ts, side="right")) - 1
+            if row < 0 or frame.index[row] != ts:
+                raise CoincastError(
+                    f"{describe(frame)} has no bar at {ts}; pick a bar between "
+                    f"{frame.index[0]} and {frame.index[-1]}"
+                )
+        if row - cfg.lookback + 1 < warm:
+            raise CoincastError(
+                f"the window ending {frame.index[row]} needs {cfg.lookback} rows after the "
+                f"feature warm-up ({warm}); pick a later bar"
+            )
+        rows = slice(row - cfg.lookback + 1, row + 1)
+        xs = self.feature_scaler.transform(x[rows])
+        return WindowInputs(
+            x=torch.as_tensor(xs[None], dtype=torch.float32),
+            coin=None,
+            index=frame.index[rows],
+            features=list(cfg.features),
+            last_close=float(frame["close"].iloc[row]),
+        )
 
     def _fitted(self) -> LSTMNet:
         if self.net is None or self.feature_scaler is None or self.target_scaler is None:

@@ -1,7 +1,8 @@
 """The LSTM network: tensors in, tensors out (see :mod:`coincast.models.forecaster` for the
 user-facing model that validates input and turns outputs into prices).
 
-Shapes: ``B`` batch, ``T`` lookback, ``F`` features, ``H`` horizon, ``Q`` quantiles.
+Shapes: ``B`` batch, ``T`` lookback, ``F`` features, ``E`` coin-embedding size, ``H`` horizon,
+``Q`` quantiles.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ class LSTMNet(nn.Module):
     Outputs by head: ``point`` (B, H); ``quantile`` (B, H, Q); ``gaussian`` (B, H, 2) holding
     mean and log-variance.
 
+    A model trained on several coins (``n_coins > 1``, ``embed_dim > 0``) learns one vector
+    of ``embed_dim`` numbers per coin and concatenates it to every step's features, so the
+    LSTM sees ``F + E`` inputs per step and ``forward`` needs each window's coin index.
+
     Examples
     --------
     >>> net = LSTMNet(input_size=1, hidden_size=8, num_layers=2, horizon=3)
@@ -36,6 +41,8 @@ class LSTMNet(nn.Module):
         horizon: int = 1,
         head: str = "point",
         quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
+        n_coins: int = 1,
+        embed_dim: int = 0,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -43,8 +50,9 @@ class LSTMNet(nn.Module):
         self.horizon, self.head_kind = horizon, head
         self.quantiles = tuple(quantiles)
         self.per_step = {"point": 1, "quantile": len(self.quantiles), "gaussian": 2}[head]
+        self.embed = nn.Embedding(n_coins, embed_dim) if embed_dim > 0 else None
         self.lstm = nn.LSTM(
-            input_size,
+            input_size + embed_dim,
             hidden_size,
             num_layers,
             batch_first=True,
@@ -52,12 +60,26 @@ class LSTMNet(nn.Module):
         )
         self.head = nn.Linear(hidden_size, horizon * self.per_step)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(x)  # (B, T, hidden)
-        z = self.head(out[:, -1])  # (B, H * per_step): from the last step's hidden state
+    def forward(self, x: torch.Tensor, coin: torch.Tensor | None = None) -> torch.Tensor:
+        """Forecast from windows ``x`` (B, T, F); ``coin`` (B,) indexes each window's coin."""
+        out, _ = self.lstm(self.lstm_input(x, coin))  # (B, T, hidden)
+        return self.project(out[:, -1])  # from the last step's hidden state
+
+    def lstm_input(self, x: torch.Tensor, coin: torch.Tensor | None = None) -> torch.Tensor:
+        """What the LSTM reads at each step: the features, and the coin's vector if any."""
+        if self.embed is None:
+            return x
+        if coin is None:
+            raise ValueError("this network was trained on several coins: pass coin indices")
+        e = self.embed(coin)[:, None, :].expand(-1, x.shape[1], -1)  # (B, T, E)
+        return torch.cat([x, e], dim=-1)  # (B, T, F + E)
+
+    def project(self, h_last: torch.Tensor) -> torch.Tensor:
+        """The head: last hidden state (B, hidden) to the output of the head kind."""
+        z = self.head(h_last)  # (B, H * per_step)
         if self.head_kind == "point":
             return z  # (B, H)
-        return z.view(len(x), self.horizon, self.per_step)  # (B, H, Q) or (B, H, 2)
+        return z.view(len(h_last), self.horizon, self.per_step)  # (B, H, Q) or (B, H, 2)
 
 
 def loss_fn(head: str, quantiles: tuple[float, ...] = DEFAULT_QUANTILES):
