@@ -86,15 +86,17 @@ def test_saving_a_loaded_run_keeps_its_weights_and_record(run, tmp_path):
 def test_run_json_records_config_data_packages_history_and_weights(run, fitted, frame):
     f = fitted["point"]
     record = json.loads((run / RECORD).read_text())
-    assert record["format"] == "coincast-run/1" and record["model"] == "lstm"
+    assert record["format"] == "coincast-run/2" and record["model"] == "lstm"
     assert record["name"] == "btc-1d"
     assert record["config"] == json.loads(f.config.model_dump_json())
     assert record["config"]["horizon"] == 3 and record["config"]["lookback"] == 15
     assert record["features"] == ["log_return"]
-    assert record["scalers"]["features"] == f.feature_scaler.to_dict()
-    assert record["scalers"]["target"] == f.target_scaler.to_dict()
-    assert len(record["scalers"]["target"]["mean"]) == 3  # one per horizon step
-    data = record["data"]
+    assert record["coins"] == ["synthetic-signal"] and record["exog_data"] == {}
+    scalers = record["scalers"]["synthetic-signal"]
+    assert scalers["features"] == f.feature_scaler.to_dict()
+    assert scalers["target"] == f.target_scaler.to_dict()
+    assert len(scalers["target"]["mean"]) == 3  # one per horizon step
+    data = record["data"]["synthetic-signal"]
     assert data["coin"] == "synthetic-signal" and data["interval"] == "1d"
     assert (
         data["start"] == frame.index[0].isoformat() and data["end"] == frame.index[-1].isoformat()
@@ -205,6 +207,9 @@ def test_run_json_that_is_not_text_is_refused(run):
         load_run(run)
 
 
+SIG = "synthetic-signal"
+
+
 @pytest.mark.parametrize(
     ("change", "where"),
     [
@@ -212,11 +217,11 @@ def test_run_json_that_is_not_text_is_refused(run):
         (lambda r: r.pop("metrics"), r"metrics: Field required"),
         (lambda r: r["config"].update(lookback="thirty"), r"config\.lookback: Input should be"),
         (lambda r: r["config"].update(hidden=0), r"config\.hidden: Input should be greater"),
-        (lambda r: r["data"].update(rows=[1]), r"data\.rows: Input should be a valid integer"),
-        (lambda r: r["data"].pop("sha256"), r"data\.sha256: Field required"),
-        (lambda r: r["scalers"].update(other=r["scalers"]["target"]), r"scalers\.other"),
+        (lambda r: r["data"][SIG].update(rows=[1]), rf"data\.{SIG}\.rows: Input should be"),
+        (lambda r: r["data"][SIG].pop("sha256"), rf"data\.{SIG}\.sha256: Field required"),
+        (lambda r: r["scalers"][SIG].update(other={}), rf"scalers\.{SIG}\.other"),
         (lambda r: r.update(model="arima"), r"model: Input should be 'lstm'"),
-        (lambda r: r.update(format="coincast-run/2"), r"format: Input should be"),
+        (lambda r: r.update(format="coincast-run/3"), r"format: Input should be"),
         (lambda r: r["weights"].update(size="12"), r"weights\.size"),
         (lambda r: r["config"].update(features=["sma"]), r"config: .*unknown feature"),
     ],
@@ -271,3 +276,17 @@ def test_save_run_refuses_a_bad_folder_name_and_an_unfitted_model(fitted, tmp_pa
     with pytest.raises(CoincastError, match="not fitted yet"):
         save_run(LSTMForecaster(), tmp_path / "unfitted")
     assert not (tmp_path / "unfitted").exists()
+
+
+def test_a_run_written_by_coincast_0_1_still_loads(run, fitted, frame):
+    """Format 1 held one coin's scalers and data at the top level."""
+
+    def to_v1(r):
+        coin = r["coins"][0]
+        r.update(format="coincast-run/1", scalers=r["scalers"][coin], data=r["data"][coin])
+        for key in ("coins", "exog_data", "skipped"):
+            r.pop(key)
+
+    edit_record(run, to_v1)
+    g = load_run(run)
+    np.testing.assert_array_equal(g.predict(frame=frame)["yhat"], fitted["point"].predict()["yhat"])

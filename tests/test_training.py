@@ -13,11 +13,10 @@ from safetensors import safe_open
 
 from coincast.errors import CoincastError
 from coincast.models import LSTMForecaster
-from coincast.models.forecaster import _split
 from coincast.models.lstm import loss_fn
+from coincast.models.panel import build_panel, coin_inputs
 from coincast.sources.synthetic import predictable_candles, random_walk
 from coincast.training import CHECKPOINT, TrainingInterrupted, evaluate
-from coincast.windows import Windows, targets_at, window_ends
 
 #: Small and fast; one thread (two threads fight with anything else on a 2-core machine) and
 #: the CPU, so results do not depend on the machine's accelerator.
@@ -27,6 +26,14 @@ FAST = {"hidden": 16, "layers": 1, "lookback": 20, "log_every": 0, "threads": 1,
 def states_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def val_windows(f: LSTMForecaster, frame: pd.DataFrame):
+    """The validation windows of ``f``'s config on ``frame``, built as the forecaster does."""
+    cfg, coin = f.config, frame.attrs["coin"]
+    ci = coin_inputs(coin, frame, cfg.features, cfg.target)
+    return build_panel({coin: ci}, [coin], lookback=cfg.lookback, horizon=cfg.horizon,
+                       target=cfg.target, fraction=cfg.val_fraction)  # fmt: skip
 
 
 def step1_rel_mae(f: LSTMForecaster, frame: pd.DataFrame, ends: np.ndarray) -> float:
@@ -229,13 +236,9 @@ def test_early_stopping_restores_the_best_epoch():
     assert len(history) == best + 2  # stopped after `patience` epochs without improvement
     assert all(torch.equal(v, weights[best][k]) for k, v in f.net.state_dict().items())
     # the restored model's validation loss, evaluated afresh, is the best in the history
-    cfg = f.config
-    x, level, warm = f._inputs(frame)
-    ends = window_ends(warm, len(frame) - 1, cfg.lookback, cfg.horizon)
-    _, val_ends = _split(ends, cfg.val_fraction, cfg.horizon)
-    y = f.target_scaler.transform(targets_at(level, val_ends, cfg.horizon, cfg.target))
-    val_set = Windows(f.feature_scaler.transform(x), y, val_ends, cfg.lookback)
-    assert evaluate(f.net, val_set, loss_fn("point"), "cpu") == pytest.approx(min(val), rel=1e-6)
+    assert evaluate(f.net, val_windows(f, frame).val, loss_fn("point"), "cpu") == pytest.approx(
+        min(val), rel=1e-6
+    )
 
 
 # -- heads, horizons, recursive, price ------------------------------------------------------
@@ -363,7 +366,7 @@ def test_bad_config_is_refused_with_the_setting_named(overrides, message):
 
 def test_no_training_windows_left_after_validation():
     f = LSTMForecaster(val_fraction=0.8, horizon=20, **FAST)
-    with pytest.raises(CoincastError, match="no training windows are left after the validation"):
+    with pytest.raises(CoincastError, match="no training windows before the validation period"):
         f.fit(predictable_candles(60))
 
 
@@ -375,10 +378,7 @@ def test_scalers_see_nothing_from_the_validation_targets():
     kw = {**FAST, "epochs": 1, "horizon": 3, "features": ["log_return", "range", "rsi"]}
     a = LSTMForecaster(**kw).fit(frame)
     # the first validation target row, found as the forecaster finds it
-    warm = 14  # rsi
-    ends = window_ends(warm, len(frame) - 1, 20, 3)
-    _, val_ends = _split(ends, a.config.val_fraction, 3)
-    cut = int(val_ends[0]) + 1
+    cut = int(val_windows(a, frame).val_ends[frame.attrs["coin"]][0]) + 1
     changed = frame.copy()
     rng = np.random.default_rng(0)
     factor = np.exp(np.cumsum(rng.normal(0, 0.3, len(frame) - cut)))  # wild moves
@@ -400,14 +400,13 @@ def test_scalers_see_nothing_from_the_validation_targets():
 def test_data_info_records_the_frame():
     frame = predictable_candles(300)
     f = LSTMForecaster(epochs=1, **FAST).fit(frame)
-    assert f.data["rows"] == 300
-    assert f.data["start"] == frame.index[0].isoformat()
-    assert f.data["end"] == frame.index[-1].isoformat()
-    assert (f.data["coin"], f.data["interval"], f.data["source"]) == (
-        "synthetic-signal", "1d", "synthetic"
-    )  # fmt: skip
+    d = f.data["synthetic-signal"]
+    assert d["rows"] == 300
+    assert d["start"] == frame.index[0].isoformat()
+    assert d["end"] == frame.index[-1].isoformat()
+    assert (d["coin"], d["interval"], d["source"]) == ("synthetic-signal", "1d", "synthetic")
     other = LSTMForecaster(epochs=1, **FAST).fit(predictable_candles(300, seed=1))
-    assert other.data["sha256"] != f.data["sha256"]
+    assert other.data["synthetic-signal"]["sha256"] != d["sha256"]
 
 
 def test_training_history_and_progress_callback():

@@ -15,7 +15,7 @@ from torch import nn
 
 from coincast.errors import CoincastError
 from coincast.models import LSTMForecaster
-from coincast.models.forecaster import _split
+from coincast.models.panel import Scalers
 from coincast.series import make_frame
 from coincast.windows import (
     Scaler,
@@ -118,7 +118,7 @@ class LastPlusStep(nn.Module):
         super().__init__()
         self.steps = torch.arange(1, horizon + 1, dtype=torch.float32)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, coin: torch.Tensor | None = None) -> torch.Tensor:
         return x[:, -1, :1] + self.steps  # (B, H)
 
 
@@ -129,15 +129,16 @@ class LastTimesStep(nn.Module):
         super().__init__()
         self.steps = torch.arange(1, horizon + 1, dtype=torch.float32)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, coin: torch.Tensor | None = None) -> torch.Tensor:
         return x[:, -1, :1] * self.steps
 
 
 def stub_forecaster(net: nn.Module, horizon: int, **config) -> LSTMForecaster:
     f = LSTMForecaster(horizon=horizon, lookback=6, **config)
-    f.net = net
-    f.feature_scaler = Scaler(np.zeros(1), np.ones(1))
-    f.target_scaler = Scaler(np.zeros(horizon), np.ones(horizon))
+    net.embed = None  # one coin: no coin embedding
+    f.net, f.coins = net, ["stub"]
+    f.scalers = {"stub": Scalers(Scaler(np.zeros(1), np.ones(1)),
+                                 Scaler(np.zeros(horizon), np.ones(horizon)))}  # fmt: skip
     return f
 
 
@@ -163,22 +164,6 @@ def test_forecaster_with_a_stub_net_reproduces_the_truth_returns_target():
     truth = close[ends[:, None] + np.arange(1, horizon + 1)]
     np.testing.assert_allclose(f.predict_at(frame, ends), truth, rtol=1e-6)
     np.testing.assert_allclose(f.predict(frame=frame.iloc[:100])["yhat"], close[100:103], rtol=1e-6)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    n=st.integers(0, 300),
-    fraction=st.sampled_from([0.0, 0.05, 0.1, 0.3, 0.5]),
-    horizon=st.integers(1, 10),
-)
-def test_training_targets_never_reach_the_validation_targets(n, fraction, horizon):
-    ends = window_ends(0, n + horizon, 1, horizon)
-    train, val = _split(ends, fraction, horizon)
-    assert len(train) + len(val) <= len(ends)
-    if len(val) and len(train):
-        # the last training target is at or before the first validation end, so strictly
-        # before the first validation target (val.min() + 1)
-        assert train.max() + horizon <= val.min()
 
 
 # -- Windows ---------------------------------------------------------------------------------

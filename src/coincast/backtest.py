@@ -10,7 +10,7 @@ is computed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -79,6 +79,72 @@ class LSTMModel:
 
     def predict(self, horizon: int) -> pd.DataFrame:
         return self.model.predict(horizon)
+
+
+class PanelLSTMModel(LSTMModel):
+    """The LSTM trained on several coins (a global model), backtested on one.
+
+    At every cutoff each other coin is cut to the same time span as the backtested coin's
+    view, so no coin lends the model a bar from after the cutoff. ``shared`` (a dict handed
+    to several instances) keeps each fit's weights and scalers by time span: backtests of
+    several coins with the same cutoffs then train the global model once per refit, not
+    once per coin. Use it only with ``target_coin`` unset (the model forecasts every coin).
+    """
+
+    def __init__(
+        self,
+        config: LSTMConfig | None,
+        others: Mapping[str, pd.DataFrame],
+        *,
+        exog: Mapping[str, pd.DataFrame] | None = None,
+        name: str = "lstm-global",
+        shared: dict | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(config, **kwargs)
+        self.name = name
+        self.others, self.exog = dict(others), dict(exog or {})
+        self.shared = shared
+        if shared is not None and self.model.config.target_coin is not None:
+            raise CoincastError("shared fits need a model of every coin: leave target_coin unset")
+
+    def _cut(self, frame: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict]:
+        """Every coin's candles over the view's time span; the view itself for its coin."""
+        lo, hi = frame.index[0], frame.index[-1]
+        self.coin = frame.attrs.get("coin", "")
+        if self.coin not in self.others:
+            raise CoincastError(
+                f"{self.coin} is backtested but not among the global model's coins "
+                f"({', '.join(self.others)})"
+            )
+        frames = {c: frame if c == self.coin else f.loc[lo:hi] for c, f in self.others.items()}
+        exog = {c: f.loc[lo:hi] for c, f in self.exog.items()}
+        return frames, exog
+
+    def fit(self, frame: pd.DataFrame) -> PanelLSTMModel:
+        frames, exog = self._cut(frame)
+        key = (frame.index[0], frame.index[-1])
+        if self.shared is not None and key in self.shared:
+            self.model.restore(self.shared[key])
+            self.model.update(frames, exog=exog)
+        elif self.fits and self.warm_start:
+            self.model.fit(frames, exog=exog, warm_start=True, epochs=self.refit_epochs)
+        else:
+            self.model.fit(frames, exog=exog, on_epoch=self.on_epoch if not self.fits else None)
+        if self.shared is not None:
+            self.shared.setdefault(key, self.model.snapshot())
+        if not self.fits:
+            self.first_history = list(self.model.result.history)
+        self.fits += 1
+        return self
+
+    def update(self, frame: pd.DataFrame) -> PanelLSTMModel:
+        frames, exog = self._cut(frame)
+        self.model.update(frames, exog=exog)
+        return self
+
+    def predict(self, horizon: int) -> pd.DataFrame:
+        return self.model.predict(horizon, coin=self.coin)
 
 
 @dataclass

@@ -8,7 +8,7 @@ Library first: :func:`run_backtest` returns everything; :func:`save_backtest` wr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from . import metrics, trading
-from .backtest import LSTMModel, plan, walk_forward
+from .backtest import LSTMModel, PanelLSTMModel, plan, walk_forward
 from .baselines import BASELINES, make_baseline
+from .compare import comparison_verdicts, pairwise
 from .errors import CoincastError
 from .models.forecaster import LSTMConfig
 from .runs import package_versions
@@ -27,6 +28,9 @@ from .training import EpochRecord
 log = logging.getLogger(__name__)
 
 DEFAULT_MODELS = ("lstm", "naive", "drift", "seasonal", "ma", "arima")
+#: What the LSTM is trained on: the backtested coin only, or every listed coin (a global
+#: model); ``+exog`` adds the --exog coins' returns as inputs.
+TRAINING = ("single", "global", "single+exog", "global+exog")
 
 
 @dataclass
@@ -41,6 +45,7 @@ class BacktestResult:
     history: list[dict] = field(default_factory=list)
     forecast: pd.DataFrame | None = None
     recent: pd.DataFrame | None = None
+    comparison: pd.DataFrame | None = None  #: LSTM variants against each other
 
 
 def check_models(names: list[str] | tuple[str, ...]) -> list[str]:
@@ -71,25 +76,39 @@ def run_backtest(
     slippage: float = 0.0005,
     progress: Callable[[str, int, int], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    training: Sequence[str] | None = None,
+    others: Mapping[str, pd.DataFrame] | None = None,
+    exog: Mapping[str, pd.DataFrame] | None = None,
+    shared: dict | None = None,
 ) -> BacktestResult:
     """Walk-forward backtest of ``models`` on ``frame`` with scores against the naive forecast.
 
     ``lstm`` configures the LSTM (its ``horizon`` is set to ``horizon``); the baselines need
     no settings. MASE is scaled by the naive forecast's in-sample error on the rows before
     the test period.
+
+    ``training`` lists the ways to train the LSTM (see :data:`TRAINING`; default: global
+    when ``others`` holds several coins, with ``+exog`` when ``lstm.exog`` is set). More than
+    one puts the variants side by side, named ``lstm-single``, ``lstm-global``…, and tests
+    each pair (:func:`coincast.compare.pairwise`). ``others`` maps every coin of the global
+    model to its candles; ``exog`` gives exog coins that are not in ``others``; ``shared``
+    lets backtests of several coins share the global model's fits (see
+    :class:`~coincast.backtest.PanelLSTMModel`).
     """
     names = check_models(models)
     cfg = (lstm or LSTMConfig()).model_copy(update={"horizon": horizon})
-    lstm_model = None
+    lstm_models: list[LSTMModel] = []
     built = []
     for name in names:
         if name == "lstm":
-            lstm_model = LSTMModel(
-                cfg, refit_epochs=refit_epochs, warm_start=warm_start, on_epoch=on_epoch
-            )
-            built.append(lstm_model)
+            lstm_models = _lstm_variants(
+                frame, cfg, training, others, exog, shared,
+                refit_epochs=refit_epochs, warm_start=warm_start, on_epoch=on_epoch,
+            )  # fmt: skip
+            built.extend(lstm_models)
         else:
             built.append(make_baseline(name))
+    lstm_model = lstm_models[0] if lstm_models else None
     min_train = cfg.lookback + cfg.horizon + 30 if lstm_model else 30
     p = plan(frame, test=test, start=start, end=end, min_train=min_train)
     table = walk_forward(
@@ -106,6 +125,10 @@ def run_backtest(
         frame, table, p, horizon, refit_every, window, names, cfg, refit_epochs, warm_start
     )
     result = BacktestResult(table, scores, metrics.verdicts(scores), sim, meta)
+    if len(lstm_models) > 1:
+        result.comparison = pairwise(table, [m.name for m in lstm_models])
+        result.verdicts += comparison_verdicts(result.comparison)
+        meta["training"] = [m.name for m in lstm_models]
     if lstm_model is not None:
         result.history = [
             {"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
@@ -116,6 +139,57 @@ def run_backtest(
         result.forecast = lstm_model.predict(horizon)
         result.recent = frame
     return result
+
+
+def _lstm_variants(
+    frame: pd.DataFrame,
+    cfg: LSTMConfig,
+    training: Sequence[str] | None,
+    others: Mapping[str, pd.DataFrame] | None,
+    exog: Mapping[str, pd.DataFrame] | None,
+    shared: dict | None,
+    **kwargs,
+) -> list[LSTMModel]:
+    """One backtest model per way of training the LSTM."""
+    coin = frame.attrs["coin"]
+    coins = {coin: frame, **(others or {})} if coin not in (others or {}) else dict(others)
+    if training is None:
+        training = ["global" if len(coins) > 1 else "single"]
+        training[0] += "+exog" if cfg.exog else ""
+    bad = [t for t in training if t not in TRAINING]
+    if bad or not training:
+        raise CoincastError(
+            f"unknown training variant(s) {', '.join(bad) or '(none)'}; use a comma-separated "
+            f"list of {', '.join(TRAINING)}"
+        )
+    training = list(dict.fromkeys(training))
+    if any(t.endswith("+exog") for t in training) and not cfg.exog:
+        raise CoincastError("a +exog variant needs the coins to read: --exog bitcoin")
+    if any(t.startswith("global") for t in training) and len(coins) < 2:
+        raise CoincastError("a global variant needs other coins to train on: list them too")
+    exog_frames = {}
+    for e in cfg.exog:
+        f = coins.get(e) if e in coins else (exog or {}).get(e)
+        if f is None:
+            raise CoincastError(f"--exog {e}: no candles of {e} were given; fetch {e}")
+        exog_frames[e] = f
+    plain = cfg.model_copy(update={"exog": []})
+    out: list[LSTMModel] = []
+    for t in training:
+        name = "lstm" if len(training) == 1 else f"lstm-{t}"
+        with_exog = t.endswith("+exog")
+        c = cfg if with_exog else plain
+        if t == "single":
+            model: LSTMModel = LSTMModel(c, **kwargs)
+        else:
+            pool = coins if t.startswith("global") else {coin: frame}
+            model = PanelLSTMModel(
+                c, pool, exog=exog_frames if with_exog else None, name=name,
+                shared=shared if t.startswith("global") else None, **kwargs,
+            )  # fmt: skip
+        model.name = name
+        out.append(model)
+    return out
 
 
 def _meta(

@@ -24,10 +24,11 @@ from safetensors.torch import load_file, save_file
 
 from .errors import CoincastError
 from .models.forecaster import LSTMConfig, LSTMForecaster
+from .models.panel import Scalers
 from .training import EpochRecord, TrainResult
 from .windows import Scaler
 
-FORMAT = "coincast-run/1"
+FORMAT = "coincast-run/2"
 WEIGHTS = "model.safetensors"
 RECORD = "run.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -60,17 +61,20 @@ class ScalerRecord(BaseModel):
 
 
 class RunRecord(BaseModel):
-    """The schema of ``run.json``."""
+    """The schema of ``run.json`` (version 2: one or several coins)."""
 
     model_config = ConfigDict(extra="forbid")
-    format: Literal["coincast-run/1"]
+    format: Literal["coincast-run/2"]
     name: str
     created: str
     model: Literal["lstm"]
     config: LSTMConfig
-    features: list[str]
-    scalers: dict[Literal["features", "target"], ScalerRecord]
-    data: DataRecord
+    coins: list[str]  #: coins trained on, in coin-embedding order
+    features: list[str]  #: the network's input columns
+    scalers: dict[str, dict[Literal["features", "target"], ScalerRecord]]  #: per coin
+    data: dict[str, DataRecord]  #: per coin trained on
+    exog_data: dict[str, DataRecord]  #: per exog coin not trained on
+    skipped: list[str]
     packages: dict[str, str]
     history: list[dict[str, float | int | None]]
     best_epoch: int
@@ -109,12 +113,12 @@ def save_run(forecaster: LSTMForecaster, folder: str | Path) -> Path:
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         model="lstm",
         config=forecaster.config,
-        features=list(forecaster.config.features),
-        scalers={
-            "features": ScalerRecord(**forecaster.feature_scaler.to_dict()),
-            "target": ScalerRecord(**forecaster.target_scaler.to_dict()),
-        },
-        data=DataRecord(**forecaster.data),
+        coins=forecaster.coins,
+        features=forecaster.config.inputs(),
+        scalers={c: _scaler_record(s) for c, s in forecaster.scalers.items()},
+        data={c: DataRecord(**d) for c, d in forecaster.data.items()},
+        exog_data={c: DataRecord(**d) for c, d in forecaster.exog_data.items()},
+        skipped=forecaster.skipped,
         packages=package_versions(),
         history=[asdict(r) for r in forecaster.result.history],
         best_epoch=forecaster.result.best_epoch,
@@ -150,7 +154,8 @@ def load_run(folder: str | Path) -> LSTMForecaster:
     except (SafetensorError, OSError) as exc:
         raise RunError(f"{weights} is not a safetensors file ({exc})") from None
     f = LSTMForecaster(record.config)
-    f.net = f._new_net(len(record.features))
+    f.coins = list(record.coins)
+    f.net = f._new_net()
     try:
         f.net.load_state_dict(state)
     except RuntimeError as exc:
@@ -158,9 +163,14 @@ def load_run(folder: str | Path) -> LSTMForecaster:
             f"{weights} does not fit the network in run.json: {str(exc)[:200]}"
         ) from None
     f.net.eval()
-    f.feature_scaler = Scaler.from_dict(record.scalers["features"].model_dump())
-    f.target_scaler = Scaler.from_dict(record.scalers["target"].model_dump())
-    f.data = record.data.model_dump()
+    f.scalers = {
+        c: Scalers(Scaler.from_dict(s["features"].model_dump()),
+                   Scaler.from_dict(s["target"].model_dump()))
+        for c, s in record.scalers.items()
+    }  # fmt: skip
+    f.data = {c: d.model_dump() for c, d in record.data.items()}
+    f.exog_data = {c: d.model_dump() for c, d in record.exog_data.items()}
+    f.skipped = list(record.skipped)
     f.metrics = dict(record.metrics)
     f.result = TrainResult(
         [EpochRecord(**h) for h in record.history], record.best_epoch, record.stopped_early
@@ -181,12 +191,35 @@ def read_record(folder: Path) -> RunRecord:
         data = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         raise RunError(f"{path} is not valid JSON ({exc}); the file is damaged") from None
+    if isinstance(data, dict) and data.get("format") == "coincast-run/1":
+        data = _from_v1(data)
     try:
         return RunRecord.model_validate(data)
     except ValidationError as exc:
         e = exc.errors()[0]
         where = ".".join(str(p) for p in e["loc"]) or "run.json"
         raise RunError(f"{path} is invalid at {where}: {e['msg']}") from None
+
+
+def _scaler_record(s: Scalers) -> dict[str, ScalerRecord]:
+    return {
+        "features": ScalerRecord(**s.features.to_dict()),
+        "target": ScalerRecord(**s.target.to_dict()),
+    }
+
+
+def _from_v1(data: dict) -> dict:
+    """A one-coin run written by coincast 0.1 (``coincast-run/1``), in today's shape."""
+    coin = str((data.get("data") or {}).get("coin", ""))
+    return {
+        **data,
+        "format": FORMAT,
+        "coins": [coin],
+        "scalers": {coin: data.get("scalers")},
+        "data": {coin: data.get("data")},
+        "exog_data": {},
+        "skipped": [],
+    }
 
 
 def package_versions() -> dict[str, str]:

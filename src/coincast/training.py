@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .errors import CoincastError
-from .windows import Windows
+from .windows import Windows, run_net
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +177,10 @@ def _epoch(net, train_set, val_set, loss, opt, settings, shuffle, device, state)
     total = torch.zeros((), device=device)
     for i in range(0, len(order), settings.batch):
         idx = order[i : i + settings.batch]
-        xb, yb = train_set.batch(idx)  # (B, L, F), (B, H)
-        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        xb, yb = train_set.batch(idx)  # (B, L, F) [and (B,) coins], (B, H)
+        yb = yb.to(device, non_blocking=True)
         opt.zero_grad(set_to_none=True)
-        batch_loss = loss(net(xb), yb)
+        batch_loss = loss(run_net(net, xb, device), yb)
         batch_loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), settings.clip)
         opt.step()
@@ -220,7 +220,7 @@ def evaluate(net: nn.Module, windows: Windows, loss, device, batch: int = 4096) 
     for i in range(0, len(windows), batch):
         idx = torch.arange(i, min(i + batch, len(windows)))
         xb, yb = windows.batch(idx)
-        total += float(loss(net(xb.to(device)), yb.to(device))) * len(idx)
+        total += float(loss(run_net(net, xb, device), yb.to(device))) * len(idx)
     return total / max(len(windows), 1)
 
 

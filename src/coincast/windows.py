@@ -65,37 +65,61 @@ def targets_at(level: np.ndarray, ends: np.ndarray, horizon: int, target: str) -
     return future - level[ends][:, None] if target == "returns" else future
 
 
+Inputs = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
 class Windows:
-    """Windows over one series, gathered lazily into torch batches.
+    """Windows over one series (or several stacked), gathered lazily into torch batches.
 
     Parameters
     ----------
     x
-        Scaled features, ``(n, F)``.
+        Scaled features, ``(n, F)``; several coins are stacked row-wise, and no window
+        crosses from one coin's rows into another's (the ``ends`` see to that).
     y
         Scaled targets of each window end, ``(len(ends), horizon)``; ``None`` for inference.
     ends
         Row index of each window's last input row.
     lookback
         Rows per window.
+    coins
+        Coin index of each window (for a network with a coin embedding), or ``None``.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray | None, ends: np.ndarray, lookback: int):
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray | None,
+        ends: np.ndarray,
+        lookback: int,
+        coins: np.ndarray | None = None,
+    ):
         if len(ends) and (ends.min() < lookback - 1 or ends.max() >= len(x)):
             raise ValueError("window ends out of range")  # internal invariant
         self.x = torch.as_tensor(np.ascontiguousarray(x, dtype="float32"))  # (n, F)
         self.y = None if y is None else torch.as_tensor(np.asarray(y, dtype="float32"))
         self.ends = torch.as_tensor(np.asarray(ends, dtype="int64"))
+        self.coins = None if coins is None else torch.as_tensor(np.asarray(coins, dtype="int64"))
         self.offsets = torch.arange(-lookback + 1, 1)  # (L,)
         self.lookback = lookback
 
     def __len__(self) -> int:
         return len(self.ends)
 
-    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Windows ``idx``: inputs ``(B, L, F)`` and targets ``(B, horizon)`` (or None)."""
+    def batch(self, idx: torch.Tensor) -> tuple[Inputs, torch.Tensor | None]:
+        """Windows ``idx``: inputs ``(B, L, F)`` (with the ``(B,)`` coin indices when the
+        windows have coins) and targets ``(B, horizon)`` (or None)."""
         rows = self.ends[idx][:, None] + self.offsets  # (B, L)
-        return self.x[rows], None if self.y is None else self.y[idx]
+        x = self.x[rows]
+        inputs = x if self.coins is None else (x, self.coins[idx])
+        return inputs, None if self.y is None else self.y[idx]
+
+
+def run_net(net: torch.nn.Module, inputs: Inputs, device: torch.device | str = "cpu"):
+    """Apply ``net`` to a batch's inputs (features, or features and coin indices)."""
+    if isinstance(inputs, tuple):
+        return net(*(t.to(device, non_blocking=True) for t in inputs))
+    return net(inputs.to(device, non_blocking=True))
 
 
 def window_ends(first_row: int, last_row: int, lookback: int, horizon: int) -> np.ndarray:

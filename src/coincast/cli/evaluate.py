@@ -14,12 +14,14 @@ from ..errors import CoincastError
 from ..evaluation import DEFAULT_MODELS, run_backtest, save_backtest, scores_json
 from ..models.forecaster import LSTMConfig
 from .common import handles_errors, open_store, out, parse_time, print_json
-from .model import read_config
+from .model import read_config, read_frames, split_list
 
 
 @handles_errors
 def backtest_cmd(
-    coin: str = typer.Argument(..., help="Coin id or symbol in the store, e.g. bitcoin."),
+    coins: list[str] = typer.Argument(
+        ..., help="Coin ids or symbols in the store; with several, the LSTM can learn from all."
+    ),
     models: str = typer.Option(
         ",".join(DEFAULT_MODELS), "--models", "-m", help="Comma-separated models."
     ),
@@ -41,8 +43,26 @@ def backtest_cmd(
     epochs: int | None = typer.Option(None, help="LSTM epochs of the first fit [50]."),
     batch: int | None = typer.Option(None, help="Windows per mini-batch [64]."),
     lr: float | None = typer.Option(None, help="Adam learning rate [0.001]."),
-    target: str | None = typer.Option(None, help="returns (default) or price."),
+    learn: str | None = typer.Option(None, "--learn", help="returns (default) or price."),
     head: str | None = typer.Option(None, help="point (default), quantile or gaussian."),
+    target: str | None = typer.Option(
+        None, "--target", help="The coin to backtest when several are listed [the first]."
+    ),
+    exog: str | None = typer.Option(
+        None, "--exog", help="Comma-separated coins whose returns are extra LSTM inputs."
+    ),
+    compare_training: str | None = typer.Option(
+        None,
+        "--compare-training",
+        help="Train the LSTM several ways side by side: single, global, single+exog, "
+        "global+exog (comma-separated).",
+    ),
+    coin_embedding: bool | None = typer.Option(
+        None, "--coin-embedding/--no-coin-embedding", help="Global LSTM: a vector per coin [on]."
+    ),
+    skip_short: bool = typer.Option(
+        False, "--skip-short", help="Skip coins too short for the lookback (else an error)."
+    ),
     features: str | None = typer.Option(None, help="Comma-separated LSTM inputs [log_return]."),
     seed: int | None = typer.Option(None, help="Random seed [0]."),
     threads: int | None = typer.Option(None, help="CPU threads [all cores]."),
@@ -54,14 +74,20 @@ def backtest_cmd(
 ) -> None:
     """Walk-forward backtest of the LSTM and the baselines, scored against the naive forecast.
 
-    Writes the tidy table, the scores, pictures and report.html into --out.
+    Writes the tidy table, the scores, pictures and report.html into --out. With several
+    coins the LSTM is one global model trained on all of them; --compare-training puts the
+    ways of training it side by side and tests which is better.
 
-    Example: coincast backtest bitcoin --test 365 --refit-every 30 --out backtests/btc
+    Examples: coincast backtest bitcoin --test 365 --refit-every 30 --out backtests/btc;
+    coincast backtest ethereum bitcoin solana --exog bitcoin
+    --compare-training single,global,global+exog
     """
     flags = dict(
         lookback=lookback, hidden=hidden, layers=layers, epochs=epochs, batch=batch, lr=lr,
-        target=target, head=head, seed=seed, threads=threads,
-        features=[f.strip() for f in features.split(",") if f.strip()] if features else None,
+        target=learn, head=head, seed=seed, threads=threads, coin_embedding=coin_embedding,
+        exog=[resolve_offline(c) for c in split_list(exog)] if exog else None,
+        on_short="skip" if skip_short else None,
+        features=split_list(features) if features else None,
     )  # fmt: skip
     settings = {**read_config(config), **{k: v for k, v in flags.items() if v is not None}}
     settings.setdefault("log_every", 0)
@@ -71,15 +97,24 @@ def backtest_cmd(
         from ..models.forecaster import _first_error
 
         raise CoincastError(_first_error(exc)) from None
-    coin = resolve_offline(coin)
+    names = list(dict.fromkeys(resolve_offline(c) for c in coins))
+    coin = resolve_offline(target) if target else names[0]
+    if coin not in names:
+        raise CoincastError(f"--target {target} is not among the listed coins: list it too")
+    if len(names) > 1:  # the global model stops early on the backtested coin's validation
+        cfg = cfg.model_copy(update={"target_coin": coin})
     with open_store() as store:
-        frame = store.read_candles(coin, interval, source=source, quote=quote)
+        frames = read_frames(store, names, interval, source, quote)
+        exog_frames = read_frames(
+            store, [c for c in cfg.exog if c not in frames], interval, source, quote
+        )
     folder = out_dir or Path("backtests") / f"{coin}-{interval}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    names = [m.strip() for m in models.split(",") if m.strip()]
     result = run_backtest(
-        frame, models=names, horizon=horizon, test=test, start=parse_time(start, "--start"),
-        end=parse_time(end, "--end"), refit_every=refit_every, window=window,
-        window_size=window_size, lstm=cfg, refit_epochs=refit_epochs, warm_start=warm_start,
+        frames[coin], models=split_list(models), horizon=horizon, test=test,
+        start=parse_time(start, "--start"), end=parse_time(end, "--end"),
+        refit_every=refit_every, window=window, window_size=window_size, lstm=cfg,
+        refit_epochs=refit_epochs, warm_start=warm_start, others=frames, exog=exog_frames,
+        training=split_list(compare_training) if compare_training else None,
     )  # fmt: skip
     report = save_backtest(result, folder)
     if as_json:

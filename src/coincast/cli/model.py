@@ -18,7 +18,7 @@ from ..errors import CoincastError
 from ..models import LSTMForecaster
 from ..models.forecaster import LSTMConfig
 from ..plots import plot_forecast
-from ..runs import RECORD, check_run_name, load_run, read_record, save_run
+from ..runs import RECORD, check_run_name, load_run, save_run
 from ..training import format_epoch
 from .common import handles_errors, open_store, out, parse_time, print_json, progress_bar
 
@@ -27,7 +27,9 @@ RUNS = Path("runs")
 
 @handles_errors
 def train_cmd(
-    coin: str = typer.Argument(..., help="Coin id or symbol in the store, e.g. bitcoin."),
+    coins: list[str] = typer.Argument(
+        ..., help="Coin ids or symbols in the store; several train one global model."
+    ),
     interval: str = typer.Option("1d", "--interval", "-i", help="Bar interval to train on."),
     source: str | None = typer.Option(None, "--source", "-s", help="Stored source to read."),
     quote: str | None = typer.Option(None, "--quote", "-q", help="Quote currency to read."),
@@ -39,8 +41,20 @@ def train_cmd(
     epochs: int | None = typer.Option(None, help="Maximum epochs [50]."),
     batch: int | None = typer.Option(None, help="Windows per mini-batch [64]."),
     lr: float | None = typer.Option(None, help="Adam learning rate [0.001]."),
-    target: str | None = typer.Option(None, help="returns (default) or price."),
+    learn: str | None = typer.Option(None, "--learn", help="returns (default) or price."),
     head: str | None = typer.Option(None, help="point (default), quantile or gaussian."),
+    target: str | None = typer.Option(
+        None, "--target", help="With several coins: the one to forecast [all of them]."
+    ),
+    exog: str | None = typer.Option(
+        None, "--exog", help="Comma-separated coins whose returns are extra inputs."
+    ),
+    coin_embedding: bool | None = typer.Option(
+        None, "--coin-embedding/--no-coin-embedding", help="Learn a vector per coin [on]."
+    ),
+    skip_short: bool = typer.Option(
+        False, "--skip-short", help="Skip coins too short for the lookback (else an error)."
+    ),
     features: str | None = typer.Option(
         None,
         help="Comma-separated inputs: log_return, log_volume_change, range, rsi, macd, "
@@ -63,35 +77,39 @@ def train_cmd(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing run folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Train an LSTM on a stored coin and save the run folder.
+    """Train an LSTM on stored coins (one, or several for a global model) and save the run.
 
     Flags override the --config file, which overrides the defaults in [brackets].
 
-    Example: coincast train bitcoin --interval 1d --epochs 50 --out runs/btc-1d
+    Examples: coincast train bitcoin --interval 1d --epochs 50 --out runs/btc-1d;
+    coincast train bitcoin ethereum solana --target ethereum --exog bitcoin
     """
     flags = dict(
         horizon=horizon, lookback=lookback, hidden=hidden, layers=layers, dropout=dropout,
-        epochs=epochs, batch=batch, lr=lr, target=target, head=head, recursive=recursive,
+        epochs=epochs, batch=batch, lr=lr, target=learn, head=head, recursive=recursive,
         val_fraction=val_fraction, patience=patience, seed=seed, threads=threads,
-        log_every=log_every,
-        features=[f.strip() for f in features.split(",") if f.strip()] if features else None,
+        log_every=log_every, coin_embedding=coin_embedding,
+        target_coin=resolve_offline(target) if target else None,
+        exog=[resolve_offline(c) for c in split_list(exog)] if exog else None,
+        on_short="skip" if skip_short else None,
+        features=split_list(features) if features else None,
     )  # fmt: skip
     settings = {**read_config(config), **{k: v for k, v in flags.items() if v is not None}}
     model = LSTMForecaster(**settings)
-    coin = resolve_offline(coin)
-    folder = out_dir or RUNS / f"{coin}-{interval}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    names = list(dict.fromkeys(resolve_offline(c) for c in coins))
+    stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    label = names[0] if len(names) == 1 else f"{model.config.target_coin or 'global'}-x{len(names)}"
+    folder = out_dir or RUNS / f"{label}-{interval}-{stamp}"
     check_run_name(folder.name)
     if ".." in folder.parts:
         raise CoincastError(f"--out {folder} is not allowed: no '..' in run paths")
     if (folder / RECORD).exists() and not (resume or force):
         raise CoincastError(f"{folder} already holds a run; choose another --out, or --force")
+    end = parse_time(until, "--until")
     with open_store() as store:
-        frame = store.read_candles(
-            coin, interval, source=source, quote=quote, end=parse_time(until, "--until")
-        )
-    if frame.empty:
-        raise CoincastError(
-            f"no stored {interval} data for {coin} up to {until}; pass a later --until"
+        frames = read_frames(store, names, interval, source, quote, end)
+        exog_frames = read_frames(
+            store, [c for c in model.config.exog if c not in frames], interval, source, quote, end
         )
     cfg = model.config
 
@@ -106,26 +124,73 @@ def train_cmd(
             bar.console.print(format_epoch(record, cfg.epochs))
 
     if not as_json:
-        first, last = frame.index[0], frame.index[-1]
-        out.print(
-            f"Training on {len(frame):,} {frame.attrs['interval']} bars of "
-            f"{frame.attrs['coin']} ({first:%Y-%m-%d} .. {last:%Y-%m-%d})"
-        )
+        for frame in frames.values():
+            first, last = frame.index[0], frame.index[-1]
+            out.print(
+                f"Training on {len(frame):,} {frame.attrs['interval']} bars of "
+                f"{frame.attrs['coin']} ({first:%Y-%m-%d} .. {last:%Y-%m-%d})"
+            )
     with bar:
         try:
-            model.fit(frame, on_epoch=on_epoch, checkpoint_dir=folder, resume=resume)
+            model.fit(
+                frames, exog=exog_frames, on_epoch=on_epoch, checkpoint_dir=folder, resume=resume
+            )
         except CoincastError as exc:
             if "interrupted" in str(exc):
                 raise CoincastError(
-                    f"{exc}: coincast train {coin} --out {folder} --resume"
+                    f"{exc}: coincast train {' '.join(names)} --out {folder} --resume"
                 ) from None
             raise
+    for c in model.skipped:
+        out.print(f"[yellow]Skipped {c}: too little history for --lookback {cfg.lookback}")
+    for c, n in model.dropped.items():
+        if n:
+            out.print(f"[yellow]{c}: {n} bars have no bar of {', '.join(cfg.exog)} "
+                      "at the same time; left out")  # fmt: skip
     last = model.result.history[-1] if model.result.history else None
     shown = cfg.log_every and last and (last.epoch % cfg.log_every == 0 or last.epoch == cfg.epochs)
     if last and cfg.log_every and not shown and not as_json:
         out.print(format_epoch(last, cfg.epochs) + " (early stop)")
     save_run(model, folder)
     _train_summary(model, folder, as_json)
+
+
+def split_list(text: str) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def read_frames(store, coins, interval, source, quote, end=None) -> dict[str, pd.DataFrame]:
+    """Stored candles of each coin; an error naming the coin when one has none."""
+    frames = {}
+    for c in coins:
+        frame = store.read_candles(c, interval, source=source, quote=quote, end=end)
+        if frame.empty:
+            until = "" if end is None else f" up to {end}"
+            raise CoincastError(
+                f"no stored {interval} data for {c}{until}; fetch it: "
+                f"coincast fetch {c} --interval {interval}"
+            )
+        frames[c] = frame
+    return frames
+
+
+def run_frames(model: LSTMForecaster) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The latest stored candles of every coin a loaded run reads: coins, exog coins."""
+    with open_store() as store:
+        frames = {c: _stored(store, d) for c, d in model.data.items() if c in model.scalers}
+        exog = {c: _stored(store, d) for c, d in model.exog_data.items()}
+    return frames, exog
+
+
+def _stored(store, d: dict) -> pd.DataFrame:
+    frame = store.read_candles(d["coin"], d["interval"], source=d["source"], quote=d["quote"])
+    if frame.empty:
+        raise CoincastError(
+            f"no stored {d['interval']} data for {d['coin']}; fetch it first: "
+            f"coincast fetch {d['coin']} --interval {d['interval']}"
+        )
+    return frame
 
 
 def read_config(path: Path | None) -> dict[str, Any]:
@@ -203,18 +268,19 @@ def predict_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the forecast as JSON."),
     plot: Path | None = typer.Option(None, "--plot", help="Draw history and forecast to this PNG."),
+    coin: str | None = typer.Option(
+        None, "--coin", help="The coin to forecast, for a run trained on several."
+    ),
 ) -> None:
     """Forecast the next bars from the latest stored data with a trained run.
 
     Example: coincast predict runs/btc-1d --horizon 1 --json
     """
-    folder = run if run.exists() or len(run.parts) > 1 else RUNS / check_run_name(str(run))
-    record = read_record(folder)
-    model = load_run(folder)
-    d = record.data
-    with open_store() as store:
-        frame = store.read_candles(d.coin, d.interval, source=d.source, quote=d.quote)
-    forecast = model.predict(horizon, frame=frame)
+    model = load_run(run_folder(run))
+    coin = model.forecast_coin(resolve_offline(coin) if coin else None)
+    frames, exog = run_frames(model)
+    frame = frames[coin]
+    forecast = model.predict(horizon, frame=frame, coin=coin, exog=frames | exog)
     if plot is not None:
         if plot.suffix.lower() != ".png":
             raise CoincastError(f"--plot {plot} must end in .png")
@@ -222,21 +288,18 @@ def predict_cmd(
     _print_forecast(forecast, frame, as_json, plot)
 
 
+def run_folder(run: Path) -> Path:
+    """A run folder given as a path, or as a name under ``runs/``."""
+    return run if run.exists() or len(run.parts) > 1 else RUNS / check_run_name(str(run))
+
+
 def window_for(model: LSTMForecaster, window: str = "LAST", coin: str | None = None):
     """The input window of a loaded run ending at bar ``window`` (``LAST`` or a date), read
     from the store: what ``coincast explain`` looks inside."""
-    d = model.data
-    if coin is not None and resolve_offline(coin) != d["coin"]:
-        raise CoincastError(f"--coin {coin}: this run was trained on {d['coin']} only")
-    with open_store() as store:
-        frame = store.read_candles(d["coin"], d["interval"], source=d["source"], quote=d["quote"])
-    if frame.empty:
-        raise CoincastError(
-            f"no stored {d['interval']} data for {d['coin']}; fetch it first: "
-            f"coincast fetch {d['coin']} --interval {d['interval']}"
-        )
+    coin = model.forecast_coin(resolve_offline(coin) if coin else None)
+    frames, exog = run_frames(model)
     end = None if window.upper() == "LAST" else parse_time(window, "--window")
-    return model.window_inputs(frame, end)
+    return model.window_inputs(frames[coin], end, coin=coin, exog=frames | exog)
 
 
 def _print_forecast(

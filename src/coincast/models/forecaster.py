@@ -4,112 +4,56 @@ By default the LSTM learns log returns (cumulative from the last close, one outp
 horizon step), so the price scale is never extrapolated: the usual recipe of min-max scaling
 the price level fails as soon as the test prices leave the training range, which for crypto
 is most of the time. ``target="price"`` is there to show that.
+
+One model can also learn from several coins at once (a *global* model): ``fit`` takes a
+mapping of coin to candles, each coin is scaled with its own training slice, batches mix
+coins, and a learned coin embedding tells the LSTM which coin a window is from. ``exog``
+coins' returns at the same timestamps can be added as inputs.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import CoincastError
-from ..features import check_features, compute_features, first_complete_row
 from ..intervals import interval_ms
 from ..series import describe, ms_from_index, validate_candles
-from ..training import EpochRecord, TrainResult, TrainSettings, train
-from ..windows import Scaler, Windows, need_rows, target_level, targets_at, window_ends
-from .lstm import DEFAULT_QUANTILES, LSTMNet, loss_fn, point_of
+from ..training import EpochRecord, TrainResult, train
+from ..windows import Scaler, Windows, run_net
+from .config import LSTMConfig, _first_error
+from .lstm import LSTMNet, loss_fn, point_of
+from .panel import CoinInputs, Scalers, build_panel, coin_inputs
 
 Z90 = 1.6448536269514722  # the Gaussian head's lo/hi: a central 90 % interval
 
+Frames = pd.DataFrame | Mapping[str, pd.DataFrame]
 
-class LSTMConfig(BaseModel):
-    """Everything that defines an LSTM run; stored whole in ``run.json``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    lookback: int = Field(30, ge=1, description="input steps per window")
-    horizon: int = Field(1, ge=1, description="steps forecast at once")
-    hidden: int = Field(64, ge=1, description="LSTM hidden units per layer")
-    layers: int = Field(2, ge=1, description="stacked LSTM layers")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout between LSTM layers")
-    epochs: int = Field(50, ge=1, description="maximum epochs")
-    batch: int = Field(64, ge=1, description="windows per mini-batch")
-    lr: float = Field(1e-3, gt=0.0, description="Adam learning rate")
-    target: Literal["returns", "price"] = Field("returns", description="what the LSTM learns")
-    head: Literal["point", "quantile", "gaussian"] = Field("point", description="output head")
-    quantiles: tuple[float, ...] = Field(DEFAULT_QUANTILES, description="quantile head levels")
-    features: list[str] | None = Field(None, description="inputs; default by target")
-    recursive: bool = Field(False, description="one-step model applied step by step")
-    val_fraction: float = Field(0.1, ge=0.0, lt=0.9, description="last windows for validation")
-    patience: int = Field(10, ge=1, description="early-stopping patience in epochs")
-    clip: float = Field(1.0, gt=0.0, description="max gradient norm")
-    lr_schedule: Literal["none", "cosine", "plateau"] = "none"
-    seed: int = Field(0, description="same seed and data give the same model")
-    threads: int | None = Field(None, ge=1, description="CPU threads (default: all cores)")
-    device: str = Field("auto", description="auto, cpu or cuda")
-    log_every: int = Field(10, ge=0, description="epochs between loss lines (0: none)")
-
-    @field_validator("quantiles")
-    @classmethod
-    def _quantiles(cls, q: tuple[float, ...]) -> tuple[float, ...]:
-        if not q or any(not 0 < x < 1 for x in q) or list(q) != sorted(set(q)):
-            raise ValueError("quantiles must be increasing, distinct and inside (0, 1)")
-        return q
-
-    @model_validator(mode="after")
-    def _defaults(self) -> LSTMConfig:
-        if self.features is None:
-            self.features = ["log_return"] if self.target == "returns" else ["close"]
-        try:
-            check_features(self.features)
-        except CoincastError as exc:
-            raise ValueError(str(exc)) from None
-        if self.recursive and self.features != _own_feature(self.target):
-            raise ValueError(
-                f"recursive mode feeds forecasts back as inputs, so features must be "
-                f"{_own_feature(self.target)} for target {self.target!r}"
-            )
-        return self
-
-    def training(self) -> TrainSettings:
-        """The optimisation settings."""
-        return TrainSettings(
-            self.epochs, self.batch, self.lr, self.clip, self.patience,
-            self.lr_schedule, self.seed, self.log_every,
-        )  # fmt: skip
-
-    @property
-    def trained_horizon(self) -> int:
-        """Steps the network outputs: 1 in recursive mode."""
-        return 1 if self.recursive else self.horizon
-
-
-def _own_feature(target: str) -> list[str]:
-    return ["log_return"] if target == "returns" else ["close"]
+__all__ = ["LSTMConfig", "LSTMForecaster", "WindowInputs", "data_info"]
 
 
 @dataclass
 class WindowInputs:
     """One input window as the network sees it (see :meth:`LSTMForecaster.window_inputs`)."""
 
-    x: torch.Tensor  #: (1, lookback, features), scaled
-    coin: torch.Tensor | None  #: (1,) coin index for a multi-coin network, else None
+    x: torch.Tensor  #: (1, lookback, inputs), scaled
+    coin: torch.Tensor | None  #: (1,) coin index for a network with a coin embedding, else None
     index: pd.DatetimeIndex  #: the bars of the window
     features: list[str]  #: names of the columns of ``x``
     last_close: float  #: close of the last bar
 
 
 class LSTMForecaster:
-    """Forecast a coin's next ``horizon`` closes with an LSTM.
+    """Forecast a coin's next ``horizon`` closes with an LSTM, trained on that coin or on
+    several.
 
     Examples
     --------
@@ -128,95 +72,114 @@ class LSTMForecaster:
         except ValueError as exc:
             raise CoincastError(_first_error(exc)) from None
         self.net: LSTMNet | None = None
-        self.feature_scaler: Scaler | None = None
-        self.target_scaler: Scaler | None = None
+        self.coins: list[str] = []  #: coins trained on, in coin-embedding order
+        self.scalers: dict[str, Scalers] = {}  #: per coin, fit on its training slice
         self.result = TrainResult()
-        self.data: dict[str, object] = {}
+        self.data: dict[str, dict[str, object]] = {}  #: per coin trained on: data_info
+        self.exog_data: dict[str, dict[str, object]] = {}  #: per exog-only coin
         self.metrics: dict[str, float | None] = {}
-        self._frame: pd.DataFrame | None = None
+        self.skipped: list[str] = []  #: coins left out for too short a history
+        self.dropped: dict[str, int] = {}  #: per coin, bars without matching exog bars
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._exog: dict[str, pd.DataFrame] = {}
 
     # -- fitting -------------------------------------------------------------------------------
 
     def fit(
         self,
-        frame: pd.DataFrame,
+        data: Frames,
         *,
+        exog: Mapping[str, pd.DataFrame] | None = None,
         on_epoch: Callable[[EpochRecord], None] | None = None,
         checkpoint_dir: Path | None = None,
         resume: bool = False,
         warm_start: bool = False,
         epochs: int | None = None,
     ) -> LSTMForecaster:
-        """Train on ``frame`` (a canonical candle frame); the last ``val_fraction`` of the
-        windows is the validation slice for early stopping. Returns ``self``.
+        """Train on ``data``: one canonical candle frame, or a mapping of coin id to frames
+        (a global model over several coins). The last ``val_fraction`` of the windows to
+        forecast, in calendar time, is the validation slice for early stopping. Returns
+        ``self``.
 
+        ``exog`` maps each coin of ``config.exog`` to its candles when it is not in ``data``.
         ``warm_start`` continues from the current weights (a backtest's refit) instead of new
         ones; ``epochs`` overrides the config's epochs for this call. Scalers are always fit
-        anew on this frame's training slice."""
+        anew on this data's training slice.
+        """
         cfg = self.config
-        validate_candles(frame)
+        frames = as_frames(data)
+        exog_frames = self._exog_frames(frames, exog)
+        forecast = self._forecast_coins(frames)
         cfg.threads = _set_threads(cfg.threads)  # recorded: results depend on it
-        x, level, warm = self._inputs(frame)
-        h = cfg.trained_horizon
-        need_rows(cfg.lookback, h, warm, describe(frame), len(frame))
-        ends = window_ends(warm, len(frame) - 1, cfg.lookback, h)
-        train_ends, val_ends = _split(ends, cfg.val_fraction, h)
-        if len(train_ends) < 1:
-            raise CoincastError(
-                f"{describe(frame)}: no training windows are left after the validation slice; "
-                "fetch more history, or lower --lookback or --val-fraction"
-            )
-        first_val_row = int(val_ends[0]) + 1 if len(val_ends) else len(frame)
-        # Scalers see only rows before the first validation target: no leakage.
-        self.feature_scaler = Scaler.fit(x[warm:first_val_row])
-        y_train = targets_at(level, train_ends, h, cfg.target)
-        self.target_scaler = Scaler.fit(y_train)
-        xs = self.feature_scaler.transform(x)
-        train_set = Windows(xs, self.target_scaler.transform(y_train), train_ends, cfg.lookback)
-        val_set = None
-        if len(val_ends):
-            y_val = self.target_scaler.transform(targets_at(level, val_ends, h, cfg.target))
-            val_set = Windows(xs, y_val, val_ends, cfg.lookback)
-        if not (warm_start and self.net is not None):
+        inputs = {c: self._coin_inputs(c, f, exog_frames) for c, f in frames.items()}
+        embed = cfg.coin_embedding and len(frames) > 1
+        panel = build_panel(
+            inputs, forecast, lookback=cfg.lookback, horizon=cfg.trained_horizon,
+            target=cfg.target, fraction=cfg.val_fraction, on_short=cfg.on_short, embed=embed,
+        )  # fmt: skip
+        if not (warm_start and self.net is not None and self.coins == list(frames)):
             torch.manual_seed(cfg.seed)
-            self.net = self._new_net(x.shape[1])
-        self.data = data_info(frame)
+            self.coins = list(frames)
+            self.net = self._new_net()
+        self.scalers, self.skipped = panel.scalers, panel.skipped
+        self.dropped = {c: ci.dropped for c, ci in inputs.items()}
+        self.data = {c: data_info(f) for c, f in frames.items()}
+        self.exog_data = {c: data_info(f) for c, f in exog_frames.items() if c not in frames}
         settings = cfg.training()
         if epochs is not None:
             settings.epochs = epochs
         self.result = train(
-            self.net,
-            train_set,
-            val_set,
-            loss_fn(cfg.head, cfg.quantiles),
-            settings,
-            device=self.device,
-            on_epoch=on_epoch,
-            checkpoint_dir=checkpoint_dir,
-            resume=resume,
-            fingerprint=self.fingerprint(),
-            keep_start=warm_start,
-        )
+            self.net, panel.train, panel.val, loss_fn(cfg.head, cfg.quantiles), settings,
+            device=self.device, on_epoch=on_epoch, checkpoint_dir=checkpoint_dir,
+            resume=resume, fingerprint=self.fingerprint(), keep_start=warm_start,
+        )  # fmt: skip
         self.net.to("cpu").eval()
-        self._frame = frame
-        self.metrics = self._validation_metrics(frame, val_ends)
+        self._frames, self._exog = dict(frames), exog_frames
+        self.metrics = self._validation_metrics(inputs, panel.val_ends)
         return self
 
-    def _inputs(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
-        x = compute_features(frame, self.config.features)
-        return x, target_level(frame["close"].to_numpy(), self.config.target), first_complete_row(x)
+    def _exog_frames(
+        self, frames: dict[str, pd.DataFrame], exog: Mapping[str, pd.DataFrame] | None
+    ) -> dict[str, pd.DataFrame]:
+        out = {}
+        for c in self.config.exog:
+            f = (exog or {}).get(c)
+            if f is None:
+                f = frames.get(c)
+            if f is None:
+                raise CoincastError(
+                    f"--exog {c}: no candles of {c} were given; fetch {c} at the same "
+                    "interval (its returns are inputs at every bar)"
+                )
+            out[c] = validate_candles(f)
+        return out
 
-    def _new_net(self, input_size: int) -> LSTMNet:
+    def _forecast_coins(self, frames: dict[str, pd.DataFrame]) -> list[str]:
+        target = self.config.target_coin
+        if target is None:
+            return list(frames)
+        if target not in frames:
+            raise CoincastError(
+                f"--target {target} is not among the coins trained on ({', '.join(frames)}); "
+                "list it too"
+            )
+        return [target]
+
+    def _coin_inputs(
+        self, coin: str, frame: pd.DataFrame, exog: Mapping[str, pd.DataFrame]
+    ) -> CoinInputs:
         cfg = self.config
+        exog = {c: frame if c == coin else exog[c] for c in cfg.exog}  # a coin's own: as given
+        return coin_inputs(coin, frame, list(cfg.features), cfg.target, exog)
+
+    def _new_net(self) -> LSTMNet:
+        cfg = self.config
+        embed = cfg.coin_embedding and len(self.coins) > 1
         return LSTMNet(
-            input_size,
-            cfg.hidden,
-            cfg.layers,
-            cfg.dropout,
-            cfg.trained_horizon,
-            cfg.head,
-            cfg.quantiles,
-        )
+            len(cfg.inputs()), cfg.hidden, cfg.layers, cfg.dropout, cfg.trained_horizon,
+            cfg.head, cfg.quantiles, n_coins=max(len(self.coins), 1),
+            embed_dim=cfg.embed_dim if embed else 0,
+        )  # fmt: skip
 
     @property
     def device(self) -> torch.device:
@@ -225,6 +188,16 @@ class LSTMForecaster:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.config.device)
 
+    @property
+    def feature_scaler(self) -> Scaler:
+        """The feature scaler of the coin forecast by default."""
+        return self.scalers[self.forecast_coin(None)].features
+
+    @property
+    def target_scaler(self) -> Scaler:
+        """The target scaler of the coin forecast by default."""
+        return self.scalers[self.forecast_coin(None)].target
+
     def fingerprint(self) -> str:
         """Hash of the config and the training data (checkpoints must match it)."""
         # More epochs may resume a run, except under a cosine schedule, whose length they set.
@@ -232,53 +205,138 @@ class LSTMForecaster:
         if self.config.lr_schedule != "cosine":
             free.add("epochs")
         text = self.config.model_dump_json(exclude=free)
-        return hashlib.sha256((text + str(self.data.get("sha256"))).encode()).hexdigest()
+        for c, d in (self.data | self.exog_data).items():
+            text += f"|{c}:{d.get('sha256')}"
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def _validation_metrics(
-        self, frame: pd.DataFrame, val_ends: np.ndarray
+        self, inputs: dict[str, CoinInputs], val_ends: dict[str, np.ndarray]
     ) -> dict[str, float | None]:
-        """Step-1 MAE on the validation slice against the naive forecast (close[t+1] = close[t]).
+        """Step-1 MAE on the validation slice against the naive forecast (close[t+1] =
+        close[t]); with several coins, each coin's MAE / naive and their median.
 
         The validation slice chose the stopping epoch, so this is optimistic: the honest test
         is a walk-forward backtest on data the model never saw.
         """
-        if not len(val_ends):
-            return {"val_mae": None, "val_naive_mae": None, "val_rel_mae": None}
-        close = frame["close"].to_numpy(dtype="float64")
-        pred = self.predict_at(frame, val_ends)[:, 0]
-        actual, naive = close[val_ends + 1], close[val_ends]
-        mae, naive_mae = (
-            float(np.mean(np.abs(pred - actual))),
-            float(np.mean(np.abs(naive - actual))),
-        )
-        return {
-            "val_mae": mae,
-            "val_naive_mae": naive_mae,
-            "val_rel_mae": mae / naive_mae if naive_mae > 0 else None,
-        }
+        out: dict[str, float | None] = {"val_mae": None, "val_naive_mae": None,
+                                        "val_rel_mae": None}  # fmt: skip
+        rel = {}
+        for c, ends in val_ends.items():
+            close = inputs[c].frame["close"].to_numpy(dtype="float64")
+            pred = self._predict_rows(inputs[c], ends, c)[:, 0]
+            actual, naive = close[ends + 1], close[ends]
+            mae, naive_mae = np.mean(np.abs(pred - actual)), np.mean(np.abs(naive - actual))
+            rel[c] = float(mae / naive_mae) if naive_mae > 0 else None
+            if len(val_ends) == 1:
+                out.update(val_mae=float(mae), val_naive_mae=float(naive_mae), val_rel_mae=rel[c])
+        if len(val_ends) > 1:
+            known = [r for r in rel.values() if r is not None]
+            out["val_rel_mae"] = float(np.median(known)) if known else None
+            out |= {f"val_rel_mae:{c}": r for c, r in rel.items()}
+        return out
 
-    def update(self, frame: pd.DataFrame) -> LSTMForecaster:
-        """Forecast from ``frame`` (e.g. data up to a later cutoff) without training."""
+    def update(
+        self, data: Frames, *, exog: Mapping[str, pd.DataFrame] | None = None
+    ) -> LSTMForecaster:
+        """Forecast from ``data`` (e.g. data up to a later cutoff) without training."""
         self._fitted()
-        self._frame = validate_candles(frame)
+        frames = as_frames(data)
+        self._frames.update(frames)
+        self._exog.update({c: f for c, f in frames.items() if c in self.config.exog})
+        self._exog.update({c: validate_candles(f) for c, f in (exog or {}).items()})
+        return self
+
+    def snapshot(self) -> dict:
+        """A copy of everything a fit produced (weights, scalers, coins, data, history)."""
+        net = self._fitted()
+        return copy.deepcopy({
+            "state": net.state_dict(), "coins": self.coins, "scalers": self.scalers,
+            "data": self.data, "exog_data": self.exog_data, "skipped": self.skipped,
+            "dropped": self.dropped, "metrics": self.metrics, "result": self.result,
+        })  # fmt: skip
+
+    def restore(self, snapshot: dict) -> LSTMForecaster:
+        """Go back to a :meth:`snapshot` (same config), without training."""
+        snap = copy.deepcopy(snapshot)
+        if self.net is None or self.coins != snap["coins"]:
+            self.coins = snap["coins"]
+            self.net = self._new_net()
+        self.net.load_state_dict(snap.pop("state"))
+        self.net.eval()
+        for key, value in snap.items():
+            setattr(self, key, value)
         return self
 
     # -- predicting ------------------------------------------------------------------------------
 
+    def forecast_coin(self, coin: str | None = None, frame: pd.DataFrame | None = None) -> str:
+        """The coin to forecast: ``coin``, the frame's coin, the target coin or the only one."""
+        if not self.coins:
+            raise CoincastError("the forecaster is not fitted yet: call fit(frame) first")
+        if len(self.coins) == 1 and coin is None:
+            return self.coins[0]  # a one-coin model may be applied to any coin's candles
+        if coin is None and frame is not None and frame.attrs.get("coin") in self.scalers:
+            coin = frame.attrs["coin"]
+        coin = coin or self.config.target_coin
+        if coin is None:
+            raise CoincastError(
+                f"this model forecasts {len(self.coins)} coins ({', '.join(self.coins)}); "
+                "say which: --coin COIN"
+            )
+        if coin not in self.scalers:
+            why = "was skipped (too short a history)" if coin in self.skipped else "is not"
+            raise CoincastError(
+                f"--coin {coin} {why} one of the coins this model was trained on: "
+                f"{', '.join(c for c in self.coins if c in self.scalers)}"
+            )
+        return coin
+
+    def _inputs_for(
+        self, coin: str, frame: pd.DataFrame, exog: Mapping[str, pd.DataFrame] | None
+    ) -> CoinInputs:
+        have = {**self._exog, **(exog or {})}
+        missing = [c for c in self.config.exog if c != coin and c not in have]
+        if missing:
+            raise CoincastError(
+                f"this model reads the returns of {', '.join(missing)} as inputs: pass their "
+                "candles (exog=) or fetch them"
+            )
+        return self._coin_inputs(coin, validate_candles(frame), have)
+
     @torch.no_grad()
-    def predict_at(self, frame: pd.DataFrame, ends: np.ndarray) -> np.ndarray:
+    def predict_at(
+        self,
+        frame: pd.DataFrame,
+        ends: np.ndarray,
+        *,
+        coin: str | None = None,
+        exog: Mapping[str, pd.DataFrame] | None = None,
+    ) -> np.ndarray:
         """Point forecasts in price space, ``(len(ends), trained horizon)``, from the windows
         ending at rows ``ends`` of ``frame`` (only rows ``<= end`` are used)."""
-        net = self._fitted()
-        x, _, _ = self._inputs(frame)
-        xs = self.feature_scaler.transform(x)
-        windows = Windows(xs, None, np.asarray(ends), self.config.lookback)
+        self._fitted()
+        coin = self.forecast_coin(coin, frame)
+        ci = self._inputs_for(coin, frame, exog)
+        rows = ci.frame.index.get_indexer(frame.index[np.asarray(ends)])
+        if (rows < 0).any():
+            raise CoincastError(
+                f"{describe(frame)}: some bars have no bar of {', '.join(self.config.exog)} "
+                "at the same time, so no forecast can be made from them"
+            )
+        return self._predict_rows(ci, rows, coin)
+
+    @torch.no_grad()
+    def _predict_rows(self, ci: CoinInputs, ends: np.ndarray, coin: str) -> np.ndarray:
+        net, sc = self._fitted(), self.scalers[coin]
+        coins = np.full(len(ends), self.coins.index(coin)) if net.embed is not None else None
+        windows = Windows(sc.features.transform(ci.x), None, ends, self.config.lookback, coins)
         out = []
         for i in range(0, len(windows), 4096):
             xb, _ = windows.batch(torch.arange(i, min(i + 4096, len(windows))))
-            out.append(point_of(net(xb), self.config.head, self.config.quantiles).numpy())
+            pred = run_net(net, xb)
+            out.append(point_of(pred, self.config.head, self.config.quantiles).numpy())
         z = np.concatenate(out) if out else np.empty((0, self.config.trained_horizon))
-        return self._to_price(self.target_scaler.inverse(z), frame["close"].to_numpy()[ends])
+        return self._to_price(sc.target.inverse(z), ci.frame["close"].to_numpy()[ends])
 
     def _to_price(self, y: np.ndarray, last_close: np.ndarray) -> np.ndarray:
         if self.config.target == "returns":
@@ -287,10 +345,18 @@ class LSTMForecaster:
 
     @torch.no_grad()
     def predict(
-        self, horizon: int | None = None, frame: pd.DataFrame | None = None
+        self,
+        horizon: int | None = None,
+        frame: pd.DataFrame | None = None,
+        *,
+        coin: str | None = None,
+        exog: Mapping[str, pd.DataFrame] | None = None,
     ) -> pd.DataFrame:
-        """Forecast the ``horizon`` bars after the last row of ``frame`` (default: the frame
-        the model was fit on).
+        """Forecast the ``horizon`` bars after the last row of ``frame`` (default: the
+        candles the model was fit on or last updated with).
+
+        ``coin`` picks the coin of a model trained on several (default: the target coin, or
+        the coin of ``frame``); ``exog`` gives the exog coins' candles up to the same bar.
 
         Returns
         -------
@@ -305,22 +371,25 @@ class LSTMForecaster:
             raise CoincastError(
                 f"horizon ({horizon}) must be between 1 and the trained horizon ({cfg.horizon})"
             )
-        if frame is None and self._frame is None:
+        coin = self.forecast_coin(coin, frame)
+        if frame is None:
+            frame = self._frames.get(coin)
+        if frame is None:
             raise CoincastError(
                 "this model was loaded from a run folder: pass frame=, the candles to forecast from"
             )
-        frame = self._frame if frame is None else validate_candles(frame)
-        x, _, warm = self._inputs(frame)
-        if len(frame) - warm < cfg.lookback:
+        ci = self._inputs_for(coin, frame, exog)
+        self._check_last_bar(ci, frame)
+        if len(ci.x) - ci.warm < cfg.lookback:
             raise CoincastError(
-                f"lookback ({cfg.lookback}) + feature warm-up ({warm}) needs {cfg.lookback + warm} "
-                f"rows; {describe(frame)} has {len(frame)}. Fetch more history"
+                f"lookback ({cfg.lookback}) + feature warm-up ({ci.warm}) needs "
+                f"{cfg.lookback + ci.warm} rows; {describe(frame)} has {len(ci.x)}. "
+                "Fetch more history"
             )
-        xs = self.feature_scaler.transform(x[-cfg.lookback :])
-        if cfg.recursive:
-            mid, lo, hi = self._recursive(net, xs, horizon)
-        else:
-            mid, lo, hi = self._direct(net, xs)
+        sc = self.scalers[coin]
+        xs = sc.features.transform(ci.x[-cfg.lookback :])
+        k = self.coins.index(coin) if net.embed is not None else None
+        mid, lo, hi = (self._recursive if cfg.recursive else self._direct)(net, xs, k, sc, horizon)
         last_close = float(frame["close"].iloc[-1])
         cols = {k: self._to_price(v[None, :horizon], np.array([last_close]))[0] for k, v in
                 (("yhat", mid), ("lo", lo), ("hi", hi))}  # fmt: skip
@@ -334,10 +403,18 @@ class LSTMForecaster:
         out.attrs.update(frame.attrs, last_ts=frame.index[-1], last_close=last_close)
         return out
 
-    def _direct(self, net: LSTMNet, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _check_last_bar(self, ci: CoinInputs, frame: pd.DataFrame) -> None:
+        if len(frame) and (not len(ci.frame) or ci.frame.index[-1] != frame.index[-1]):
+            raise CoincastError(
+                f"{', '.join(self.config.exog)} has no bar at {frame.index[-1]}, the last bar "
+                f"of {frame.attrs.get('coin')}; fetch it up to the same time"
+            )
+
+    def _direct(self, net: LSTMNet, xs: np.ndarray, k: int | None, sc: Scalers, horizon: int):
         cfg = self.config
-        pred = net(torch.as_tensor(xs[None], dtype=torch.float32))[0]  # (H,) | (H, Q) | (H, 2)
-        mean, std = self.target_scaler.mean, self.target_scaler.std
+        coin = None if k is None else torch.tensor([k])
+        pred = net(torch.as_tensor(xs[None], dtype=torch.float32), coin)[0]  # (H,)|(H, Q)|(H, 2)
+        mean, std = sc.target.mean, sc.target.std
         if cfg.head == "point":
             mid = pred.numpy() * std + mean
             return mid, np.full_like(mid, np.nan), np.full_like(mid, np.nan)
@@ -349,76 +426,83 @@ class LSTMForecaster:
         sigma = np.exp(0.5 * pred[:, 1].clamp(-12, 12).numpy())
         return mu * std + mean, (mu - Z90 * sigma) * std + mean, (mu + Z90 * sigma) * std + mean
 
-    def _recursive(self, net: LSTMNet, xs: np.ndarray, horizon: int):
+    def _recursive(self, net: LSTMNet, xs: np.ndarray, k: int | None, sc: Scalers, horizon: int):
         """Apply the one-step model ``horizon`` times, feeding each forecast back as input."""
-        cfg, fs = self.config, self.feature_scaler
         window, total, mids = xs.copy(), 0.0, []
         for _ in range(horizon):
-            mid, _, _ = self._direct(net, window)
+            mid, _, _ = self._direct(net, window, k, sc, 1)
             step = float(mid[0])
-            if cfg.target == "returns":
+            if self.config.target == "returns":
                 total += step  # one-step log returns add up to the cumulative return
                 mids.append(total)
-                new = step
             else:
                 mids.append(step)
-                new = step
-            window = np.vstack([window[1:], fs.transform(np.array([[new]]))])
+            window = np.vstack([window[1:], sc.features.transform(np.array([[step]]))])
         mid = np.array(mids)
         return mid, np.full_like(mid, np.nan), np.full_like(mid, np.nan)
 
     @torch.no_grad()
     def window_inputs(
-        self, frame: pd.DataFrame, end: pd.Timestamp | str | None = None
+        self,
+        frame: pd.DataFrame,
+        end: pd.Timestamp | str | None = None,
+        *,
+        coin: str | None = None,
+        exog: Mapping[str, pd.DataFrame] | None = None,
     ) -> WindowInputs:
         """The scaled input window the network reads to forecast after bar ``end`` (default:
         the last bar of ``frame``), e.g. to look inside the LSTM (:mod:`coincast.explain`)."""
-        self._fitted()
+        net = self._fitted()
         cfg = self.config
-        frame = validate_candles(frame)
-        x, _, warm = self._inputs(frame)
-        row = len(frame) - 1
+        coin = self.forecast_coin(coin, frame)
+        ci = self._inputs_for(coin, frame, exog)
+        row = len(ci.frame) - 1
         if end is not None:
             ts = pd.Timestamp(end)
             ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-            row = int(frame.index.searchsorted(ts, side="right")) - 1
-            if row < 0 or frame.index[row] != ts:
+            row = int(ci.frame.index.searchsorted(ts, side="right")) - 1
+            if row < 0 or ci.frame.index[row] != ts:
                 raise CoincastError(
                     f"{describe(frame)} has no bar at {ts}; pick a bar between "
                     f"{frame.index[0]} and {frame.index[-1]}"
                 )
-        if row - cfg.lookback + 1 < warm:
+        if row - cfg.lookback + 1 < ci.warm:
             raise CoincastError(
-                f"the window ending {frame.index[row]} needs {cfg.lookback} rows after the "
-                f"feature warm-up ({warm}); pick a later bar"
+                f"the window ending {ci.frame.index[row]} needs {cfg.lookback} rows after the "
+                f"feature warm-up ({ci.warm}); pick a later bar"
             )
         rows = slice(row - cfg.lookback + 1, row + 1)
-        xs = self.feature_scaler.transform(x[rows])
+        xs = self.scalers[coin].features.transform(ci.x[rows])
+        k = self.coins.index(coin)
         return WindowInputs(
             x=torch.as_tensor(xs[None], dtype=torch.float32),
-            coin=None,
-            index=frame.index[rows],
-            features=list(cfg.features),
-            last_close=float(frame["close"].iloc[row]),
+            coin=torch.tensor([k]) if net.embed is not None else None,
+            index=ci.frame.index[rows],
+            features=cfg.inputs(),
+            last_close=float(ci.frame["close"].iloc[row]),
         )
 
     def _fitted(self) -> LSTMNet:
-        if self.net is None or self.feature_scaler is None or self.target_scaler is None:
+        if self.net is None or not self.scalers:
             raise CoincastError("the forecaster is not fitted yet: call fit(frame) first")
         return self.net
 
 
-def _split(ends: np.ndarray, fraction: float, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Last ``fraction`` of window ends for validation; training windows whose targets would
-    reach into the validation slice are dropped."""
-    n_val = round(len(ends) * fraction)
-    if fraction > 0 and len(ends) >= 10:
-        n_val = max(n_val, 1)
-    if n_val == 0:
-        return ends, ends[:0]
-    val = ends[-n_val:]
-    train = ends[ends + horizon <= val[0]]  # every training target at or before row val[0]
-    return train, val
+def as_frames(data: Frames) -> dict[str, pd.DataFrame]:
+    """``{coin: frame}`` from one frame or a mapping (validated; keys are coin ids)."""
+    if isinstance(data, pd.DataFrame):
+        frame = validate_candles(data)
+        return {str(frame.attrs.get("coin", "")): frame}
+    frames = {str(c): validate_candles(f) for c, f in data.items()}
+    if not frames:
+        raise CoincastError("no coins to train on: give at least one candle frame")
+    intervals = {f.attrs.get("interval") for f in frames.values()}
+    if len(intervals) > 1:
+        raise CoincastError(
+            f"the coins have different intervals ({', '.join(sorted(map(str, intervals)))}); "
+            "train on one interval at a time"
+        )
+    return frames
 
 
 def data_info(frame: pd.DataFrame) -> dict[str, object]:
@@ -451,15 +535,3 @@ def _set_threads(threads: int | None) -> int:
     threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     return threads
-
-
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        e = errors()[0]
-        where = ".".join(str(p) for p in e.get("loc", ()))
-        msg = str(e.get("msg", exc)).removeprefix("Value error, ")
-        if not where:  # a whole-config rule: its message names the setting
-            return msg
-        return f"{where}: {msg} (got {e.get('input')!r})"
-    return str(exc)

@@ -1,0 +1,117 @@
+"""Single coin or many: the LSTM trained in different ways, judged against each other.
+
+:func:`pairwise` tests each pair of models on the same forecasts of a backtest table
+(Diebold-Mariano on the step-1 errors they share); :func:`by_coin` gathers the backtests
+of many coins into one table of MASE and MAE/naive per coin and model, which
+:func:`plot_by_coin` draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .metrics import ALPHA, dm_test
+
+PAIR_COLUMNS = ("a", "b", "n", "mae_a", "mae_b", "ratio", "dm_stat", "dm_pvalue", "better")
+
+
+def pairwise(table: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """Each pair of ``models``: step-1 MAE of both on the forecasts they share (same coin and
+    cutoff), their ratio ``mae_a / mae_b``, and a Diebold-Mariano test (squared errors; a
+    negative statistic favours ``a``). ``better`` names the significantly better model
+    (p < 0.05), or is None.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"coin": "c", "model": ["a"] * 5 + ["b"] * 5, "cutoff": list(range(5)) * 2,
+    ...     "step": 1, "y": 1.0, "yhat": [1.0, 1.1, 0.9, 1.0, 1.05, 2, 0, 2.2, -0.1, 1.9]})
+    >>> pairwise(t, ["a", "b"])[["a", "b", "n", "better"]].to_dict("records")
+    [{'a': 'a', 'b': 'b', 'n': 5, 'better': 'a'}]
+    """
+    one = table[table["step"] == 1]
+    err = {
+        m: (g.assign(e=g["yhat"] - g["y"]).set_index(["coin", "cutoff"])["e"])
+        for m, g in one.groupby("model")
+        if m in models
+    }
+    rows = []
+    for a, b in combinations([m for m in models if m in err], 2):
+        both = pd.concat([err[a].rename("a"), err[b].rename("b")], axis=1, join="inner").dropna()
+        ea, eb = both["a"].to_numpy(), both["b"].to_numpy()
+        mae_a = float(np.mean(np.abs(ea))) if len(ea) else None
+        mae_b = float(np.mean(np.abs(eb))) if len(eb) else None
+        stat, p = dm_test(ea, eb) if len(ea) else (None, None)
+        better = None if p is None or p >= ALPHA else (a if stat < 0 else b)
+        ratio = mae_a / mae_b if mae_a is not None and mae_b else None
+        rows.append(dict(zip(PAIR_COLUMNS, (a, b, len(ea), mae_a, mae_b, ratio, stat, p, better),
+                             strict=True)))  # fmt: skip
+    return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
+
+
+def comparison_verdicts(pairs: pd.DataFrame) -> list[str]:
+    """One sentence per pair of :func:`pairwise`."""
+    out = []
+    for r in pairs.to_dict("records"):
+        if r["dm_pvalue"] is None or pd.isna(r["dm_pvalue"]):
+            out.append(f"{r['a']} vs {r['b']}: not tested (too few shared forecasts)")
+            continue
+        ratio = f"MAE ratio {r['ratio']:.3f}" if r["ratio"] is not None else "no MAE ratio"
+        p = f"DM p = {r['dm_pvalue']:.2g}"
+        if r["better"] is None:
+            out.append(f"{r['a']} vs {r['b']}: not distinguishable ({ratio}, {p})")
+        else:
+            worse = r["b"] if r["better"] == r["a"] else r["a"]
+            out.append(f"{r['better']} beats {worse} ({ratio}, {p})")
+    return out
+
+
+def by_coin(scores: Mapping[str, pd.DataFrame], models: list[str]) -> pd.DataFrame:
+    """One row per coin: MASE and MAE/naive of each model in ``models``, from each coin's
+    backtest scores (:func:`coincast.metrics.score`), and the model with the lowest MASE."""
+    rows = []
+    for coin, sc in scores.items():
+        sc = sc.set_index("model")
+        row: dict[str, object] = {"coin": coin}
+        for m in models:
+            row[f"mase:{m}"] = float(sc.at[m, "mase"]) if m in sc.index else np.nan
+            row[f"rel_mae:{m}"] = float(sc.at[m, "rel_mae"]) if m in sc.index else np.nan
+        mase = {m: row[f"mase:{m}"] for m in models if np.isfinite(row[f"mase:{m}"])}
+        row["best"] = min(mase, key=mase.get) if mase else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_by_coin(table: pd.DataFrame, models: list[str], path: str | Path, title: str) -> Path:
+    """Grouped bars of each coin's MASE per model (lower is better), with the naive
+    forecast's MASE as a line when it is among ``models``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    coins = table["coin"].tolist()
+    x = np.arange(len(coins))
+    bars = [m for m in models if m != "naive"]
+    width = 0.8 / max(len(bars), 1)
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.75 * len(coins) + 2), 4.2))
+    for i, m in enumerate(bars):
+        ax.bar(x + (i - (len(bars) - 1) / 2) * width, table[f"mase:{m}"], width, label=m)
+    if "naive" in models:
+        ax.scatter(x, table["mase:naive"], marker="_", s=400, color="black", zorder=3,
+                   label="naive")  # fmt: skip
+    ax.set_xticks(x, coins, rotation=45, ha="right")
+    ax.set_ylabel("MASE (lower is better)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncols=min(4, len(models)))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
