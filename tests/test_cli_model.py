@@ -106,7 +106,7 @@ def test_train_prints_epoch_lines_the_folder_and_a_summary(eth, tmp_path):
     record = _record("runs/e7")
     assert record["name"] == "e7" and len(record["history"]) == 7
     assert record["config"]["hidden"] == 8 and record["config"]["log_every"] == 3
-    assert record["data"] | {"sha256": None} == {
+    assert record["data"]["ethereum"] | {"sha256": None} == {
         "source": "csv",
         "coin": "ethereum",
         "quote": "usd",
@@ -164,7 +164,7 @@ def test_train_without_out_names_the_run_after_coin_interval_and_time(eth, tmp_p
 
 def test_train_until_limits_the_data(eth):
     train(eth, "runs/u", "--epochs", "1", "--until", "2024-12-31")
-    data = _record("runs/u")["data"]
+    data = _record("runs/u")["data"]["ethereum"]
     assert (data["start"], data["end"], data["rows"]) == (FIRST, "2024-12-31T00:00:00+00:00", 258)
 
 
@@ -396,7 +396,7 @@ def test_predict_uses_the_latest_stored_bar(store_path, data_dir, tmp_path, monk
     second = _forecast(store_path, "n")
     assert (second["last_ts"], second["last_close"]) == (LAST, LAST_CLOSE)
     assert second["forecast"][0]["ts"] == NEXT3[0]
-    assert _record("runs/n")["data"]["end"] == "2024-12-23T00:00:00+00:00"  # the run is unchanged
+    assert _record("runs/n")["data"]["ethereum"]["end"] == "2024-12-23T00:00:00+00:00"  # the run is unchanged
 
 
 def test_predict_missing_run(eth, tmp_path):

@@ -30,6 +30,7 @@ from .common import (
 from .data import data_app
 from .demo import demo_cmd
 from .evaluate import backtest_cmd, report_cmd
+from .explain import explain_cmd
 from .model import predict_cmd, train_cmd
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ app.command("train")(train_cmd)
 app.command("predict")(predict_cmd)
 app.command("backtest")(backtest_cmd)
 app.command("report")(report_cmd)
+app.command("explain")(explain_cmd)
 app.command("demo")(demo_cmd)
 
 

@@ -78,8 +78,9 @@ def backtest_cmd(
     coins the LSTM is one global model trained on all of them; --compare-training puts the
     ways of training it side by side and tests which is better.
 
-    Examples: coincast backtest bitcoin --test 365 --refit-every 30 --out backtests/btc;
-    coincast backtest ethereum bitcoin solana --exog bitcoin
+    Example: coincast backtest bitcoin --test 365 --refit-every 30 --out backtests/btc
+
+    Example: coincast backtest ethereum bitcoin solana --exog bitcoin
     --compare-training single,global,global+exog
     """
     flags = dict(

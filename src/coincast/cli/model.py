@@ -81,8 +81,9 @@ def train_cmd(
 
     Flags override the --config file, which overrides the defaults in [brackets].
 
-    Examples: coincast train bitcoin --interval 1d --epochs 50 --out runs/btc-1d;
-    coincast train bitcoin ethereum solana --target ethereum --exog bitcoin
+    Example: coincast train bitcoin --interval 1d --epochs 50 --out runs/btc-1d
+
+    Example: coincast train bitcoin ethereum solana --target ethereum --exog bitcoin
     """
     flags = dict(
         horizon=horizon, lookback=lookback, hidden=hidden, layers=layers, dropout=dropout,

@@ -1,0 +1,39 @@
+"""``coincast explain``: look inside a trained LSTM on one window of stored data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..explain import explain
+from ..runs import load_run
+from .common import handles_errors, out
+from .model import run_folder, window_for
+
+
+@handles_errors
+def explain_cmd(
+    run: Path = typer.Argument(..., help="Run folder (or a run name under runs/)."),
+    window: str = typer.Option(
+        "LAST", "--window", "-w", help="Last bar of the window: LAST or a date (YYYY-MM-DD)."
+    ),
+    coin: str | None = typer.Option(None, "--coin", help="Coin to look at (multi-coin runs)."),
+    out_dir: Path | None = typer.Option(
+        None, "--out", "-o", help="Folder for the page and pictures [RUN/explain]."
+    ),
+) -> None:
+    """Draw the LSTM's gates, memory, saliency and gradient through time for one window,
+    with a one-page HTML explanation.
+
+    Example: coincast explain runs/btc-1d --window 2024-06-30
+    """
+    folder = run_folder(run)
+    model = load_run(folder)
+    inputs = window_for(model, window, coin)
+    result = explain(model, inputs, out_dir or folder / "explain")
+    out.print(
+        f"Window: {len(inputs.index)} bars, {inputs.index[0]} to {inputs.index[-1]}; "
+        f"{len(result.pictures)} pictures in {result.html.parent}"
+    )
+    out.print(f"Explanation: {result.html}")
