@@ -123,7 +123,7 @@ class PanelLSTMModel(LSTMModel):
 
     def fit(self, frame: pd.DataFrame) -> PanelLSTMModel:
         frames, exog = self._cut(frame)
-        key = (frame.index[0], frame.index[-1])
+        key = (self.name, frame.index[0], frame.index[-1])
         if self.shared is not None and key in self.shared:
             self.model.restore(self.shared[key])
             self.model.update(frames, exog=exog)

@@ -20,11 +20,16 @@ from .metrics import ALPHA, dm_test
 PAIR_COLUMNS = ("a", "b", "n", "mae_a", "mae_b", "ratio", "dm_stat", "dm_pvalue", "better")
 
 
-def pairwise(table: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+def pairwise(
+    table: pd.DataFrame, models: list[str], scale: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Each pair of ``models``: step-1 MAE of both on the forecasts they share (same coin and
     cutoff), their ratio ``mae_a / mae_b``, and a Diebold-Mariano test (squared errors; a
     negative statistic favours ``a``). ``better`` names the significantly better model
     (p < 0.05), or is None.
+
+    ``scale`` divides each coin's errors by a number (e.g. its naive MAE), so that a table
+    pooling several coins is not dominated by the most expensive one.
 
     Examples
     --------
@@ -34,6 +39,9 @@ def pairwise(table: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     [{'a': 'a', 'b': 'b', 'n': 5, 'better': 'a'}]
     """
     one = table[table["step"] == 1]
+    if scale is not None:
+        one = one.assign(y=one["y"] / one["coin"].map(scale),
+                         yhat=one["yhat"] / one["coin"].map(scale))  # fmt: skip
     err = {
         m: (g.assign(e=g["yhat"] - g["y"]).set_index(["coin", "cutoff"])["e"])
         for m, g in one.groupby("model")
