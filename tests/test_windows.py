@@ -15,6 +15,7 @@ from torch import nn
 
 from coincast.errors import CoincastError
 from coincast.models import LSTMForecaster
+from coincast.models.inference import to_price
 from coincast.models.panel import Scalers
 from coincast.series import make_frame
 from coincast.windows import (
@@ -107,7 +108,7 @@ def test_a_stub_predicting_the_known_next_values_inverts_to_the_truth_exactly():
     # returns: the true targets, inverted the way the forecaster does, are the closes exactly
     level = target_level(close, "returns")
     y = targets_at(level, ends, horizon, "returns")
-    prices = LSTMForecaster(horizon=horizon)._to_price(y, close[ends])
+    prices = to_price(y, close[ends], "returns")
     np.testing.assert_allclose(prices, close[ends[:, None] + np.arange(1, horizon + 1)], rtol=1e-14)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +29,18 @@ from ..series import describe, ms_from_index, validate_candles
 from ..training import EpochRecord, TrainResult, train
 from ..windows import Scaler, Windows, run_net
 from .config import LSTMConfig, _first_error
+from .inference import direct, recursive, to_price
 from .lstm import LSTMNet, loss_fn, point_of
-from .panel import CoinInputs, Scalers, build_panel, coin_inputs
-
-Z90 = 1.6448536269514722  # the Gaussian head's lo/hi: a central 90 % interval
-
-Frames = pd.DataFrame | Mapping[str, pd.DataFrame]
+from .panel import (
+    CoinInputs,
+    Frames,
+    Scalers,
+    as_frames,
+    build_panel,
+    coin_inputs,
+    data_info,
+    set_threads,
+)
 
 __all__ = ["LSTMConfig", "LSTMForecaster", "WindowInputs", "data_info"]
 
@@ -110,7 +115,7 @@ class LSTMForecaster:
         frames = as_frames(data)
         exog_frames = self._exog_frames(frames, exog)
         forecast = self._forecast_coins(frames)
-        cfg.threads = _set_threads(cfg.threads)  # recorded: results depend on it
+        cfg.threads = set_threads(cfg.threads)  # recorded: results depend on it
         inputs = {c: self._coin_inputs(c, f, exog_frames) for c, f in frames.items()}
         embed = cfg.coin_embedding and len(frames) > 1
         panel = build_panel(
@@ -327,7 +332,7 @@ class LSTMForecaster:
 
     @torch.no_grad()
     def _predict_rows(self, ci: CoinInputs, ends: np.ndarray, coin: str) -> np.ndarray:
-        net, sc = self._fitted(), self.scalers[coin]
+        net, sc, cfg = self._fitted(), self.scalers[coin], self.config
         coins = np.full(len(ends), self.coins.index(coin)) if net.embed is not None else None
         windows = Windows(sc.features.transform(ci.x), None, ends, self.config.lookback, coins)
         out = []
@@ -336,12 +341,7 @@ class LSTMForecaster:
             pred = run_net(net, xb)
             out.append(point_of(pred, self.config.head, self.config.quantiles).numpy())
         z = np.concatenate(out) if out else np.empty((0, self.config.trained_horizon))
-        return self._to_price(sc.target.inverse(z), ci.frame["close"].to_numpy()[ends])
-
-    def _to_price(self, y: np.ndarray, last_close: np.ndarray) -> np.ndarray:
-        if self.config.target == "returns":
-            return np.asarray(last_close)[:, None] * np.exp(y)  # targets are cumulative log returns
-        return y
+        return to_price(sc.target.inverse(z), ci.frame["close"].to_numpy()[ends], cfg.target)
 
     @torch.no_grad()
     def predict(
@@ -389,9 +389,12 @@ class LSTMForecaster:
         sc = self.scalers[coin]
         xs = sc.features.transform(ci.x[-cfg.lookback :])
         k = self.coins.index(coin) if net.embed is not None else None
-        mid, lo, hi = (self._recursive if cfg.recursive else self._direct)(net, xs, k, sc, horizon)
+        if cfg.recursive:
+            mid, lo, hi = recursive(net, xs, k, sc, horizon, cfg.target)
+        else:
+            mid, lo, hi = direct(net, xs, k, sc.target, cfg.head, cfg.quantiles)
         last_close = float(frame["close"].iloc[-1])
-        cols = {k: self._to_price(v[None, :horizon], np.array([last_close]))[0] for k, v in
+        cols = {k: to_price(v[None, :horizon], np.array([last_close]), cfg.target)[0] for k, v in
                 (("yhat", mid), ("lo", lo), ("hi", hi))}  # fmt: skip
         step = interval_ms(frame.attrs["interval"])
         last_ms = int(ms_from_index(frame.index)[-1])
@@ -409,37 +412,6 @@ class LSTMForecaster:
                 f"{', '.join(self.config.exog)} has no bar at {frame.index[-1]}, the last bar "
                 f"of {frame.attrs.get('coin')}; fetch it up to the same time"
             )
-
-    def _direct(self, net: LSTMNet, xs: np.ndarray, k: int | None, sc: Scalers, horizon: int):
-        cfg = self.config
-        coin = None if k is None else torch.tensor([k])
-        pred = net(torch.as_tensor(xs[None], dtype=torch.float32), coin)[0]  # (H,)|(H, Q)|(H, 2)
-        mean, std = sc.target.mean, sc.target.std
-        if cfg.head == "point":
-            mid = pred.numpy() * std + mean
-            return mid, np.full_like(mid, np.nan), np.full_like(mid, np.nan)
-        if cfg.head == "quantile":
-            q = pred.sort(dim=-1).values.numpy() * std[:, None] + mean[:, None]  # (H, Q)
-            mid = point_of(pred[None], "quantile", cfg.quantiles)[0].numpy() * std + mean
-            return mid, q[:, 0], q[:, -1]
-        mu = pred[:, 0].numpy()
-        sigma = np.exp(0.5 * pred[:, 1].clamp(-12, 12).numpy())
-        return mu * std + mean, (mu - Z90 * sigma) * std + mean, (mu + Z90 * sigma) * std + mean
-
-    def _recursive(self, net: LSTMNet, xs: np.ndarray, k: int | None, sc: Scalers, horizon: int):
-        """Apply the one-step model ``horizon`` times, feeding each forecast back as input."""
-        window, total, mids = xs.copy(), 0.0, []
-        for _ in range(horizon):
-            mid, _, _ = self._direct(net, window, k, sc, 1)
-            step = float(mid[0])
-            if self.config.target == "returns":
-                total += step  # one-step log returns add up to the cumulative return
-                mids.append(total)
-            else:
-                mids.append(step)
-            window = np.vstack([window[1:], sc.features.transform(np.array([[step]]))])
-        mid = np.array(mids)
-        return mid, np.full_like(mid, np.nan), np.full_like(mid, np.nan)
 
     @torch.no_grad()
     def window_inputs(
@@ -486,52 +458,3 @@ class LSTMForecaster:
         if self.net is None or not self.scalers:
             raise CoincastError("the forecaster is not fitted yet: call fit(frame) first")
         return self.net
-
-
-def as_frames(data: Frames) -> dict[str, pd.DataFrame]:
-    """``{coin: frame}`` from one frame or a mapping (validated; keys are coin ids)."""
-    if isinstance(data, pd.DataFrame):
-        frame = validate_candles(data)
-        return {str(frame.attrs.get("coin", "")): frame}
-    frames = {str(c): validate_candles(f) for c, f in data.items()}
-    if not frames:
-        raise CoincastError("no coins to train on: give at least one candle frame")
-    intervals = {f.attrs.get("interval") for f in frames.values()}
-    if len(intervals) > 1:
-        raise CoincastError(
-            f"the coins have different intervals ({', '.join(sorted(map(str, intervals)))}); "
-            "train on one interval at a time"
-        )
-    return frames
-
-
-def data_info(frame: pd.DataFrame) -> dict[str, object]:
-    """Source, coin, interval, range, rows and a SHA-256 of the candles a model saw."""
-    a = frame.attrs
-    digest = hashlib.sha256(ms_from_index(frame.index).tobytes())
-    digest.update(
-        np.ascontiguousarray(frame[["open", "high", "low", "close", "volume"]].to_numpy()).tobytes()
-    )
-    return {
-        "source": a["source"],
-        "coin": a["coin"],
-        "quote": a["quote"],
-        "interval": a["interval"],
-        "start": frame.index[0].isoformat() if len(frame) else None,
-        "end": frame.index[-1].isoformat() if len(frame) else None,
-        "rows": len(frame),
-        "sha256": digest.hexdigest(),
-    }
-
-
-def _set_threads(threads: int | None) -> int:
-    """Use ``threads``, by default every core; return the number used.
-
-    The count is part of what makes a run reproducible (float sums split across threads
-    round differently), so it is recorded in the config. On a 2-core machine two threads
-    train 1.3x faster than one when idle, but 2.8x slower than one while another process
-    keeps a core busy: pass ``threads=1`` on a busy machine.
-    """
-    threads = threads or os.cpu_count() or 1
-    torch.set_num_threads(threads)
-    return threads
