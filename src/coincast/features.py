@@ -13,7 +13,7 @@ name                      meaning
 ``rsi``                   14-step relative strength index, scaled to [0, 1]
 ``macd``                  (EMA12 - EMA26) / close, the MACD line relative to price
 ``volatility``            20-step rolling standard deviation of log returns
-``close``                 the price level itself (for ``--target price``, the classic recipe)
+``close``                 the price level itself (for ``--learn price``, the classic recipe)
 ========================  =================================================================
 """
 

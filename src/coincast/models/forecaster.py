@@ -29,7 +29,7 @@ from ..series import describe, ms_from_index, validate_candles
 from ..training import EpochRecord, TrainResult, train
 from ..windows import Scaler, Windows, run_net
 from .config import LSTMConfig, _first_error
-from .inference import direct, recursive, to_price
+from .inference import direct, recursive, to_price, validation_metrics
 from .lstm import LSTMNet, loss_fn, point_of
 from .panel import (
     CoinInputs,
@@ -140,7 +140,7 @@ class LSTMForecaster:
         )  # fmt: skip
         self.net.to("cpu").eval()
         self._frames, self._exog = dict(frames), exog_frames
-        self.metrics = self._validation_metrics(inputs, panel.val_ends)
+        self.metrics = validation_metrics(inputs, panel.val_ends, self._predict_rows)
         return self
 
     def _exog_frames(
@@ -213,32 +213,6 @@ class LSTMForecaster:
         for c, d in (self.data | self.exog_data).items():
             text += f"|{c}:{d.get('sha256')}"
         return hashlib.sha256(text.encode()).hexdigest()
-
-    def _validation_metrics(
-        self, inputs: dict[str, CoinInputs], val_ends: dict[str, np.ndarray]
-    ) -> dict[str, float | None]:
-        """Step-1 MAE on the validation slice against the naive forecast (close[t+1] =
-        close[t]); with several coins, each coin's MAE / naive and their median.
-
-        The validation slice chose the stopping epoch, so this is optimistic: the honest test
-        is a walk-forward backtest on data the model never saw.
-        """
-        out: dict[str, float | None] = {"val_mae": None, "val_naive_mae": None,
-                                        "val_rel_mae": None}  # fmt: skip
-        rel = {}
-        for c, ends in val_ends.items():
-            close = inputs[c].frame["close"].to_numpy(dtype="float64")
-            pred = self._predict_rows(inputs[c], ends, c)[:, 0]
-            actual, naive = close[ends + 1], close[ends]
-            mae, naive_mae = np.mean(np.abs(pred - actual)), np.mean(np.abs(naive - actual))
-            rel[c] = float(mae / naive_mae) if naive_mae > 0 else None
-            if len(val_ends) == 1:
-                out.update(val_mae=float(mae), val_naive_mae=float(naive_mae), val_rel_mae=rel[c])
-        if len(val_ends) > 1:
-            known = [r for r in rel.values() if r is not None]
-            out["val_rel_mae"] = float(np.median(known)) if known else None
-            out |= {f"val_rel_mae:{c}": r for c, r in rel.items()}
-        return out
 
     def update(
         self, data: Frames, *, exog: Mapping[str, pd.DataFrame] | None = None

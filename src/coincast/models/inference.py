@@ -3,12 +3,14 @@ after another in recursive mode, and log returns back to prices."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import numpy as np
 import torch
 
 from ..windows import Scaler
 from .lstm import LSTMNet, point_of
-from .panel import Scalers
+from .panel import CoinInputs, Scalers
 
 Z90 = 1.6448536269514722  # the Gaussian head's lo/hi: a central 90 % interval
 
@@ -59,3 +61,32 @@ def recursive(
         window = np.vstack([window[1:], sc.features.transform(np.array([[step]]))])
     mid = np.array(mids)
     return mid, np.full_like(mid, np.nan), np.full_like(mid, np.nan)
+
+
+def validation_metrics(
+    inputs: Mapping[str, CoinInputs],
+    val_ends: Mapping[str, np.ndarray],
+    predict_rows: Callable[[CoinInputs, np.ndarray, str], np.ndarray],
+) -> dict[str, float | None]:
+    """Step-1 MAE on the validation slice against the naive forecast (close[t+1] =
+    close[t]); with several coins, each coin's MAE / naive and their median.
+
+    ``predict_rows(inputs, ends, coin)`` gives price forecasts from windows ending at
+    ``ends``. The validation slice chose the stopping epoch, so this is optimistic: the
+    honest test is a walk-forward backtest on data the model never saw.
+    """
+    out: dict[str, float | None] = {"val_mae": None, "val_naive_mae": None, "val_rel_mae": None}
+    rel = {}
+    for c, ends in val_ends.items():
+        close = inputs[c].frame["close"].to_numpy(dtype="float64")
+        pred = predict_rows(inputs[c], ends, c)[:, 0]
+        actual, naive = close[ends + 1], close[ends]
+        mae, naive_mae = np.mean(np.abs(pred - actual)), np.mean(np.abs(naive - actual))
+        rel[c] = float(mae / naive_mae) if naive_mae > 0 else None
+        if len(val_ends) == 1:
+            out.update(val_mae=float(mae), val_naive_mae=float(naive_mae), val_rel_mae=rel[c])
+    if len(val_ends) > 1:
+        known = [r for r in rel.values() if r is not None]
+        out["val_rel_mae"] = float(np.median(known)) if known else None
+        out |= {f"val_rel_mae:{c}": r for c, r in rel.items()}
+    return out
