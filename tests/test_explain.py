@@ -223,3 +223,15 @@ def test_cli_errors_are_one_line(run, args, message):
 
 def test_cli_missing_run(run):
     _one_error(runner.invoke(app, ["explain", "nope"]), "runs/nope")
+
+
+def test_explain_a_real_global_model(frame, tmp_path):
+    """A model trained on two coins: the window of the second coin carries its index."""
+    other = predictable_candles(200, seed=3)
+    other.attrs["coin"] = "other"
+    model = LSTMForecaster(**TINY).fit({"synthetic-signal": frame, "other": other})
+    inputs = model.window_inputs(other, coin="other")
+    assert inputs.coin.tolist() == [1]
+    result = explain(model, inputs, tmp_path)
+    _check_page(result, tmp_path, layers=2)
+    assert "<td>other</td>" in result.html.read_text()
