@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_backtest.py
+	$(BIN)/python benchmarks/bench_explain.py
+	$(BIN)/python benchmarks/bench_global.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache
