@@ -186,7 +186,7 @@ def verdict(row: pd.Series, flip: bool = False) -> str:
 
 def pooled_markdown(pooled: pd.DataFrame) -> str:
     rows = [(r["a"], r["b"], str(r["n"]), f"{r['ratio']:.4f}", f"{r['dm_stat']:.2f}",
-             f"{r['dm_pvalue']:.3f}", r["better"] or "neither")
+             f"{r['dm_pvalue']:.3f}", r["better"] if isinstance(r["better"], str) else "neither")
             for r in pooled.to_dict("records")]  # fmt: skip
     return markdown(("a", "b", "forecasts", "MAE a / b", "DM stat", "p", "better"), rows)
 

@@ -209,7 +209,10 @@ def test_cli_window_date_and_out(run, tmp_path):
             "has no bar at 2019-05-01 00:00:00+00:00; pick a bar between "
             "2020-01-01 00:00:00+00:00 and 2020-07-18 00:00:00+00:00",
         ),
-        (["--window", "2020-01-05"], "needs 10 rows after the feature warm-up (1); pick a later"),
+        (
+            ["--window", "2020-01-05"],
+            "needs 10 rows with every input defined, after the feature warm-up (1); pick a later",
+        ),
         (["--coin", "bitcoin"], "--coin bitcoin"),
     ],
 )

@@ -65,17 +65,22 @@ def comparison_verdicts(pairs: pd.DataFrame) -> list[str]:
     """One sentence per pair of :func:`pairwise`."""
     out = []
     for r in pairs.to_dict("records"):
-        if r["dm_pvalue"] is None or pd.isna(r["dm_pvalue"]):
+        if _missing(r["dm_pvalue"]):
             out.append(f"{r['a']} vs {r['b']}: not tested (too few shared forecasts)")
             continue
-        ratio = f"MAE ratio {r['ratio']:.3f}" if r["ratio"] is not None else "no MAE ratio"
+        ratio = "no MAE ratio" if _missing(r["ratio"]) else f"MAE ratio {r['ratio']:.3f}"
         p = f"DM p = {r['dm_pvalue']:.2g}"
-        if r["better"] is None:
+        if _missing(r["better"]):
             out.append(f"{r['a']} vs {r['b']}: not distinguishable ({ratio}, {p})")
         else:
             worse = r["b"] if r["better"] == r["a"] else r["a"]
             out.append(f"{r['better']} beats {worse} ({ratio}, {p})")
     return out
+
+
+def _missing(v: object) -> bool:
+    """None or NaN (a DataFrame turns a column's None into NaN)."""
+    return v is None or (isinstance(v, float) and np.isnan(v))
 
 
 def by_coin(scores: Mapping[str, pd.DataFrame], models: list[str]) -> pd.DataFrame:

@@ -128,7 +128,7 @@ class LSTMForecaster:
             self.net = self._new_net()
         self.scalers, self.skipped = panel.scalers, panel.skipped
         self.dropped = {c: ci.dropped for c, ci in inputs.items()}
-        self.data = {c: data_info(f) for c, f in frames.items()}
+        self.data = {c: data_info(f) for c, f in frames.items() if c not in self.skipped}
         self.exog_data = {c: data_info(f) for c, f in exog_frames.items() if c not in frames}
         settings = cfg.training()
         if epochs is not None:
@@ -263,10 +263,14 @@ class LSTMForecaster:
                 "say which: --coin COIN"
             )
         if coin not in self.scalers:
-            why = "was skipped (too short a history)" if coin in self.skipped else "is not"
+            known = ", ".join(c for c in self.coins if c in self.scalers)
+            if coin in self.skipped:
+                raise CoincastError(
+                    f"--coin {coin} was skipped in training (too short a history for the "
+                    f"lookback); this model forecasts {known}"
+                )
             raise CoincastError(
-                f"--coin {coin} {why} one of the coins this model was trained on: "
-                f"{', '.join(c for c in self.coins if c in self.scalers)}"
+                f"--coin {coin} is not one of the coins this model was trained on: {known}"
             )
         return coin
 
@@ -361,6 +365,11 @@ class LSTMForecaster:
                 "Fetch more history"
             )
         sc = self.scalers[coin]
+        if not ci.complete[-cfg.lookback :].all():
+            raise CoincastError(
+                f"the last {cfg.lookback} bars of {describe(frame)} include a return of "
+                f"{', '.join(cfg.exog)} after a gap (undefined); fetch the missing bars"
+            )
         xs = sc.features.transform(ci.x[-cfg.lookback :])
         k = self.coins.index(coin) if net.embed is not None else None
         if cfg.recursive:
@@ -412,10 +421,10 @@ class LSTMForecaster:
                     f"{describe(frame)} has no bar at {ts}; pick a bar between "
                     f"{frame.index[0]} and {frame.index[-1]}"
                 )
-        if row - cfg.lookback + 1 < ci.warm:
+        if row - cfg.lookback + 1 < ci.warm or not len(ci.whole(np.array([row]), cfg.lookback)):
             raise CoincastError(
-                f"the window ending {ci.frame.index[row]} needs {cfg.lookback} rows after the "
-                f"feature warm-up ({ci.warm}); pick a later bar"
+                f"the window ending {ci.frame.index[row]} needs {cfg.lookback} rows with every "
+                f"input defined, after the feature warm-up ({ci.warm}); pick a later bar"
             )
         rows = slice(row - cfg.lookback + 1, row + 1)
         xs = self.scalers[coin].features.transform(ci.x[rows])

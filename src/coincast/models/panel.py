@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from ..errors import CoincastError
-from ..features import compute_features, first_complete_row
+from ..features import compute_features
 from ..intervals import interval_ms
 from ..series import describe, ms_from_index, validate_candles
 from ..windows import Scaler, Windows, need_rows, target_level, targets_at, window_ends
@@ -36,8 +36,19 @@ class CoinInputs:
     frame: pd.DataFrame  #: the coin's candles, only at timestamps every exog coin has
     x: np.ndarray  #: (n, F) raw inputs: own features, then one return column per exog coin
     level: np.ndarray  #: what targets are differences or values of
-    warm: int  #: first row with every input defined
+    warm: int  #: first row with every input defined (after the features' warm-up)
     dropped: int  #: bars left out because an exog coin has no bar at that time
+
+    @property
+    def complete(self) -> np.ndarray:
+        """Rows whose inputs are all defined (an exog return after a gap is not)."""
+        return np.isfinite(self.x).all(axis=1)
+
+    def whole(self, ends: np.ndarray, lookback: int) -> np.ndarray:
+        """The ``ends`` whose windows hold no undefined input."""
+        bad = np.concatenate([[0], np.cumsum(~self.complete)])
+        ends = np.asarray(ends, dtype="int64")
+        return ends[bad[ends + 1] - bad[np.maximum(ends + 1 - lookback, 0)] == 0]
 
 
 @dataclass
@@ -96,7 +107,9 @@ def coin_inputs(
             )  # fmt: skip
         frame = frame[keep]
     level = target_level(frame["close"].to_numpy(), target)
-    return CoinInputs(coin, frame, x, level, first_complete_row(x), dropped)
+    complete = np.isfinite(x).all(axis=1)
+    warm = int(np.argmax(complete)) if complete.any() else len(x)
+    return CoinInputs(coin, frame, x, level, warm, dropped)
 
 
 def split_time(end_times: list[np.ndarray], fraction: float) -> int | None:
@@ -149,7 +162,8 @@ def build_panel(
     coin's training targets reach into the validation period)."""
     index = {c: k for k, c in enumerate(inputs)}  # embedding rows: skipping shifts none
     inputs, skipped = _drop_short(inputs, forecast, lookback, horizon, on_short)
-    ends = {c: window_ends(ci.warm, len(ci.frame) - 1, lookback, horizon)
+    forecast = [c for c in forecast if c in inputs]
+    ends = {c: ci.whole(window_ends(ci.warm, len(ci.frame) - 1, lookback, horizon), lookback)
             for c, ci in inputs.items()}  # fmt: skip
     split = split_time([ms_from_index(inputs[c].frame.index)[ends[c]] for c in forecast], fraction)
     parts_x, tr, va, scalers, val_ends = [], [], [], {}, {}
@@ -192,18 +206,22 @@ def _drop_short(
     on_short: str,
 ) -> tuple[dict[str, CoinInputs], list[str]]:  # fmt: skip
     """Coins with too little history for one window: an error, or skipped with a warning
-    (``on_short="skip"``; a coin to forecast is never skipped)."""
-    kept, skipped = {}, []
+    (``on_short="skip"``), except the one coin to forecast (a target) and except when no
+    coin would be left."""
+    kept, skipped, first = {}, [], None
     for c, ci in inputs.items():
         try:
             need_rows(lookback, horizon, ci.warm, describe(ci.frame), len(ci.frame))
-        except CoincastError:
-            if on_short != "skip" or c in forecast:
+        except CoincastError as exc:
+            if on_short != "skip" or forecast == [c]:
                 raise
             log.warning("%s: too little history for lookback %d; skipped", c, lookback)
             skipped.append(c)
+            first = first or exc
             continue
         kept[c] = ci
+    if not kept and first is not None:
+        raise first
     return kept, skipped
 
 
