@@ -396,7 +396,9 @@ def test_predict_uses_the_latest_stored_bar(store_path, data_dir, tmp_path, monk
     second = _forecast(store_path, "n")
     assert (second["last_ts"], second["last_close"]) == (LAST, LAST_CLOSE)
     assert second["forecast"][0]["ts"] == NEXT3[0]
-    assert _record("runs/n")["data"]["ethereum"]["end"] == "2024-12-23T00:00:00+00:00"  # the run is unchanged
+    assert (
+        _record("runs/n")["data"]["ethereum"]["end"] == "2024-12-23T00:00:00+00:00"
+    )  # the run is unchanged
 
 
 def test_predict_missing_run(eth, tmp_path):
