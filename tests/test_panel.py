@@ -449,3 +449,20 @@ def test_shared_fits_give_the_same_backtests_with_fewer_trainings(monkeypatch, t
     for a, b in zip(alone, together, strict=True):
         assert set(a["model"]) == {"lstm", "naive"} and len(a) == 20
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_an_expanding_backtest_gives_the_global_model_the_other_coins_earlier_history():
+    """A coin listed later (a younger coin) still learns from the older coins' full past,
+    and backtests of coins with different start dates share the same global fits."""
+    old, young = walk(120, "old", 0), walk(60, "young", 1, start="2021-03-02")
+    frames = {"old": old, "young": young}
+    shared: dict = {}
+    cfg = LSTMConfig(**TINY)
+    model = PanelLSTMModel(cfg, frames, shared=shared)
+    model.fit(young.iloc[:40])
+    assert model.model.data["old"]["start"] == old.index[0].isoformat()
+    assert model.model.data["old"]["end"] == young.index[39].isoformat()
+    PanelLSTMModel(cfg, frames, shared=shared).fit(old.loc[: young.index[39]])
+    assert len(shared) == 1  # one fit serves both coins' backtests at this cutoff
+    rolling = PanelLSTMModel(cfg, frames).fit(young.iloc[5:40])  # a rolling window
+    assert rolling.model.data["old"]["start"] == young.index[5].isoformat()

@@ -84,11 +84,12 @@ class LSTMModel:
 class PanelLSTMModel(LSTMModel):
     """The LSTM trained on several coins (a global model), backtested on one.
 
-    At every cutoff each other coin is cut to the same time span as the backtested coin's
-    view, so no coin lends the model a bar from after the cutoff. ``shared`` (a dict handed
-    to several instances) keeps each fit's weights and scalers by time span: backtests of
-    several coins with the same cutoffs then train the global model once per refit, not
-    once per coin. Use it only with ``target_coin`` unset (the model forecasts every coin).
+    At every cutoff each other coin is cut at the same time as the backtested coin's view
+    (and, for a rolling window, from the same start), so no coin lends the model a bar from
+    after the cutoff. ``shared`` (a dict handed to several instances) keeps each fit's
+    weights and scalers by time span: backtests of several coins with the same cutoffs then
+    train the global model once per refit, not once per coin. Use it only with
+    ``target_coin`` unset (the model forecasts every coin).
     """
 
     def __init__(
@@ -109,21 +110,26 @@ class PanelLSTMModel(LSTMModel):
             raise CoincastError("shared fits need a model of every coin: leave target_coin unset")
 
     def _cut(self, frame: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict]:
-        """Every coin's candles over the view's time span; the view itself for its coin."""
-        lo, hi = frame.index[0], frame.index[-1]
+        """Every coin's candles up to the view's last bar (and from its first, when the view
+        is a rolling window that starts after the coin's own first bar); the view itself for
+        its coin. Sets ``self.span``, the time span the fit depends on."""
         self.coin = frame.attrs.get("coin", "")
         if self.coin not in self.others:
             raise CoincastError(
                 f"{self.coin} is backtested but not among the global model's coins "
                 f"({', '.join(self.others)})"
             )
+        own = self.others[self.coin]
+        rolling = len(frame) and len(own) and frame.index[0] > own.index[0]
+        lo, hi = (frame.index[0] if rolling else None), frame.index[-1]
+        self.span = (lo, hi)
         frames = {c: frame if c == self.coin else f.loc[lo:hi] for c, f in self.others.items()}
         exog = {c: f.loc[lo:hi] for c, f in self.exog.items()}
         return frames, exog
 
     def fit(self, frame: pd.DataFrame) -> PanelLSTMModel:
         frames, exog = self._cut(frame)
-        key = (self.name, frame.index[0], frame.index[-1])
+        key = (self.name, *self.span)
         if self.shared is not None and key in self.shared:
             self.model.restore(self.shared[key])
             self.model.update(frames, exog=exog)
