@@ -9,6 +9,7 @@ is computed.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -131,14 +132,14 @@ class PanelLSTMModel(LSTMModel):
         frames, exog = self._cut(frame)
         key = (self.name, *self.span)
         if self.shared is not None and key in self.shared:
-            self.model.restore(self.shared[key])
+            _restore(self.model, self.shared[key])
             self.model.update(frames, exog=exog)
         elif self.fits and self.warm_start:
             self.model.fit(frames, exog=exog, warm_start=True, epochs=self.refit_epochs)
         else:
             self.model.fit(frames, exog=exog, on_epoch=self.on_epoch if not self.fits else None)
         if self.shared is not None:
-            self.shared.setdefault(key, self.model.snapshot())
+            self.shared.setdefault(key, _snapshot(self.model))
         if not self.fits:
             self.first_history = list(self.model.result.history)
         self.fits += 1
@@ -151,6 +152,25 @@ class PanelLSTMModel(LSTMModel):
 
     def predict(self, horizon: int) -> pd.DataFrame:
         return self.model.predict(horizon, coin=self.coin)
+
+
+def _snapshot(model: LSTMForecaster) -> dict:
+    """A copy of everything a fit produced (weights, scalers, coins, data, history)."""
+    net = model._fitted()
+    keys = ("coins", "scalers", "data", "exog_data", "skipped", "dropped", "metrics", "result")
+    return copy.deepcopy({"state": net.state_dict()} | {k: getattr(model, k) for k in keys})
+
+
+def _restore(model: LSTMForecaster, snapshot: dict) -> None:
+    """Put ``model`` (same config) back to a :func:`_snapshot`, without training."""
+    snap = copy.deepcopy(snapshot)
+    if model.net is None or model.coins != snap["coins"]:
+        model.coins = snap["coins"]
+        model.net = model._new_net()
+    model.net.load_state_dict(snap.pop("state"))
+    model.net.eval()
+    for key, value in snap.items():
+        setattr(model, key, value)
 
 
 @dataclass

@@ -13,7 +13,6 @@ coins' returns at the same timestamps can be added as inputs.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -223,27 +222,6 @@ class LSTMForecaster:
         self._frames.update(frames)
         self._exog.update({c: f for c, f in frames.items() if c in self.config.exog})
         self._exog.update({c: validate_candles(f) for c, f in (exog or {}).items()})
-        return self
-
-    def snapshot(self) -> dict:
-        """A copy of everything a fit produced (weights, scalers, coins, data, history)."""
-        net = self._fitted()
-        return copy.deepcopy({
-            "state": net.state_dict(), "coins": self.coins, "scalers": self.scalers,
-            "data": self.data, "exog_data": self.exog_data, "skipped": self.skipped,
-            "dropped": self.dropped, "metrics": self.metrics, "result": self.result,
-        })  # fmt: skip
-
-    def restore(self, snapshot: dict) -> LSTMForecaster:
-        """Go back to a :meth:`snapshot` (same config), without training."""
-        snap = copy.deepcopy(snapshot)
-        if self.net is None or self.coins != snap["coins"]:
-            self.coins = snap["coins"]
-            self.net = self._new_net()
-        self.net.load_state_dict(snap.pop("state"))
-        self.net.eval()
-        for key, value in snap.items():
-            setattr(self, key, value)
         return self
 
     # -- predicting ------------------------------------------------------------------------------
