@@ -207,6 +207,10 @@ def test_demo_offline(tmp_path):
         assert 'id="metrics"' in report and 'id="lagged-copy"' in report
         assert (out / f"backtest-{coin}" / "table.csv").exists()
     assert "Reports:" in result.stdout
+    inside = out / "explain-bitcoin" / "explain.html"
+    flat = result.stdout.replace("\n", "")  # rich wraps long lines
+    assert f"Inside the LSTM (gates, memory, gradients): {inside}" in flat
+    assert "forget gate" in inside.read_text()
     for model in ("lstm", "naive", "drift", "seasonal", "ma", "arima"):
         assert re.search(rf"│ bitcoin\s+│ {model}\s+│", result.stdout), model
 

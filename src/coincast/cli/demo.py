@@ -1,8 +1,9 @@
 """``coincast demo``: the main job in one command, end to end.
 
 Bitcoin and ethereum from CoinGecko (or, with a loud notice, the synthetic source when there is
-no network), an LSTM trained on each and backtested walk-forward against the baselines, and a
-report per coin with a summary that says plainly whether the LSTM beat the naive forecast.
+no network), an LSTM trained on each and backtested walk-forward against the baselines, a
+report per coin with a summary that says plainly whether the LSTM beat the naive forecast, and
+a page that looks inside bitcoin's LSTM (its gates, memory and gradients).
 """
 
 from __future__ import annotations
@@ -64,7 +65,18 @@ def demo_cmd(
         _add_rows(summary, coin, result.scores)
     out.print(summary)
     out.print(f"Reports: {', '.join(str(r) for r in reports)}")
+    inside = _explain(frames[0], out_dir / f"explain-{frames[0].attrs['coin']}")
+    out.print(f"Inside the LSTM (gates, memory, gradients): {inside}")
     out.print(f"Prices: {out_dir / 'prices.png'}; store: {store_path}")
+
+
+def _explain(frame, folder: Path) -> Path:
+    """Train the demo's LSTM on all of ``frame`` and draw what happens inside it."""
+    from ..explain import explain
+    from ..models import LSTMForecaster
+
+    model = LSTMForecaster(epochs=40, log_every=0).fit(frame)
+    return explain(model, model.window_inputs(frame), folder).html
 
 
 def _add_rows(summary: Table, coin: str, scores) -> None:
