@@ -125,6 +125,8 @@ def run_backtest(
         frame, table, p, horizon, refit_every, window, names, cfg, refit_epochs, warm_start
     )
     result = BacktestResult(table, scores, metrics.verdicts(scores), sim, meta)
+    if others:  # what a global LSTM learned from, beside the backtested coin
+        meta["coins"] = list(dict.fromkeys([frame.attrs["coin"], *others]))
     if len(lstm_models) > 1:
         result.comparison = pairwise(table, [m.name for m in lstm_models])
         result.verdicts += comparison_verdicts(result.comparison)
