@@ -161,7 +161,9 @@ def test_compare_training_json_scores_the_three_variants(store):
     assert answer["coin"] == "alpha"  # the first listed coin is backtested
     assert [m["model"] for m in answer["metrics"]] == [*VARIANTS, "naive"]
     assert all(m["mae"] > 0 for m in answer["metrics"])
-    assert Path(answer["report"]).is_file()
+    page = Path(answer["report"]).read_text()
+    assert "<td>alpha, beta, gamma</td>" in page  # what the global LSTM learned from
+    assert "<td>lstm-single, lstm-global, lstm-global+exog</td>" in page
 
 
 PAIR_LINE = re.compile(

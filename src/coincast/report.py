@@ -144,6 +144,10 @@ def _summary(meta: dict, scores: pd.DataFrame) -> str:
         ("data range", f"{_when(data.get('start'))} to {_when(data.get('end'))}"),
         ("data rows", fmt(data.get("rows"), "int")),
     ]
+    if meta.get("coins"):  # a global LSTM
+        facts.append(("LSTM trained on", ", ".join(map(str, meta["coins"]))))
+    if meta.get("training"):
+        facts.append(("LSTM variants", ", ".join(map(str, meta["training"]))))
     lines = []
     for r in scores.to_dict("records"):
         rel = _num(r.get("rel_mae"))
