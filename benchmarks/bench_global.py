@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind in [k for k in args.answer.split(",") if k and k != "none"]:
         print(f"\nThe answer, {kind}:")
         answer(kind, fig, args.quick, args.out)
-    return fig.finish(1 if args.quick else args.repeat, started)
+    return fig.finish(1 if args.quick else max(args.repeat, 1), started)
 
 
 if __name__ == "__main__":
