@@ -142,7 +142,7 @@ def answer(kind: str, fig: Figures, quick: bool, out_dir: Path) -> None:
     models = [*NAMES, "naive", "drift"]
     table = by_coin(scores, models)
     print()
-    print(per_coin_markdown(table, pairs))
+    print(per_coin_markdown(table, pairs, scores))
     pooled = pairwise(pd.concat(tables, ignore_index=True), NAMES, scale=scales)
     print()
     print(pooled_markdown(pooled))
@@ -160,14 +160,19 @@ def answer(kind: str, fig: Figures, quick: bool, out_dir: Path) -> None:
     print(f"\npicture: {picture}")
 
 
-def per_coin_markdown(table: pd.DataFrame, pairs: dict[str, pd.DataFrame]) -> str:
+def per_coin_markdown(
+    table: pd.DataFrame, pairs: dict[str, pd.DataFrame], scores: dict[str, pd.DataFrame]
+) -> str:
     head = ("coin", *(f"MASE {m.removeprefix('lstm-')}" for m in NAMES), "MASE naive",
-            "global vs single", "global+exog vs global")  # fmt: skip
+            "single vs naive", "global vs single", "global+exog vs global")  # fmt: skip
     rows = []
     for r in table.to_dict("records"):
         p = pairs[r["coin"]].set_index(["a", "b"])
+        s = scores[r["coin"]].set_index("model").loc["lstm-single"]
+        vs_naive = pd.Series({"ratio": s["rel_mae"], "dm_pvalue": s["dm_pvalue"]})
         rows.append((
             r["coin"], *(f"{r[f'mase:{m}']:.3f}" for m in [*NAMES, "naive"]),
+            verdict(vs_naive),
             verdict(p.loc[("lstm-single", "lstm-global")], flip=True),
             verdict(p.loc[("lstm-global", "lstm-global+exog")], flip=True),
         ))  # fmt: skip
