@@ -14,7 +14,16 @@ from ..errors import CoincastError
 from ..evaluation import DEFAULT_MODELS, run_backtest, save_backtest, scores_json
 from ..models.forecaster import LSTMConfig
 from .common import handles_errors, open_store, out, parse_time, print_json
-from .model import read_config, read_frames, split_list
+from .model import (
+    COIN_EMBEDDING,
+    EXOG,
+    LEARN,
+    SKIP_SHORT,
+    many_coin_settings,
+    read_config,
+    read_frames,
+    split_list,
+)
 
 
 @handles_errors
@@ -43,26 +52,20 @@ def backtest_cmd(
     epochs: int | None = typer.Option(None, help="LSTM epochs of the first fit [50]."),
     batch: int | None = typer.Option(None, help="Windows per mini-batch [64]."),
     lr: float | None = typer.Option(None, help="Adam learning rate [0.001]."),
-    learn: str | None = typer.Option(None, "--learn", help="returns (default) or price."),
+    learn: str | None = LEARN,
     head: str | None = typer.Option(None, help="point (default), quantile or gaussian."),
     target: str | None = typer.Option(
         None, "--target", help="The coin to backtest when several are listed [the first]."
     ),
-    exog: str | None = typer.Option(
-        None, "--exog", help="Comma-separated coins whose returns are extra LSTM inputs."
-    ),
+    exog: str | None = EXOG,
     compare_training: str | None = typer.Option(
         None,
         "--compare-training",
         help="Train the LSTM several ways side by side: single, global, single+exog, "
         "global+exog (comma-separated).",
     ),
-    coin_embedding: bool | None = typer.Option(
-        None, "--coin-embedding/--no-coin-embedding", help="Global LSTM: a vector per coin [on]."
-    ),
-    skip_short: bool = typer.Option(
-        False, "--skip-short", help="Skip coins too short for the lookback (else an error)."
-    ),
+    coin_embedding: bool | None = COIN_EMBEDDING,
+    skip_short: bool = SKIP_SHORT,
     features: str | None = typer.Option(None, help="Comma-separated LSTM inputs [log_return]."),
     seed: int | None = typer.Option(None, help="Random seed [0]."),
     threads: int | None = typer.Option(None, help="CPU threads [all cores]."),
@@ -85,10 +88,9 @@ def backtest_cmd(
     """
     flags = dict(
         lookback=lookback, hidden=hidden, layers=layers, epochs=epochs, batch=batch, lr=lr,
-        target=learn, head=head, seed=seed, threads=threads, coin_embedding=coin_embedding,
-        exog=[resolve_offline(c) for c in split_list(exog)] if exog else None,
-        on_short="skip" if skip_short else None,
+        target=learn, head=head, seed=seed, threads=threads,
         features=split_list(features) if features else None,
+        **many_coin_settings(exog, coin_embedding, skip_short),
     )  # fmt: skip
     settings = {**read_config(config), **{k: v for k, v in flags.items() if v is not None}}
     settings.setdefault("log_every", 0)

@@ -24,6 +24,25 @@ from .common import handles_errors, open_store, out, parse_time, print_json, pro
 
 RUNS = Path("runs")
 
+# Flags shared by `train` and `backtest`.
+LEARN = typer.Option(None, "--learn", help="returns (default) or price.")
+EXOG = typer.Option(None, "--exog", help="Comma-separated coins whose returns are extra inputs.")
+COIN_EMBEDDING = typer.Option(
+    None, "--coin-embedding/--no-coin-embedding", help="Several coins: a vector per coin [on]."
+)
+SKIP_SHORT = typer.Option(
+    False, "--skip-short", help="Skip coins too short for the lookback (else an error)."
+)
+
+
+def many_coin_settings(exog: str | None, coin_embedding: bool | None, skip_short: bool) -> dict:
+    """LSTMConfig settings from the several-coins flags (None: not given)."""
+    return {
+        "exog": [resolve_offline(c) for c in split_list(exog)] if exog else None,
+        "coin_embedding": coin_embedding,
+        "on_short": "skip" if skip_short else None,
+    }
+
 
 @handles_errors
 def train_cmd(
@@ -41,20 +60,14 @@ def train_cmd(
     epochs: int | None = typer.Option(None, help="Maximum epochs [50]."),
     batch: int | None = typer.Option(None, help="Windows per mini-batch [64]."),
     lr: float | None = typer.Option(None, help="Adam learning rate [0.001]."),
-    learn: str | None = typer.Option(None, "--learn", help="returns (default) or price."),
+    learn: str | None = LEARN,
     head: str | None = typer.Option(None, help="point (default), quantile or gaussian."),
     target: str | None = typer.Option(
         None, "--target", help="With several coins: the one to forecast [all of them]."
     ),
-    exog: str | None = typer.Option(
-        None, "--exog", help="Comma-separated coins whose returns are extra inputs."
-    ),
-    coin_embedding: bool | None = typer.Option(
-        None, "--coin-embedding/--no-coin-embedding", help="Learn a vector per coin [on]."
-    ),
-    skip_short: bool = typer.Option(
-        False, "--skip-short", help="Skip coins too short for the lookback (else an error)."
-    ),
+    exog: str | None = EXOG,
+    coin_embedding: bool | None = COIN_EMBEDDING,
+    skip_short: bool = SKIP_SHORT,
     features: str | None = typer.Option(
         None,
         help="Comma-separated inputs: log_return, log_volume_change, range, rsi, macd, "
@@ -89,11 +102,9 @@ def train_cmd(
         horizon=horizon, lookback=lookback, hidden=hidden, layers=layers, dropout=dropout,
         epochs=epochs, batch=batch, lr=lr, target=learn, head=head, recursive=recursive,
         val_fraction=val_fraction, patience=patience, seed=seed, threads=threads,
-        log_every=log_every, coin_embedding=coin_embedding,
-        target_coin=resolve_offline(target) if target else None,
-        exog=[resolve_offline(c) for c in split_list(exog)] if exog else None,
-        on_short="skip" if skip_short else None,
+        log_every=log_every, target_coin=resolve_offline(target) if target else None,
         features=split_list(features) if features else None,
+        **many_coin_settings(exog, coin_embedding, skip_short),
     )  # fmt: skip
     settings = {**read_config(config), **{k: v for k, v in flags.items() if v is not None}}
     model = LSTMForecaster(**settings)
