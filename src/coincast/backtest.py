@@ -65,14 +65,18 @@ class LSTMModel:
         self.fits = 0
 
     def fit(self, frame: pd.DataFrame) -> LSTMModel:
-        if self.fits and self.warm_start:
-            self.model.fit(frame, warm_start=True, epochs=self.refit_epochs)
-        else:
-            self.model.fit(frame, on_epoch=self.on_epoch if not self.fits else None)
+        self._train(frame)
         if not self.fits:
             self.first_history = list(self.model.result.history)
         self.fits += 1
         return self
+
+    def _train(self, data, **kwargs) -> None:
+        """The first fit in full; later ones warm-started for ``refit_epochs`` (or in full)."""
+        if self.fits and self.warm_start:
+            self.model.fit(data, warm_start=True, epochs=self.refit_epochs, **kwargs)
+        else:
+            self.model.fit(data, on_epoch=self.on_epoch if not self.fits else None, **kwargs)
 
     def update(self, frame: pd.DataFrame) -> LSTMModel:
         self.model.update(frame)
@@ -128,22 +132,16 @@ class PanelLSTMModel(LSTMModel):
         exog = {c: f.loc[lo:hi] for c, f in self.exog.items()}
         return frames, exog
 
-    def fit(self, frame: pd.DataFrame) -> PanelLSTMModel:
+    def _train(self, frame: pd.DataFrame) -> None:
         frames, exog = self._cut(frame)
         key = (self.name, *self.span)
         if self.shared is not None and key in self.shared:
             _restore(self.model, self.shared[key])
             self.model.update(frames, exog=exog)
-        elif self.fits and self.warm_start:
-            self.model.fit(frames, exog=exog, warm_start=True, epochs=self.refit_epochs)
         else:
-            self.model.fit(frames, exog=exog, on_epoch=self.on_epoch if not self.fits else None)
+            super()._train(frames, exog=exog)
         if self.shared is not None:
             self.shared.setdefault(key, _snapshot(self.model))
-        if not self.fits:
-            self.first_history = list(self.model.result.history)
-        self.fits += 1
-        return self
 
     def update(self, frame: pd.DataFrame) -> PanelLSTMModel:
         frames, exog = self._cut(frame)

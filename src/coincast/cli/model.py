@@ -196,13 +196,7 @@ def run_frames(model: LSTMForecaster) -> tuple[dict[str, pd.DataFrame], dict[str
 
 
 def _stored(store, d: dict) -> pd.DataFrame:
-    frame = store.read_candles(d["coin"], d["interval"], source=d["source"], quote=d["quote"])
-    if frame.empty:
-        raise CoincastError(
-            f"no stored {d['interval']} data for {d['coin']}; fetch it first: "
-            f"coincast fetch {d['coin']} --interval {d['interval']}"
-        )
-    return frame
+    return read_frames(store, [d["coin"]], d["interval"], d["source"], d["quote"])[d["coin"]]
 
 
 def read_config(path: Path | None) -> dict[str, Any]:
