@@ -163,7 +163,7 @@ class TrainSpy:
 
     def __enter__(self) -> TrainSpy:
         import coincast.models.forecaster as fc
-        from coincast.training import evaluate
+        from coincast.models.training import evaluate
 
         self.module, self.real, self.calls, self.overhead = fc, fc.train, [], 0.0
 
@@ -200,7 +200,7 @@ class TrainSpy:
 
 def backtest(frame, models, *, warm_start: bool, start: str, epochs: int | None) -> dict:
     """One ``run_backtest`` with its timings, training calls and result."""
-    from coincast.evaluation import run_backtest
+    from coincast.evaluation.run import run_backtest
     from coincast.models.forecaster import LSTMConfig
 
     extra = {} if epochs is None else {"epochs": epochs}
@@ -246,7 +246,7 @@ def lstm_extra(result) -> dict:
     and the lagged-copy distances."""
     import numpy as np
 
-    from coincast import metrics
+    from coincast.evaluation import metrics
 
     t = result.table[result.table["model"] == "lstm"]
     y, yhat, last = (t[c].to_numpy("float64") for c in ("y", "yhat", "last"))
@@ -263,7 +263,7 @@ def lstm_extra(result) -> dict:
 
 
 def bench_refits(fig: Figures, frame, repeat: int, start: str, epochs: int | None) -> dict:
-    from coincast import metrics
+    from coincast.evaluation import metrics
 
     warm: list[dict] = []
     scratch: dict = {}
@@ -389,7 +389,7 @@ def bench_models(fig: Figures, frame, run: dict, start: str) -> list[tuple[str, 
     import numpy as np
     import pandas as pd
 
-    from coincast import metrics
+    from coincast.evaluation import metrics
 
     result = run["result"]
     scores = result.scores
@@ -559,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         f"python {sys.version.split()[0]} cpus {os.cpu_count()}"
     )
     if BTC_DAILY.is_file():
-        from coincast.sources.files import read_file
+        from coincast.data.sources.files import read_file
 
         frame, _ = read_file(BTC_DAILY, coin="BTC")
         print(

@@ -97,12 +97,12 @@ def run_case(case: str, rows: int, db: str | None) -> dict[str, float]:
     import coincast  # noqa: F401  (the baseline: what importing coincast costs)
 
     out.update(import_s=time.perf_counter() - t0, import_mb=peak_mb())
-    from coincast.store import SeriesKey, Store
+    from coincast.data.store import SeriesKey, Store
 
     if case == "baseline":
         out["peak_mb"] = peak_mb()
     elif case == "ingest1m":
-        from coincast.sources.synthetic import generate
+        from coincast.data.sources.synthetic import generate
 
         frame = generate("bench", "1m", START_MS, START_MS + rows * 60_000)
         out["frame_mb"] = peak_mb()
@@ -143,8 +143,8 @@ def subprocess_case(case: str, rows: int, db: Path | None = None) -> dict[str, f
 
 
 def bench_files(fig: Figures, repeat: int, tmp: Path) -> None:
-    from coincast.sources.files import read_file
-    from coincast.store import Store
+    from coincast.data.sources.files import read_file
+    from coincast.data.store import Store
 
     minute = DATA / "yahoo" / "minute"
     if not minute.is_dir():
@@ -181,9 +181,9 @@ def bench_files(fig: Figures, repeat: int, tmp: Path) -> None:
 
 def bench_big(fig: Figures, rows: int, repeat: int, tmp: Path) -> Path:
     """Ingest, upsert, read, resample and gaps on the generated series; return a store file."""
+    from coincast.data.sources.synthetic import generate
+    from coincast.data.store import SeriesKey, Store
     from coincast.series import find_gaps, make_frame, resample
-    from coincast.sources.synthetic import generate
-    from coincast.store import SeriesKey, Store
 
     scale = rows / 1_000_000
     label = f"{rows / 1e6:g}M" if rows >= 1_000_000 else f"{rows:,}"
@@ -277,9 +277,9 @@ def bench_big(fig: Figures, rows: int, repeat: int, tmp: Path) -> Path:
 def bench_fetch(fig: Figures, repeat: int, tmp: Path) -> None:
     import pandas as pd
 
-    from coincast.fetch import fetch
-    from coincast.sources.synthetic import SyntheticSource
-    from coincast.store import Store
+    from coincast.data.fetch import fetch
+    from coincast.data.sources.synthetic import SyntheticSource
+    from coincast.data.store import Store
 
     now = pd.Timestamp(NOW, tz="UTC")
     full, same, extended, chunks, new_rows = [], [], [], [], []

@@ -72,9 +72,9 @@ def bench_cell(fig: Figures, repeat: int, quick: bool) -> None:
 
 
 def bench_explain(fig: Figures, repeat: int, quick: bool) -> None:
-    from coincast.explain import explain
+    from coincast.data.sources import predictable_candles
+    from coincast.explain.numbers import explain
     from coincast.models import LSTMForecaster
-    from coincast.sources import predictable_candles
 
     frame = predictable_candles(800)
     for lookback in [30] if quick else [30, 365]:

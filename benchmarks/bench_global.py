@@ -45,7 +45,7 @@ NAMES = [f"lstm-{v}" for v in VARIANTS]
 def load(kind: str) -> dict[str, pd.DataFrame]:
     """Every coin of one set, keyed by coin id, read from ../shared/data."""
     from coincast.coins import resolve_offline
-    from coincast.sources.files import read_file
+    from coincast.data.sources.files import read_file
 
     folder, suffix, _, _ = SETS[kind]
     frames = {}
@@ -108,9 +108,9 @@ def bench_throughput(fig: Figures, repeat: int, epochs: int) -> None:
 
 
 def answer(kind: str, fig: Figures, quick: bool, out_dir: Path) -> None:
-    from coincast.compare import by_coin, pairwise, plot_by_coin
-    from coincast.evaluation import run_backtest
-    from coincast.metrics import in_sample_naive_scale
+    from coincast.evaluation.compare import by_coin, pairwise, plot_by_coin
+    from coincast.evaluation.metrics import in_sample_naive_scale
+    from coincast.evaluation.run import run_backtest
     from coincast.models.config import LSTMConfig
 
     frames = load(kind)

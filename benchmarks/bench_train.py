@@ -4,11 +4,11 @@ Run from the project root::
 
     python benchmarks/bench_train.py [--repeat K] [--quick]
 
-1. Throughput (windows/s) of our training loop (``coincast.training.train``) side by side with
-   the bare step of the same network (zero_grad, forward, MSE, backward, clip, Adam step on
-   pre-gathered batches): the speed limit. LSTM(1 -> 64 x 2), batch 64, window 30, 2 threads,
-   one epoch over a generated 20,000-row hourly series per run, the three runs interleaved in
-   one fresh process, once as shipped (coincast raises glibc's malloc thresholds when training
+1. Throughput (windows/s) of our training loop (``coincast.models.training.train``) side by
+   side with the bare step of the same network (zero_grad, forward, MSE, backward, clip, Adam
+   step on pre-gathered batches): the speed limit. LSTM(1 -> 64 x 2), batch 64, window 30, 2
+   threads, one epoch over a generated 20,000-row hourly series per run, the three runs interleaved
+   in one fresh process, once as shipped (coincast raises glibc's malloc thresholds when training
    starts) and once with that off (``COINCAST_MALLOPT=0``). Plain glibc makes either loop run
    at about half or full speed depending on the heap's history (see BENCHMARKS.md), so the
    95 % target is judged as shipped, with the allocator out of the way.
@@ -142,9 +142,9 @@ def env_with(tunables: str | None, library: bool = False) -> dict[str, str]:
 
 def throughput_windows(rows: int):
     """Scaled log-return windows of a generated hourly series, built as ``fit`` builds them."""
-    from coincast.features import compute_features, first_complete_row
-    from coincast.sources.synthetic import generate
-    from coincast.windows import Scaler, Windows, target_level, targets_at, window_ends
+    from coincast.data.sources.synthetic import generate
+    from coincast.dataset.features import compute_features, first_complete_row
+    from coincast.dataset.windows import Scaler, Windows, target_level, targets_at, window_ends
 
     frame = generate("bench", "1h", START_MS, START_MS + rows * 3_600_000)
     x = compute_features(frame, ["log_return"])
@@ -165,9 +165,9 @@ def new_net(seed: int):
 
 
 def run_ours(windows, seed: int) -> Meter:
-    """One epoch of ``coincast.training.train`` (no validation set), timed from outside."""
+    """One epoch of ``coincast.models.training.train`` (no validation set), timed from outside."""
     from coincast.models.lstm import loss_fn
-    from coincast.training import TrainSettings, train
+    from coincast.models.training import TrainSettings, train
 
     net = new_net(seed)
     settings = TrainSettings(epochs=1, batch=BATCH, seed=seed, log_every=0)
@@ -208,7 +208,7 @@ def run_bare(batches: list, seed: int, clip: bool, steps: int | None = None) -> 
 
 def warm_up(windows) -> None:
     """First calls build oneDNN primitives and fill caches: keep them off the clock."""
-    from coincast.windows import Windows
+    from coincast.dataset.windows import Windows
 
     run_bare(epoch_batches(windows, 99), 99, clip=True, steps=20)
     y, ends = windows.y.numpy()[:1280], windows.ends.numpy()[:1280]
@@ -390,7 +390,7 @@ def case_rss(rows: int, batch: int) -> dict:
     """Fit an LSTMForecaster (1 epoch) on ``rows`` generated minute candles; memory on the way."""
     out: dict[str, float | None] = {"python_mb": peak_mb()}
     import coincast.models.forecaster as fc
-    from coincast.sources.synthetic import generate
+    from coincast.data.sources.synthetic import generate
 
     out["import_mb"] = peak_mb()
     t0 = time.perf_counter()
@@ -480,10 +480,10 @@ def bench_accuracy(fig: Figures, seeds: list[int], recipe_seeds: list[int], epoc
     import numpy as np
     import pandas as pd
 
-    from coincast.features import compute_features, first_complete_row
+    from coincast.data.sources.files import read_file
+    from coincast.dataset.features import compute_features, first_complete_row
+    from coincast.dataset.windows import window_ends
     from coincast.models.forecaster import LSTMConfig, LSTMForecaster
-    from coincast.sources.files import read_file
-    from coincast.windows import window_ends
 
     if not BTC_DAILY.is_file():
         print(f"  note: {BTC_DAILY} is absent: the accuracy protocol is skipped")

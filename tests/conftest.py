@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from coincast.store import Store
+from coincast.data.store import Store
 
 #: Real market data beside the repository (see ../shared/data/README.md); never copied here.
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coincast.backtest import LSTMModel, plan, walk_forward
+from coincast.data.sources import synthetic_candles
 from coincast.errors import CoincastError
+from coincast.evaluation.backtest import LSTMModel, plan, walk_forward
 from coincast.intervals import interval_ms
 from coincast.models.forecaster import LSTMConfig
 from coincast.series import make_frame, ms_from_index
-from coincast.sources import synthetic_candles
 
 DAY = 86_400_000
 

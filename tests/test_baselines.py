@@ -9,7 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coincast.baselines import (
+from coincast.data.sources import random_walk
+from coincast.errors import CoincastError
+from coincast.intervals import INTERVALS
+from coincast.models.baselines import (
     ARIMA,
     BASELINES,
     SEASONS,
@@ -20,10 +23,7 @@ from coincast.baselines import (
     make_baseline,
     season_length,
 )
-from coincast.errors import CoincastError
-from coincast.intervals import INTERVALS
 from coincast.series import COLUMNS, make_frame, validate_candles
-from coincast.sources import random_walk
 
 START_MS = 1_704_067_200_000  # 2024-01-01 UTC
 

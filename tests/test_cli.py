@@ -14,7 +14,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from coincast.cli import app
-from coincast.store import Store
+from coincast.data.store import Store
 
 runner = CliRunner()
 

@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from coincast.cli import app
-from coincast.runs import load_run
-from coincast.sources import synthetic_candles
-from coincast.store import Store
+from coincast.data.sources import synthetic_candles
+from coincast.data.store import Store
+from coincast.models.runs import load_run
 
 runner = CliRunner()
 

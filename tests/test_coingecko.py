@@ -20,13 +20,13 @@ from fakes.coingecko import COINS, FakeCoinGecko
 from hypothesis import given
 from hypothesis import strategies as st
 
+from coincast.data.fetch import fetch
+from coincast.data.sources import http as httpmod
+from coincast.data.sources.coingecko import CoinGeckoSource
+from coincast.data.sources.http import JsonClient, RateLimiter, RetryPolicy
+from coincast.data.store import SeriesKey, Store
 from coincast.errors import HistoryLimitError, IntervalError, SourceError, UnknownCoinError
-from coincast.fetch import fetch
 from coincast.series import find_gaps
-from coincast.sources import http as httpmod
-from coincast.sources.coingecko import CoinGeckoSource
-from coincast.sources.http import JsonClient, RateLimiter, RetryPolicy
-from coincast.store import SeriesKey, Store
 
 pytestmark = pytest.mark.timeout(60)
 

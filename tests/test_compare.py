@@ -7,8 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coincast.compare import PAIR_COLUMNS, by_coin, comparison_verdicts, pairwise, plot_by_coin
-from coincast.metrics import dm_test
+from coincast.evaluation.compare import (
+    PAIR_COLUMNS,
+    by_coin,
+    comparison_verdicts,
+    pairwise,
+    plot_by_coin,
+)
+from coincast.evaluation.metrics import dm_test
 
 N = 30  #: cutoffs per coin
 

@@ -17,14 +17,14 @@ import pandas as pd
 import pytest
 from fakes.binance import DEFAULT_NOW_MS, FakeBinance, make_exchange, synthetic_price
 
+from coincast.data.fetch import fetch
+from coincast.data.sources import get_source
+from coincast.data.sources.exchange import ExchangeSource
+from coincast.data.sources.http import RetryPolicy
+from coincast.data.store import SeriesKey, Store
 from coincast.errors import IntervalError, SourceError, UnknownCoinError
-from coincast.fetch import fetch
 from coincast.intervals import bar_start
 from coincast.series import COLUMNS, find_gaps, index_from_ms
-from coincast.sources import get_source
-from coincast.sources.exchange import ExchangeSource
-from coincast.sources.http import RetryPolicy
-from coincast.store import SeriesKey, Store
 
 POLICY = RetryPolicy(retries=4, backoff=0.01, max_backoff=0.05)
 MIN_MS = 60_000

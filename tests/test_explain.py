@@ -14,13 +14,13 @@ import torch
 from typer.testing import CliRunner
 
 from coincast.cli.app import app
+from coincast.data.sources import predictable_candles
+from coincast.data.store import Store
 from coincast.errors import CoincastError
-from coincast.explain import explain, gradient_through_time, saliency, trace_window
+from coincast.explain.numbers import explain, gradient_through_time, saliency, trace_window
 from coincast.models import LSTMForecaster, LSTMNet
 from coincast.models.lstm import point_of
-from coincast.runs import save_run
-from coincast.sources import predictable_candles
-from coincast.store import Store
+from coincast.models.runs import save_run
 
 LOOKBACK = 40
 TINY = dict(hidden=6, layers=2, lookback=LOOKBACK, epochs=2, threads=1, log_every=0)

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coincast.errors import CoincastError
-from coincast.features import (
+from coincast.data.sources.synthetic import synthetic_candles
+from coincast.dataset.features import (
     FEATURES,
     check_features,
     compute_features,
     first_complete_row,
 )
+from coincast.errors import CoincastError
 from coincast.series import make_frame
-from coincast.sources.synthetic import synthetic_candles
 
 DAY = 86_400_000
 

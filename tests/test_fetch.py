@@ -12,10 +12,10 @@ import time
 import pandas as pd
 import pytest
 
+from coincast.data.fetch import fetch
+from coincast.data.sources import SyntheticSource
+from coincast.data.store import Store
 from coincast.errors import CoincastError
-from coincast.fetch import fetch
-from coincast.sources import SyntheticSource
-from coincast.store import Store
 
 NOW = pd.Timestamp("2024-06-01 12:34", tz="UTC")
 
@@ -116,8 +116,8 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     import time
     from test_fetch import CountingSource, NOW
-    from coincast.fetch import fetch
-    from coincast.store import Store
+    from coincast.data.fetch import fetch
+    from coincast.data.store import Store
 
     class Slow(CountingSource):  # a network's latency between chunk writes
         def fetch_chunk(self, *args):

@@ -12,8 +12,8 @@ from conftest import DATA_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from coincast.data.sources.files import read_file
 from coincast.errors import ParseError
-from coincast.sources.files import read_file
 
 FOLDER_INTERVAL = {"daily": "1d", "weekly": "1w", "hourly": "1h", "minute": "1m"}
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from coincast import metrics as m
 from coincast.errors import CoincastError
+from coincast.evaluation import metrics as m
 
 DAY = pd.Timedelta("1D")
 T0 = pd.Timestamp("2024-01-01", tz="UTC")

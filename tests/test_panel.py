@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 import torch
 
-from coincast.backtest import PanelLSTMModel
+from coincast.dataset.panel import build_panel, coin_inputs, exog_returns
+from coincast.dataset.windows import Scaler
 from coincast.errors import CoincastError
-from coincast.evaluation import run_backtest
+from coincast.evaluation.backtest import PanelLSTMModel
+from coincast.evaluation.run import run_backtest
 from coincast.intervals import interval_ms
 from coincast.models.forecaster import LSTMConfig, LSTMForecaster
-from coincast.models.panel import build_panel, coin_inputs, exog_returns
-from coincast.runs import load_run, save_run
+from coincast.models.runs import load_run, save_run
 from coincast.series import make_frame, ms_from_index
-from coincast.windows import Scaler
 
 TINY = dict(hidden=8, layers=1, lookback=5, epochs=2, batch=32, threads=1, log_every=0)
 

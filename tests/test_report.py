@@ -12,14 +12,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coincast.backtest_plots import (
+from coincast.errors import CoincastError
+from coincast.reporting.backtest_plots import (
     plot_actual_vs_predicted,
     plot_errors,
     plot_forecast_fan,
     plot_loss_curves,
 )
-from coincast.errors import CoincastError
-from coincast.report import DASH, INPUTS, build_report, load_report_inputs, write_report_inputs
+from coincast.reporting.report import (
+    DASH,
+    INPUTS,
+    build_report,
+    load_report_inputs,
+    write_report_inputs,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SECTIONS = ["summary", "config", "metrics", "significance", "lagged-copy", "pictures",

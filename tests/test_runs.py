@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import torch
 
+from coincast.data.sources.synthetic import predictable_candles
 from coincast.errors import CoincastError
 from coincast.models import LSTMForecaster
-from coincast.runs import RECORD, WEIGHTS, RunError, check_run_name, load_run, save_run
-from coincast.sources.synthetic import predictable_candles
+from coincast.models.runs import RECORD, WEIGHTS, RunError, check_run_name, load_run, save_run
 
 FAST = {"hidden": 8, "layers": 1, "lookback": 15, "log_every": 0, "threads": 1, "device": "cpu"}
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coincast.data.sources.files import read_file
 from coincast.errors import DataError, IntervalError
 from coincast.intervals import INTERVALS, bar_start
 from coincast.series import (
@@ -19,7 +20,6 @@ from coincast.series import (
     resample,
     validate_candles,
 )
-from coincast.sources.files import read_file
 
 MIN = 60_000
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from coincast.data.sources.synthetic import synthetic_candles
+from coincast.data.store import SeriesKey, Store, key_of
 from coincast.errors import IntervalError, StoreError
 from coincast.series import make_frame
-from coincast.sources.synthetic import synthetic_candles
-from coincast.store import SeriesKey, Store, key_of
 
 H = 3_600_000
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coincast import trading
 from coincast.errors import CoincastError
+from coincast.evaluation import trading
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 DAY = pd.Timedelta("1D")

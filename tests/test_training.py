@@ -11,12 +11,12 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from coincast.data.sources.synthetic import predictable_candles, random_walk
+from coincast.dataset.panel import build_panel, coin_inputs
 from coincast.errors import CoincastError
 from coincast.models import LSTMForecaster
 from coincast.models.lstm import loss_fn
-from coincast.models.panel import build_panel, coin_inputs
-from coincast.sources.synthetic import predictable_candles, random_walk
-from coincast.training import CHECKPOINT, TrainingInterrupted, evaluate
+from coincast.models.training import CHECKPOINT, TrainingInterrupted, evaluate
 
 #: Small and fast; one thread (two threads fight with anything else on a 2-core machine) and
 #: the CPU, so results do not depend on the machine's accelerator.
@@ -143,7 +143,7 @@ def test_ctrl_c_leaves_a_checkpoint_of_the_last_epoch_and_resume_finishes_the_ru
 def test_ctrl_c_inside_an_epoch_loses_only_that_epoch(
     resume_frame, uninterrupted, tmp_path, monkeypatch
 ):
-    import coincast.training as training
+    import coincast.models.training as training
 
     calls = []
     real = training.evaluate

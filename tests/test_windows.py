@@ -13,12 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from coincast.errors import CoincastError
-from coincast.models import LSTMForecaster
-from coincast.models.inference import to_price
-from coincast.models.panel import Scalers
-from coincast.series import make_frame
-from coincast.windows import (
+from coincast.dataset.panel import Scalers
+from coincast.dataset.windows import (
     Scaler,
     Windows,
     need_rows,
@@ -26,6 +22,10 @@ from coincast.windows import (
     targets_at,
     window_ends,
 )
+from coincast.errors import CoincastError
+from coincast.models import LSTMForecaster
+from coincast.models.inference import to_price
+from coincast.series import make_frame
 
 DAY = 86_400_000
 

@@ -18,12 +18,12 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
+from .data.fetch import FetchResult, fetch
+from .data.sources import get_source, read_file
+from .data.store import SeriesKey, Store
 from .errors import CoincastError
-from .fetch import FetchResult, fetch
 from .intervals import INTERVALS
 from .series import find_gaps, resample, validate_candles
-from .sources import get_source, read_file
-from .store import SeriesKey, Store
 
 __all__ = [
     "INTERVALS",

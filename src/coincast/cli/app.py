@@ -11,10 +11,10 @@ import typer
 from rich.table import Table
 
 from .. import __version__
+from ..data.fetch import FetchResult, fetch
+from ..data.sources import get_source, read_file
+from ..data.store import key_of
 from ..errors import CoincastError
-from ..fetch import FetchResult, fetch
-from ..sources import get_source, read_file
-from ..store import key_of
 from .common import (
     err,
     fail,

@@ -17,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..config import default_store_path
+from ..data.paths import default_store_path
+from ..data.store import Store
 from ..errors import CoincastError
-from ..store import Store
 
 # Wide tables when piped (rich would wrap at 80 columns); the terminal's width otherwise.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

@@ -13,13 +13,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from ..data.fetch import fetch
+from ..data.sources import CoinGeckoSource, SyntheticSource
+from ..data.store import Store
 from ..errors import CoincastError
-from ..evaluation import run_backtest, save_backtest
-from ..fetch import fetch
+from ..evaluation.run import run_backtest, save_backtest
 from ..models.forecaster import LSTMConfig
-from ..plots import plot_prices
-from ..sources import CoinGeckoSource, SyntheticSource
-from ..store import Store
+from ..reporting.plots import plot_prices
 from .common import err, handles_errors, out, span, state
 
 DEMO_COINS = ("bitcoin", "ethereum")
@@ -72,7 +72,7 @@ def demo_cmd(
 
 def _explain(frame, folder: Path) -> Path:
     """Train the demo's LSTM on all of ``frame`` and draw what happens inside it."""
-    from ..explain import explain
+    from ..explain.numbers import explain
     from ..models import LSTMForecaster
 
     model = LSTMForecaster(epochs=40, log_every=0).fit(frame)

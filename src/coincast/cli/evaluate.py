@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..coins import resolve_offline
 from ..errors import CoincastError
-from ..evaluation import DEFAULT_MODELS, run_backtest, save_backtest, scores_json
+from ..evaluation.run import DEFAULT_MODELS, run_backtest, save_backtest, scores_json
 from ..models.forecaster import LSTMConfig
 from .common import handles_errors, open_store, out, parse_time, print_json
 from .model import (
@@ -168,7 +168,7 @@ def report_cmd(
 
     Example: coincast report backtests/btc -o btc-report.html
     """
-    from ..report import build_report, load_report_inputs
+    from ..reporting.report import build_report, load_report_inputs
 
     if not folder.is_dir():
         raise CoincastError(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ..explain import explain
-from ..runs import load_run
+from ..explain.numbers import explain
+from ..models.runs import load_run
 from .common import handles_errors, out
 from .model import run_folder, window_for
 

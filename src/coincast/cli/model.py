@@ -17,9 +17,9 @@ from ..coins import resolve_offline
 from ..errors import CoincastError
 from ..models import LSTMForecaster
 from ..models.forecaster import LSTMConfig
-from ..plots import plot_forecast
-from ..runs import RECORD, check_run_name, load_run, save_run
-from ..training import format_epoch
+from ..models.runs import RECORD, check_run_name, load_run, save_run
+from ..models.training import format_epoch
+from ..reporting.plots import plot_forecast
 from .common import handles_errors, open_store, out, parse_time, print_json, progress_bar
 
 RUNS = Path("runs")

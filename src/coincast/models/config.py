@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..dataset.features import check_features
+from ..dataset.panel import exog_name
 from ..errors import CoincastError
-from ..features import check_features
-from ..training import TrainSettings
 from .lstm import DEFAULT_QUANTILES
-from .panel import exog_name
+from .training import TrainSettings
 
 
 class LSTMConfig(BaseModel):

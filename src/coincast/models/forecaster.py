@@ -22,15 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import CoincastError
-from ..intervals import interval_ms
-from ..series import describe, ms_from_index, validate_candles
-from ..training import EpochRecord, TrainResult, train
-from ..windows import Scaler, Windows, run_net
-from .config import LSTMConfig, _first_error
-from .inference import direct, recursive, to_price, validation_metrics
-from .lstm import LSTMNet, loss_fn, point_of
-from .panel import (
+from ..dataset.panel import (
     CoinInputs,
     Frames,
     Scalers,
@@ -40,6 +32,14 @@ from .panel import (
     data_info,
     set_threads,
 )
+from ..dataset.windows import Scaler, Windows, run_net
+from ..errors import CoincastError
+from ..intervals import interval_ms
+from ..series import describe, ms_from_index, validate_candles
+from .config import LSTMConfig, _first_error
+from .inference import direct, recursive, to_price, validation_metrics
+from .lstm import LSTMNet, loss_fn, point_of
+from .training import EpochRecord, TrainResult, train
 
 __all__ = ["LSTMConfig", "LSTMForecaster", "WindowInputs", "data_info"]
 
@@ -61,7 +61,7 @@ class LSTMForecaster:
 
     Examples
     --------
-    >>> from coincast.sources import predictable_candles
+    >>> from coincast.data.sources import predictable_candles
     >>> f = LSTMForecaster(epochs=2, hidden=8, layers=1, log_every=0).fit(predictable_candles(200))
     >>> f.predict().columns.tolist()
     ['yhat', 'lo', 'hi']

@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import torch
 
-from ..windows import Scaler
+from ..dataset.panel import CoinInputs, Scalers
+from ..dataset.windows import Scaler
 from .lstm import LSTMNet, point_of
-from .panel import CoinInputs, Scalers
 
 Z90 = 1.6448536269514722  # the Gaussian head's lo/hi: a central 90 % interval
 

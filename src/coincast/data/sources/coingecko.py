@@ -1,0 +1,268 @@
+"""CoinGecko: ``/coins/{id}/market_chart/range`` turned into candles.
+
+CoinGecko returns points (price, market cap, 24 h volume), not candles, at a granularity it
+chooses from the span of the request: within the last day 5-minutely, up to 90 days hourly,
+above 90 days daily (00:00 UTC). Each chunk is sized so CoinGecko picks the granularity the
+interval needs; points are bucketed into bars (first, max, min, last point).
+
+Keyless and demo plans reach 365 days back; the pro plan reaches further.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ... import coins as coinmod
+from ...errors import HistoryLimitError, IntervalError, SourceError, UnknownCoinError
+from ...intervals import bar_start, interval_ms
+from ...series import OHLCV_RULES, aggregate, make_frame
+from .base import Clock, split_range, utc_now
+from .http import JsonClient, RateLimiter, RetryPolicy
+
+PUBLIC_URL = "https://api.coingecko.com/api/v3"
+PRO_URL = "https://pro-api.coingecko.com/api/v3"
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+HISTORY_DAYS = 365  # keyless and demo plans
+HOURLY_MAX_DAYS = 90  # spans up to this get hourly points
+DAILY_MIN_MS = 91 * DAY_MS  # spans above 90 days get daily points
+COINS_TTL = pd.Timedelta(days=1)
+SUPPORTED = ("5m", "15m", "30m", "1h", "4h", "1d", "1w")
+
+
+class CoinGeckoSource:
+    """The CoinGecko source.
+
+    Parameters
+    ----------
+    api_key, plan
+        Default to ``COINGECKO_API_KEY`` and ``COINGECKO_API_PLAN`` (``demo`` or ``pro``).
+        The key is sent as a header and never logged.
+    base_url
+        Defaults to ``COINGECKO_BASE_URL``, else the public or pro URL for the plan.
+    calls_per_minute
+        Client-side rate limit (default ``COINGECKO_CALLS_PER_MINUTE`` or 30).
+    """
+
+    name = "coingecko"
+    default_quote = "usd"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        plan: str | None = None,
+        base_url: str | None = None,
+        calls_per_minute: int | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        clock: Clock = utc_now,
+        store: Any = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("COINGECKO_API_KEY") or None
+        self.plan = (plan or os.environ.get("COINGECKO_API_PLAN") or "demo").lower()
+        if self.plan not in ("demo", "pro"):
+            raise SourceError(f"COINGECKO_API_PLAN is {self.plan!r}; use demo or pro")
+        headers = {}
+        if key:
+            headers["x-cg-pro-api-key" if self.plan == "pro" else "x-cg-demo-api-key"] = key
+        default_url = PRO_URL if self.plan == "pro" and key else PUBLIC_URL
+        url = base_url or os.environ.get("COINGECKO_BASE_URL") or default_url
+        rate = calls_per_minute or int(os.environ.get("COINGECKO_CALLS_PER_MINUTE", "30"))
+        self.full_history = self.plan == "pro" and bool(key)
+        self.clock = clock
+        self.store = store  # optional: caches /coins/list
+        self.client = JsonClient(
+            url,
+            headers,
+            limiter=RateLimiter(rate, 60.0),
+            policy=policy,
+            timeout=timeout,
+            name="CoinGecko",
+        )
+
+    def ping(self, timeout: float = 5.0) -> bool:
+        """True when CoinGecko answers ``/ping`` within ``timeout`` seconds (no retries)."""
+        probe = JsonClient(
+            self.client.base_url,
+            dict(self.client.session.headers),
+            policy=RetryPolicy(retries=0),
+            timeout=timeout,
+            name="CoinGecko",
+        )
+        try:
+            probe.get("/ping")
+        except SourceError:
+            return False
+        return True
+
+    # -- coins -----------------------------------------------------------------------------
+
+    def coin_list(self) -> list[dict[str, str]]:
+        """CoinGecko's ``/coins/list`` (id, symbol, name), cached in the store for a day."""
+        now = self.clock()
+        if self.store is not None:
+            cached, at = self.store.load_coins()
+            if cached and at is not None and now - at < COINS_TTL:
+                return cached
+        data = self.client.get("/coins/list", on_error=self._error("/coins/list"))
+        if not isinstance(data, list) or not all(_is_coin(x) for x in data):
+            raise SourceError("CoinGecko's /coins/list answer has an unexpected shape")
+        coins = [{"id": x["id"], "symbol": x["symbol"], "name": x["name"]} for x in data]
+        if self.store is not None:
+            self.store.save_coins(coins, now)
+        return coins
+
+    def resolve_coin(self, coin: str) -> str:
+        """Resolve ``BTC``, ``btc`` or ``bitcoin`` to CoinGecko's id via ``/coins/list``."""
+        return coinmod.resolve(coin, self.coin_list())
+
+    # -- candles ---------------------------------------------------------------------------
+
+    def check_request(
+        self, coin: str, quote: str, interval: str, start_ms: int, end_ms: int
+    ) -> None:
+        """Refuse intervals CoinGecko cannot serve and ranges beyond the plan's history."""
+        now_ms = int(self.clock().value // 1_000_000)
+        if interval not in SUPPORTED:
+            raise IntervalError(
+                f"CoinGecko does not serve {interval} data (its finest is 5-minute points for "
+                f"the last day); use --source exchange:binance for {interval}"
+            )
+        if interval_ms(interval) < HOUR_MS and start_ms < bar_start(now_ms - DAY_MS, interval):
+            raise IntervalError(
+                f"CoinGecko serves {interval} data only for the last 24 hours; fetch less "
+                "(--days 1) or use --source exchange:binance for longer minute history"
+            )
+        oldest = now_ms - HISTORY_DAYS * DAY_MS
+        if not self.full_history and start_ms < oldest:
+            asked = pd.Timestamp(start_ms, unit="ms", tz="UTC").date()
+            raise HistoryLimitError(
+                f"CoinGecko's keyless and demo plans serve only the past {HISTORY_DAYS} days "
+                f"(asked from {asked}); use --source exchange:binance for longer history, "
+                "or set COINGECKO_API_KEY with COINGECKO_API_PLAN=pro"
+            )
+
+    def chunks(self, interval: str, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+        """Daily bars: up to 365 days a request; intraday: up to 90 (hourly) or 1 day."""
+        step = interval_ms(interval)
+        if step >= DAY_MS:
+            size = 365 * DAY_MS
+        elif step >= HOUR_MS:
+            size = (HOURLY_MAX_DAYS - 1) * DAY_MS
+        else:
+            size = DAY_MS
+        size = max(step, size // step * step)
+        return split_range(start_ms, end_ms, size)
+
+    def fetch_chunk(
+        self, coin: str, quote: str, interval: str, start_ms: int, end_ms: int
+    ) -> pd.DataFrame:
+        """Candles for bars starting in ``[start_ms, end_ms)`` from one range request."""
+        lo, hi = self._request_span(interval, start_ms, end_ms)
+        path = f"/coins/{coin}/market_chart/range"
+        params = {"vs_currency": quote, "from": lo // 1000, "to": (hi - 1) // 1000}
+        data = self.client.get(path, params, on_error=self._error(path, coin))
+        ts, price, cap, vol = _parse_points(data, coin)
+        keep = (ts >= start_ms) & (ts < end_ms)
+        return _bucket(ts[keep], price[keep], cap[keep], vol[keep], coin, quote, interval)
+
+    def _request_span(self, interval: str, start_ms: int, end_ms: int) -> tuple[int, int]:
+        """Widen a short request so CoinGecko answers with the same granularity as every
+        other chunk: daily points (00:00 UTC) for daily bars, hourly points for 1h and 4h
+        (a span of a day or less near now would get 5-minutely points)."""
+        step = interval_ms(interval)
+        least = DAILY_MIN_MS + DAY_MS if step >= DAY_MS else 2 * DAY_MS if step >= HOUR_MS else 0
+        if end_ms - start_ms >= least:
+            return start_ms, end_ms
+        now_ms = int(self.clock().value // 1_000_000)
+        floor = -(2**62) if self.full_history else now_ms - HISTORY_DAYS * DAY_MS + DAY_MS
+        lo = min(start_ms, max(end_ms - least, floor))
+        return lo, max(end_ms, lo + least)
+
+    def _error(self, path: str, coin: str | None = None):
+        def build(status: int, body: Any) -> Exception:
+            text = _message(body)
+            if status == 404 and coin is not None:
+                return UnknownCoinError(f"CoinGecko has no coin {coin!r} ({text})")
+            if (status in (401, 403) and "10012" in str(body)) or "time range" in text:
+                return HistoryLimitError(
+                    f"CoinGecko refused the date range: {text} Use --source exchange:binance "
+                    "for longer history, or a pro key (COINGECKO_API_PLAN=pro)"
+                )
+            if status in (401, 403):
+                return SourceError(
+                    f"CoinGecko refused the request (HTTP {status}): {text}; "
+                    "check COINGECKO_API_KEY and COINGECKO_API_PLAN"
+                )
+            return SourceError(f"CoinGecko answered HTTP {status} for {path}: {text}")
+
+        return build
+
+
+def _is_coin(x: Any) -> bool:
+    return isinstance(x, dict) and all(isinstance(x.get(k), str) for k in ("id", "symbol", "name"))
+
+
+def _message(body: Any) -> str:
+    if isinstance(body, dict):
+        err = body.get("error", body.get("status", body))
+        if isinstance(err, dict):
+            status = err.get("status", err)
+            return str(status.get("error_message", status) if isinstance(status, dict) else status)
+        return str(err)
+    return str(body)[:200]
+
+
+def _parse_points(data: Any, coin: str) -> tuple[np.ndarray, ...]:
+    """(ts_ms, price, market_cap, volume) arrays, aligned on the price timestamps."""
+    try:
+        prices = np.array(data["prices"], dtype="float64").reshape(-1, 2)
+        caps = np.array(data["market_caps"], dtype="float64").reshape(-1, 2)
+        vols = np.array(data["total_volumes"], dtype="float64").reshape(-1, 2)
+    except (KeyError, TypeError, ValueError):
+        raise SourceError(
+            f"CoinGecko's market_chart answer for {coin} has an unexpected shape; "
+            "nothing was stored for this chunk"
+        ) from None
+    ts = prices[:, 0].astype("int64")
+    order = np.argsort(ts, kind="stable")
+    ts, price = ts[order], prices[order, 1]
+    return ts, price, _align(ts, caps), _align(ts, vols)
+
+
+def _align(ts: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Values of ``pairs`` (ts, value) at ``ts``; NaN where CoinGecko gave none."""
+    out = np.full(len(ts), np.nan)
+    if len(pairs):
+        lookup = dict(zip(pairs[:, 0].astype("int64").tolist(), pairs[:, 1].tolist(), strict=True))
+        out[:] = [lookup.get(t, np.nan) for t in ts.tolist()]
+    return out
+
+
+def _bucket(
+    ts: np.ndarray,
+    price: np.ndarray,
+    cap: np.ndarray,
+    vol: np.ndarray,
+    coin: str,
+    quote: str,
+    interval: str,
+) -> pd.DataFrame:
+    """Group points into bars: open first, high max, low min, close last point."""
+    good = np.isfinite(price) & (price > 0)
+    columns = {
+        "open": price[good],
+        "high": price[good],
+        "low": price[good],
+        "close": price[good],
+        "volume": np.nan_to_num(vol[good], nan=0.0),
+        "market_cap": cap[good],
+    }
+    # CoinGecko's volume is a rolling 24 h total, so a bar keeps its last value (no sum).
+    starts, cols = aggregate(ts[good], columns, interval, {**OHLCV_RULES, "volume": "last"})
+    return make_frame(starts, cols, coin=coin, quote=quote, interval=interval, source="coingecko")

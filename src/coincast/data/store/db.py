@@ -1,0 +1,390 @@
+"""The local store: one SQLite file (WAL) holding candles from every source.
+
+Candles are keyed by (source, coin, quote, interval, ts). Each write is one transaction of
+idempotent upserts together with the time range it covers, so a killed fetch leaves a
+consistent store and a later fetch asks the network only for ranges not yet covered.
+
+Examples
+--------
+>>> from coincast.data.sources.synthetic import random_walk
+>>> with Store(":memory:") as store:
+...     new = store.write_candles(random_walk(100, seed=1))
+...     store.read_candles("synthetic-walk", interval="1d").shape
+(100, 5)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...errors import IntervalError, StoreError
+from ...intervals import INTERVALS, check_interval, interval_ms
+from ...series import COLUMNS, make_frame, ms_from_index, resample
+from .keys import SeriesInfo, SeriesKey, _ts, key_of
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL, coin TEXT NOT NULL, quote TEXT NOT NULL, interval TEXT NOT NULL,
+    UNIQUE (source, coin, quote, interval)
+);
+CREATE TABLE IF NOT EXISTS candles (
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    ts INTEGER NOT NULL,  -- bar start, epoch milliseconds UTC
+    open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL,
+    volume REAL NOT NULL, market_cap REAL,
+    PRIMARY KEY (series_id, ts)
+) WITHOUT ROWID;
+-- [start, end) ranges of bar starts already fetched, so re-fetches skip them (gaps included).
+CREATE TABLE IF NOT EXISTS coverage (
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    start INTEGER NOT NULL, end INTEGER NOT NULL,
+    PRIMARY KEY (series_id, start)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS coins (id TEXT PRIMARY KEY, symbol TEXT NOT NULL, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_UPSERT = (
+    "INSERT INTO candles (series_id, ts, open, high, low, close, volume, market_cap) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_id, ts) DO UPDATE SET "
+    "open=excluded.open, high=excluded.high, low=excluded.low, close=excluded.close, "
+    "volume=excluded.volume, market_cap=coalesce(excluded.market_cap, candles.market_cap)"
+)
+
+
+_WRITE_SLICE = 50_000
+_READ_DTYPE = np.dtype([("ts", "i8")] + [(c, "f8") for c in (*COLUMNS, "market_cap")])
+
+
+class Store:
+    """A coincast store in one SQLite file.
+
+    Parameters
+    ----------
+    path
+        The database file (created with its folder if missing), or ``":memory:"``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            p = Path(path)
+            if p.is_dir():
+                raise StoreError(f"store path {p} is a folder; give a file such as {p}/coincast.db")
+            p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._init_schema()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not a coincast store ({exc}); pass another file with --store"
+            ) from None
+
+    def _init_schema(self) -> None:
+        db = self._db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has store schema {version}, newer than this coincast's "
+                f"{SCHEMA_VERSION}; upgrade coincast"
+            )
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # with WAL: consistent after any crash
+        db.execute("PRAGMA foreign_keys=ON")
+        if version < SCHEMA_VERSION:
+            db.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+            )
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write_candles(self, frame: pd.DataFrame, covered: tuple[int, int] | None = None) -> int:
+        """Upsert a validated candle frame in one transaction; return how many rows are new.
+
+        Parameters
+        ----------
+        frame
+            A canonical candle frame (see :mod:`coincast.series`).
+        covered
+            ``[start, end)`` epoch-ms range of bar starts this write covers, recorded so that
+            incremental fetches skip it. Defaults to the frame's first to last bar.
+        """
+        key = key_of(frame)
+        ts = ms_from_index(frame.index)
+        if covered is None and len(ts):
+            covered = (int(ts[0]), int(ts[-1]) + interval_ms(key.interval))
+        cols = [frame[c].to_numpy() for c in COLUMNS]
+        cap = frame["market_cap"].to_numpy() if "market_cap" in frame.columns else None
+        with self._transaction() as db:
+            sid = self._series_id(key, create=True)
+            before = self._count(sid, ts)
+            # Slices keep the Python objects of only one slice alive at a time.
+            for a in range(0, len(ts), _WRITE_SLICE):
+                db.executemany(_UPSERT, _rows(sid, ts, cols, cap, slice(a, a + _WRITE_SLICE)))
+            if covered is not None and covered[1] > covered[0]:
+                self._add_coverage(sid, *covered)
+            return self._count(sid, ts) - before
+
+    def _count(self, sid: int, ts: np.ndarray) -> int:
+        if not len(ts):
+            return 0
+        sql = "SELECT COUNT(*) FROM candles WHERE series_id=? AND ts BETWEEN ? AND ?"
+        return int(self._db.execute(sql, (sid, int(ts[0]), int(ts[-1]))).fetchone()[0])
+
+    def add_coverage(self, key: SeriesKey, start: int, end: int) -> None:
+        """Record ``[start, end)`` as fetched even though it holds no candles (a gap)."""
+        with self._transaction():
+            self._add_coverage(self._series_id(key, create=True), start, end)
+
+    def _add_coverage(self, sid: int, start: int, end: int) -> None:
+        db = self._db
+        sql = "SELECT start, end FROM coverage WHERE series_id=? AND start<=? AND end>=?"
+        touching = db.execute(sql, (sid, end, start)).fetchall()
+        for s, e in touching:
+            start, end = min(start, s), max(end, e)
+        db.execute(
+            "DELETE FROM coverage WHERE series_id=? AND start<=? AND end>=?", (sid, end, start)
+        )
+        db.execute("INSERT INTO coverage VALUES (?, ?, ?)", (sid, start, end))
+
+    def _series_id(self, key: SeriesKey, create: bool = False) -> int | None:
+        db = self._db
+        sql = "SELECT id FROM series WHERE source=? AND coin=? AND quote=? AND interval=?"
+        row = db.execute(sql, (key.source, key.coin, key.quote, key.interval)).fetchone()
+        if row is None and create:
+            cur = db.execute(
+                "INSERT INTO series (source, coin, quote, interval) VALUES (?, ?, ?, ?)",
+                (key.source, key.coin, key.quote, key.interval),
+            )
+            return int(cur.lastrowid)
+        return None if row is None else int(row[0])
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def missing_ranges(self, key: SeriesKey, start: int, end: int) -> list[tuple[int, int]]:
+        """The parts of ``[start, end)`` (epoch ms) not yet covered for ``key``."""
+        sid = self._series_id(key)
+        covered = []
+        if sid is not None:
+            sql = (
+                "SELECT start, end FROM coverage "
+                "WHERE series_id=? AND end>? AND start<? ORDER BY start"
+            )
+            covered = self._db.execute(sql, (sid, start, end)).fetchall()
+        gaps, at = [], start
+        for s, e in covered:
+            if s > at:
+                gaps.append((at, s))
+            at = max(at, e)
+        if at < end:
+            gaps.append((at, end))
+        return gaps
+
+    def list_series(self) -> list[SeriesInfo]:
+        """Every stored series with its row count and span, sorted by coin."""
+        sql = (
+            "SELECT s.source, s.coin, s.quote, s.interval, COUNT(c.ts), MIN(c.ts), MAX(c.ts) "
+            "FROM series s LEFT JOIN candles c ON c.series_id = s.id "
+            "GROUP BY s.id ORDER BY s.coin, s.source, s.quote, s.interval"
+        )
+        out = []
+        for source, coin, quote, interval, n, lo, hi in self._db.execute(sql):
+            out.append(
+                SeriesInfo(
+                    SeriesKey(source, coin, quote, interval),
+                    int(n),
+                    _ts(lo),
+                    _ts(hi),
+                )
+            )
+        order = list(INTERVALS)
+        return sorted(
+            out, key=lambda i: (i.key.coin, i.key.source, i.key.quote, order.index(i.key.interval))
+        )
+
+    def info(self, key: SeriesKey) -> SeriesInfo | None:
+        """Row count and span of one stored series, or ``None`` if it is not stored."""
+        sid = self._series_id(key)
+        if sid is None:
+            return None
+        sql = "SELECT COUNT(*), MIN(ts), MAX(ts) FROM candles WHERE series_id=?"
+        n, lo, hi = self._db.execute(sql, (sid,)).fetchone()
+        return SeriesInfo(key, int(n), _ts(lo), _ts(hi))
+
+    def resolve(
+        self,
+        coin: str,
+        interval: str | None = None,
+        source: str | None = None,
+        quote: str | None = None,
+    ) -> SeriesKey:
+        """Pick the stored series to read for ``coin`` at ``interval``.
+
+        The exact interval if stored, else the coarsest stored one finer than it (to be
+        resampled). With several sources or quotes and no choice given, the error lists them.
+        """
+        if interval is not None:
+            check_interval(interval)
+        keys = [i.key for i in self.list_series() if i.rows and i.key.coin == coin]
+        keys = [k for k in keys if source in (None, k.source) and quote in (None, k.quote)]
+        if not keys:
+            raise StoreError(_nothing_stored(coin, interval, source, quote, self.list_series()))
+        usable = keys
+        if interval is not None:
+            usable = [k for k in keys if interval_ms(k.interval) <= interval_ms(interval)]
+            if not usable:
+                have = ", ".join(sorted({k.interval for k in keys}, key=interval_ms))
+                raise IntervalError(
+                    f"{coin} is stored at {have}, coarser than {interval}; bars cannot be split. "
+                    f"Fetch {interval} data, e.g. `coincast fetch {coin} --interval {interval} "
+                    f"--source exchange:binance` (CoinGecko serves 5m at the finest)"
+                )
+        pairs = sorted({(k.source, k.quote) for k in usable})
+        if len(pairs) > 1:
+            choices = ", ".join(f"--source {s} --quote {q}" for s, q in pairs)
+            raise StoreError(
+                f"{coin} is stored from several sources or quotes; choose one: {choices}"
+            )
+        if interval is None:
+            # Without an interval, the finest stored series is the one to read.
+            return min(usable, key=lambda k: interval_ms(k.interval))
+        exact = [k for k in usable if k.interval == interval]
+        return exact[0] if exact else max(usable, key=lambda k: interval_ms(k.interval))
+
+    def read_candles(
+        self,
+        coin: str,
+        interval: str | None = None,
+        *,
+        source: str | None = None,
+        quote: str | None = None,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
+        """Read a stored series as a candle frame, resampled to ``interval`` when needed.
+
+        ``start`` and ``end`` (inclusive) limit the rows returned.
+        """
+        key = self.resolve(coin, interval, source, quote)
+        frame = self.read_key(key, start=start, end=end)
+        return resample(frame, interval) if interval and interval != key.interval else frame
+
+    def read_key(
+        self, key: SeriesKey, *, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+    ) -> pd.DataFrame:
+        """Read exactly the stored series ``key`` (no resampling)."""
+        sid = self._series_id(key)
+        lo = -(2**62) if start is None else int(pd.Timestamp(start).value // 1_000_000)
+        hi = 2**62 if end is None else int(pd.Timestamp(end).value // 1_000_000)
+        rows = iter(())
+        if sid is not None:
+            sql = (
+                "SELECT ts, open, high, low, close, volume, market_cap FROM candles "
+                "WHERE series_id=? AND ts BETWEEN ? AND ? ORDER BY ts"
+            )
+            rows = self._db.execute(sql, (sid, lo, hi))
+        # Straight from the cursor into typed arrays: no list of a million tuples.
+        data = np.fromiter(rows, dtype=_READ_DTYPE)
+        cols = {c: data[c] for c in COLUMNS}
+        if len(data) and not np.isnan(data["market_cap"]).all():
+            cols["market_cap"] = data["market_cap"]
+        return make_frame(
+            data["ts"],
+            cols,
+            coin=key.coin,
+            quote=key.quote,
+            interval=key.interval,
+            source=key.source,
+        )
+
+    # -- coin list cache ------------------------------------------------------------------------
+
+    def save_coins(self, coins: list[dict[str, str]], fetched_at: pd.Timestamp) -> None:
+        """Replace the cached coin list (id, symbol, name) in one transaction."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM coins")
+            db.executemany(
+                "INSERT OR REPLACE INTO coins VALUES (?, ?, ?)",
+                ((c["id"], c["symbol"], c["name"]) for c in coins),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('coins_fetched_at', ?)",
+                (fetched_at.isoformat(),),
+            )
+
+    def load_coins(self) -> tuple[list[dict[str, str]], pd.Timestamp | None]:
+        """The cached coin list and when it was fetched (``None`` if never)."""
+        rows = self._db.execute("SELECT id, symbol, name FROM coins").fetchall()
+        at = self._db.execute("SELECT value FROM meta WHERE key='coins_fetched_at'").fetchone()
+        coins = [{"id": i, "symbol": s, "name": n} for i, s, n in rows]
+        return coins, (pd.Timestamp(at[0]) if at else None)
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` when sound)."""
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error); re-entrant."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self.db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self.outer:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _rows(
+    sid: int, ts: np.ndarray, cols: list[np.ndarray], cap: np.ndarray | None, part: slice
+) -> Iterator[tuple]:
+    """Rows ``(series_id, ts, open, high, low, close, volume, market_cap)`` of one slice."""
+    caps = (
+        itertools.repeat(None)
+        if cap is None
+        else (None if math.isnan(x) else x for x in cap[part].tolist())
+    )
+    return zip(itertools.repeat(sid), ts[part].tolist(), *(c[part].tolist() for c in cols), caps)
+
+
+def _nothing_stored(
+    coin: str, interval: str | None, source: str | None, quote: str | None, stored: list[SeriesInfo]
+) -> str:
+    what = " ".join(x for x in (coin, interval, source and f"from {source}", quote) if x)
+    have = sorted({str(i.key) for i in stored if i.key.coin == coin})
+    hint = f"; stored for {coin}: {', '.join(have)}" if have else ""
+    return f"no stored data for {what}{hint}. Fetch it first: coincast fetch {coin}" + (
+        f" --interval {interval}" if interval else ""
+    )

@@ -1,0 +1,323 @@
+"""The training loop: Adam on mini-batches of shuffled windows, early stopping on a validation
+slice with the best weights restored, gradient clipping, an optional LR schedule, fixed seeds,
+and checkpoints that let an interrupted run resume exactly where it stopped.
+
+It knows nothing about features or prices: it takes a network,
+:class:`~coincast.dataset.windows.Windows` and a loss, like minGPT's trainer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..dataset.windows import Windows, run_net
+from ..errors import CoincastError
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.safetensors"
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
+_tuned = False
+
+
+def tune_allocator() -> bool:
+    """Keep glibc from returning memory to the kernel after every training step.
+
+    Each step allocates and frees ~20 MB of activations and gradients; with glibc's default
+    thresholds that memory is handed back to the kernel and asked for again every step, which
+    halved training speed in BENCHMARKS.md. Raising the mmap threshold to 256 MiB and the trim
+    threshold to 1 GiB (what ``GLIBC_TUNABLES`` would set before start-up) keeps it in the
+    heap. Done once per process, on glibc only; ``COINCAST_MALLOPT=0`` turns it off.
+    Returns whether the thresholds are set.
+    """
+    global _tuned
+    if _tuned or os.environ.get("COINCAST_MALLOPT") == "0" or not sys.platform.startswith("linux"):
+        return _tuned
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # musl or another libc: nothing to tune
+        return False
+    _tuned = bool(mallopt(_M_MMAP_THRESHOLD, 256 << 20) and mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+    log.debug("glibc malloc thresholds raised: %s", _tuned)
+    return _tuned
+
+
+@dataclass
+class TrainSettings:
+    """How to train (the optimisation part of :class:`~coincast.models.LSTMConfig`)."""
+
+    epochs: int = 50
+    batch: int = 64
+    lr: float = 1e-3
+    clip: float = 1.0  #: max gradient norm
+    patience: int = 10  #: epochs without validation improvement before stopping
+    lr_schedule: str = "none"  #: none | cosine | plateau
+    seed: int = 0
+    log_every: int = 10
+
+
+@dataclass
+class EpochRecord:
+    """One epoch of training history."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float | None
+    seconds: float
+    windows: int
+    lr: float
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did."""
+
+    history: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+
+
+class TrainingInterrupted(CoincastError):
+    """Training was interrupted; the last completed epoch is checkpointed."""
+
+
+def train(
+    net: nn.Module,
+    train_set: Windows,
+    val_set: Windows | None,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    settings: TrainSettings,
+    *,
+    device: torch.device | str = "cpu",
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    fingerprint: str = "",
+    keep_start: bool = False,
+) -> TrainResult:
+    """Train ``net`` in place and leave the best weights (lowest validation loss) in it.
+
+    Parameters
+    ----------
+    checkpoint_dir
+        Where ``checkpoint.safetensors`` is written after every epoch.
+    resume
+        Continue from the checkpoint in ``checkpoint_dir`` (same seed and data give the same
+        weights as an uninterrupted run).
+    fingerprint
+        Identifies the data and config; a checkpoint made with another is refused.
+    keep_start
+        The starting weights are a candidate too (a warm-started refit): they are kept when
+        no new epoch beats them on the validation slice.
+    """
+    tune_allocator()
+    device = torch.device(device)
+    net.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    sched = _scheduler(opt, settings)
+    shuffle = torch.Generator().manual_seed(settings.seed)
+    state = _State(best_state=_copy_state(net))
+    if keep_start and val_set is not None and len(val_set):
+        state.best_val = evaluate(net, val_set, loss, device)
+    if resume:
+        if checkpoint_dir is None or not (checkpoint_dir / CHECKPOINT).exists():
+            raise CoincastError(
+                f"no checkpoint to resume in {checkpoint_dir}; train without --resume"
+            )
+        state = _load_checkpoint(checkpoint_dir / CHECKPOINT, net, opt, sched, shuffle, fingerprint)
+    try:
+        while state.epoch < settings.epochs and state.bad_epochs < settings.patience:
+            record = _epoch(net, train_set, val_set, loss, opt, settings, shuffle, device, state)
+            _step_schedule(sched, record)
+            _keep_best(net, state, record)
+            if checkpoint_dir is not None:
+                _save_checkpoint(
+                    checkpoint_dir / CHECKPOINT, net, opt, sched, shuffle, state, fingerprint
+                )
+            if on_epoch is not None:
+                on_epoch(record)
+    except KeyboardInterrupt:
+        if checkpoint_dir is None:
+            raise TrainingInterrupted(
+                f"training interrupted after epoch {state.epoch}; no checkpoint was kept"
+            ) from None
+        raise TrainingInterrupted(
+            f"training interrupted after epoch {state.epoch}; resume with --resume"
+        ) from None
+    net.load_state_dict(state.best_state)
+    return TrainResult(state.history, state.best_epoch, state.bad_epochs >= settings.patience)
+
+
+@dataclass
+class _State:
+    epoch: int = 0
+    best_val: float = float("inf")
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    history: list[EpochRecord] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def _epoch(net, train_set, val_set, loss, opt, settings, shuffle, device, state) -> EpochRecord:
+    t0 = time.perf_counter()
+    net.train()
+    order = torch.randperm(len(train_set), generator=shuffle)
+    total = torch.zeros((), device=device)
+    for i in range(0, len(order), settings.batch):
+        idx = order[i : i + settings.batch]
+        xb, yb = train_set.batch(idx)  # (B, L, F) [and (B,) coins], (B, H)
+        yb = yb.to(device, non_blocking=True)
+        opt.zero_grad(set_to_none=True)
+        batch_loss = loss(run_net(net, xb, device), yb)
+        batch_loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), settings.clip)
+        opt.step()
+        total += batch_loss.detach() * len(idx)  # no .item(): keeps the device busy
+    train_loss = float(total) / max(len(order), 1)
+    val_loss = (
+        evaluate(net, val_set, loss, device) if val_set is not None and len(val_set) else None
+    )
+    state.epoch += 1
+    record = EpochRecord(
+        state.epoch,
+        train_loss,
+        val_loss,
+        time.perf_counter() - t0,
+        len(order),
+        opt.param_groups[0]["lr"],
+    )
+    state.history.append(record)
+    if settings.log_every and (
+        state.epoch % settings.log_every == 0 or state.epoch == settings.epochs
+    ):
+        log.info("%s", format_epoch(record, settings.epochs))
+    return record
+
+
+def format_epoch(record: EpochRecord, epochs: int) -> str:
+    """``Epoch [k/N], Loss: x, Val: y`` as in the original notebook."""
+    val = "" if record.val_loss is None else f", Val: {record.val_loss:.4f}"
+    return f"Epoch [{record.epoch}/{epochs}], Loss: {record.train_loss:.4f}{val}"
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, windows: Windows, loss, device, batch: int = 4096) -> float:
+    """Mean loss of ``net`` over ``windows`` (eval mode, no gradients)."""
+    net.eval()
+    total = 0.0
+    for i in range(0, len(windows), batch):
+        idx = torch.arange(i, min(i + batch, len(windows)))
+        xb, yb = windows.batch(idx)
+        total += float(loss(run_net(net, xb, device), yb.to(device))) * len(idx)
+    return total / max(len(windows), 1)
+
+
+def _keep_best(net: nn.Module, state: _State, record: EpochRecord) -> None:
+    score = record.val_loss if record.val_loss is not None else record.train_loss
+    if score < state.best_val:
+        state.best_val, state.best_epoch, state.bad_epochs = score, record.epoch, 0
+        state.best_state = _copy_state(net)
+    else:
+        state.bad_epochs += 1
+
+
+def _copy_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def _scheduler(opt: torch.optim.Optimizer, s: TrainSettings):
+    if s.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s.epochs)
+    if s.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, factor=0.5, patience=max(1, s.patience // 3)
+        )
+    if s.lr_schedule != "none":
+        raise CoincastError(f"unknown LR schedule {s.lr_schedule!r}; use none, cosine or plateau")
+    return None
+
+
+def _step_schedule(sched, record: EpochRecord) -> None:
+    if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        sched.step(record.val_loss if record.val_loss is not None else record.train_loss)
+    elif sched is not None:
+        sched.step()
+
+
+# -- checkpoints: weights, optimizer moments and RNG states in one safetensors file ----------
+
+
+def _save_checkpoint(path, net, opt, sched, shuffle, state: _State, fingerprint: str) -> None:
+    tensors = {f"model.{k}": v.contiguous() for k, v in net.state_dict().items()}
+    tensors |= {f"best.{k}": v.contiguous() for k, v in state.best_state.items()}
+    opt_state = opt.state_dict()
+    for pid, moments in opt_state["state"].items():
+        for name, value in moments.items():
+            tensors[f"optim.{pid}.{name}"] = (
+                torch.as_tensor(value).reshape(-1).clone() if name == "step" else value.contiguous()
+            )
+    tensors["rng.shuffle"] = shuffle.get_state()
+    tensors["rng.torch"] = torch.get_rng_state()
+    meta = {
+        "fingerprint": fingerprint,
+        "epoch": str(state.epoch),
+        "best_val": repr(state.best_val),
+        "best_epoch": str(state.best_epoch),
+        "bad_epochs": str(state.bad_epochs),
+        "history": json.dumps([asdict(r) for r in state.history]),
+        "param_groups": json.dumps(opt_state["param_groups"]),
+        "scheduler": json.dumps(sched.state_dict() if sched is not None else None),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.cpu() for k, v in tensors.items()}, str(tmp), metadata=meta)
+    os.replace(tmp, path)  # atomic: a kill leaves the previous checkpoint intact
+
+
+def _load_checkpoint(path, net, opt, sched, shuffle, fingerprint: str) -> _State:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+        tensors = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own errors for damaged files
+        raise CoincastError(
+            f"checkpoint {path} cannot be read ({exc}); train without --resume"
+        ) from None
+    if meta.get("fingerprint") != fingerprint:
+        raise CoincastError(
+            f"checkpoint {path} was made with other data or settings; train without --resume"
+        )
+    net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    groups = json.loads(meta["param_groups"])
+    moments: dict[int, dict[str, torch.Tensor]] = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, pid, name = k.split(".", 2)
+            moments.setdefault(int(pid), {})[name] = v.reshape(()) if name == "step" else v
+    opt.load_state_dict({"state": moments, "param_groups": groups})
+    if sched is not None and json.loads(meta["scheduler"]) is not None:
+        sched.load_state_dict(json.loads(meta["scheduler"]))
+    shuffle.set_state(tensors["rng.shuffle"])
+    torch.set_rng_state(tensors["rng.torch"])
+    return _State(
+        epoch=int(meta["epoch"]),
+        best_val=float(meta["best_val"]),
+        best_epoch=int(meta["best_epoch"]),
+        bad_epochs=int(meta["bad_epochs"]),
+        history=[EpochRecord(**r) for r in json.loads(meta["history"])],
+        best_state={k[5:]: v for k, v in tensors.items() if k.startswith("best.")},
+    )

@@ -1,0 +1,134 @@
+"""What a backtest folder holds so its report can be rebuilt offline (``coincast report``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CoincastError
+from .backtest_plots import FAN_BARS
+
+FORMAT = "coincast-report-inputs/1"
+#: files of a backtest folder: name -> (required, what it holds)
+INPUTS = {
+    "table.csv": (True, "the backtest's forecasts, one row per model, cutoff and step"),
+    "scores.csv": (True, "the metrics per model"),
+    "trading.csv": (True, "the trading simulation per model"),
+    "report.json": (True, "meta, verdicts and the trading disclaimer"),
+    "history.json": (False, "the LSTM's loss per epoch"),
+    "forecast.csv": (False, "the future forecast"),
+    "recent.csv": (False, "the last closes before the forecast"),
+}
+
+
+class ReportError(CoincastError):
+    """A backtest folder lacks a report input, or an input cannot be read."""
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _clean(o: Any) -> Any:
+    """Plain JSON: numpy numbers, times, paths and dataclasses converted, NaN as null."""
+    if is_dataclass(o) and not isinstance(o, type):
+        o = asdict(o)
+    elif hasattr(o, "model_dump"):  # a pydantic config such as LSTMConfig
+        o = o.model_dump(mode="json")
+    if isinstance(o, dict | list | tuple):
+        return {str(k): _clean(v) for k, v in o.items()} if isinstance(o, dict) else list(
+            map(_clean, o))  # fmt: skip
+    o = o.item() if isinstance(o, np.generic) else o
+    if isinstance(o, pd.Timestamp | datetime):
+        return o.isoformat()
+    if isinstance(o, float) and np.isnan(o):
+        return None
+    return o if isinstance(o, str | int | float | bool | type(None)) else str(o)
+
+
+def write_report_inputs(
+    folder: Path,
+    *,
+    table: pd.DataFrame,
+    scores: pd.DataFrame,
+    verdicts: list[str],
+    trading: pd.DataFrame,
+    disclaimer: str,
+    meta: dict[str, Any],
+    history: list[dict[str, Any]] | None = None,
+    forecast: pd.DataFrame | None = None,
+    recent: pd.DataFrame | None = None,
+) -> Path:
+    """Save everything :func:`build_report` needs into ``folder`` (see :data:`INPUTS`);
+    :func:`load_report_inputs` reads it back. Returns ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "table.csv", index=False)
+    scores.to_csv(folder / "scores.csv", index=False)
+    trading.to_csv(folder / "trading.csv", index=False)
+    record = {"format": FORMAT, "meta": meta, "verdicts": list(verdicts), "disclaimer": disclaimer}
+    (folder / "report.json").write_text(json.dumps(_clean(record), indent=2), encoding="utf-8")
+    for name in ("history.json", "forecast.csv", "recent.csv"):
+        (folder / name).unlink(missing_ok=True)  # never leave a stale one from an earlier run
+    if history:
+        (folder / "history.json").write_text(json.dumps(_clean(list(history))), "utf-8")
+    if forecast is not None:
+        forecast.to_csv(folder / "forecast.csv", index_label="ts")
+    if recent is not None:  # the fan draws only the last closes
+        recent.iloc[-FAN_BARS:].to_csv(folder / "recent.csv", index_label="ts")
+    return folder
+
+
+def _read_csv(path: Path, times: tuple[str, ...] = (), index: str | None = None):
+    """A saved table, or None when an optional file is absent."""
+    if not path.is_file():
+        return None
+    try:  # only an empty field is missing: a coin or model named "nan" stays a name
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], index_col=index)
+        for col in times:
+            frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
+        if index:
+            frame.index = pd.to_datetime(frame.index, utc=True, format="ISO8601")
+    except (ValueError, KeyError, pd.errors.ParserError) as exc:
+        raise ReportError(f"{path} cannot be read as a table: {exc}") from exc
+    return frame
+
+
+def load_report_inputs(folder: Path) -> dict[str, Any]:
+    """Read what :func:`write_report_inputs` saved; the result's keys are
+    :func:`build_report`'s keyword arguments: ``build_report(folder, **inputs)``.
+
+    Raises :class:`ReportError` naming a missing or unreadable file.
+    """
+    folder = Path(folder)
+    for name, (required, what) in INPUTS.items():
+        if required and not (folder / name).is_file():
+            raise ReportError(
+                f"{folder} has no {name} ({what}). A backtest writes it: run "
+                f"`coincast backtest ...` with this folder as its output, then "
+                f"`coincast report {folder}`."
+            )
+    try:
+        record = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        history_file = folder / "history.json"
+        history = json.loads(history_file.read_text("utf-8")) if history_file.is_file() else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"a JSON file in {folder} cannot be read: {exc}") from exc
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ReportError(f"{folder / 'report.json'} is not a {FORMAT} file; rerun the backtest.")
+    return {
+        "table": _read_csv(folder / "table.csv", ("cutoff", "ts")),
+        "scores": _read_csv(folder / "scores.csv"),
+        "verdicts": list(record.get("verdicts") or []),
+        "trading": _read_csv(folder / "trading.csv"),
+        "disclaimer": str(record.get("disclaimer") or ""),
+        "meta": record.get("meta") or {},
+        "history": history,
+        "forecast": _read_csv(folder / "forecast.csv", index="ts"),
+        "recent": _read_csv(folder / "recent.csv", index="ts"),
+    }

@@ -1,0 +1,423 @@
+"""The backtest report: one self-contained HTML file (pictures inlined as data URIs; no
+external CSS, JS or fonts, so it works offline when moved) that says how good the forecasts
+are, and the inputs it is built from, saved in the backtest folder so ``coincast report DIR``
+rebuilds it. Every string from the user (coin, model names, settings) is escaped.
+
+Sections: summary, config, metrics, significance, lagged-copy, pictures, trading, reproduce.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import backtest_plots as bp
+from .inputs import INPUTS, ReportError, _clean, load_report_inputs, write_report_inputs
+
+__all__ = ["INPUTS", "ReportError", "build_report", "load_report_inputs", "write_report_inputs"]
+
+COVERAGE_TARGET = 0.90  # band coverage aimed at, unless meta["coverage_level"] says otherwise
+DASH = "\u2013"  # en dash: a missing value
+NAIVE = bp.NAIVE
+# column, header, format, best value (min, max, target), what it means
+METRICS = [
+    ("n", "n", "int", None, "forecasts scored"),
+    ("mae", "MAE", "price", "min", "mean absolute error, in the quote currency"),
+    ("rmse", "RMSE", "price", "min", "root mean squared error: big misses count more"),
+    ("mape", "MAPE", "pct", "min", "mean absolute percentage error"),
+    ("smape", "sMAPE", "pct", "min", "symmetric mean absolute percentage error"),
+    ("mase", "MASE", "ratio", "min", "MAE over the naive forecast's in-sample MAE; < 1 is better"),
+    ("rel_mae", "MAE ÷ naive", "ratio", "min", "MAE over the naive MAE on the same forecasts"),
+    ("directional_accuracy", "direction right", "pct1", "max", "share of up/down calls right"),
+    ("coverage", "coverage", "pct1", "target", "share of actuals inside the forecast band"),
+    ("pinball", "pinball", "price", "min", "quantile (pinball) loss of the band"),
+]
+TRADING = [
+    ("total_return", "total return", "pct1"),
+    ("sharpe", "Sharpe", "num"),
+    ("max_drawdown", "max drawdown", "pct1"),
+    ("trades", "trades", "int"),
+    ("exposure", "time in market", "pct1"),
+]
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (not isinstance(v, str | bool) and bool(pd.isna(v)))
+
+
+def _num(v: Any) -> float:
+    try:
+        return float("nan") if _missing(v) else float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _yes(v: Any) -> bool:
+    return v.strip().lower() in ("true", "1", "yes") if isinstance(v, str) else bool(v)
+
+
+def fmt(v: Any, kind: str = "text") -> str:
+    """A value as table text (not yet escaped): None and NaN as a dash, numbers by ``kind``."""
+    if _missing(v):
+        return DASH
+    if kind == "text":
+        return str(v)
+    if kind == "bool":
+        return "yes" if _yes(v) else "no"
+    x = _num(v)
+    if np.isnan(x):
+        return str(v)
+    formats = {"int": "{:,.0f}", "pct": "{:.2%}", "pct1": "{:.1%}", "ratio": "{:.3f}",
+               "num": "{:.2f}", "stat": "{:+.2f}"}  # fmt: skip
+    if kind == "price":
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3g}"
+    if kind == "p":
+        return "< 0.001" if x < 0.001 else f"{x:.3f}"
+    return formats.get(kind, "{:.4g}").format(x)
+
+
+def _when(v: Any) -> str:
+    """A time as ``2024-01-31`` (midnight) or ``2024-01-31 12:00 UTC``."""
+    if _missing(v):
+        return DASH
+    try:
+        t = pd.Timestamp(v)
+    except (TypeError, ValueError):
+        return str(v)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return t.strftime("%Y-%m-%d") if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _e(v: Any) -> str:
+    return escape(str(v), quote=True)
+
+
+def _tag(name: str, inner: str, **attrs: Any) -> str:
+    """``<name attrs>inner</name>``; ``inner`` must already be HTML, attributes are escaped."""
+    a = "".join(f' {k.rstrip("_").replace("_", "-")}="{_e(v)}"' for k, v in attrs.items() if v)
+    return f"<{name}{a}>{inner}</{name}>"
+
+
+def _table(head: list[str], rows: list[list[str]], cls: str = "", row_cls=None) -> str:
+    """A table from escaped header texts and ready cell HTML (``<td>`` elements)."""
+    thead = "".join(_tag("th", h) for h in head)
+    body = "".join(
+        _tag("tr", "".join(r), class_=row_cls[i] if row_cls else "") for i, r in enumerate(rows)
+    )
+    return _tag("table", f"<thead><tr>{thead}</tr></thead><tbody>{body}</tbody>", class_=cls)
+
+
+def _kv(pairs: list[tuple[str, Any]], cls: str = "kv") -> str:
+    rows = [[_tag("th", _e(k)), _tag("td", _e(v))] for k, v in pairs]
+    return _tag("table", _tag("tbody", "".join(_tag("tr", "".join(r)) for r in rows)), class_=cls)
+
+
+def _section(sid: str, title: str, inner: str) -> str:
+    return _tag("section", f"<h2>{_e(title)}</h2>{inner}", id=sid)
+
+
+def _p(text: str, cls: str = "") -> str:
+    return _tag("p", text, class_=cls)
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _summary(meta: dict, scores: pd.DataFrame) -> str:
+    data = meta.get("data") or {}
+    facts = [
+        ("coin", fmt(meta.get("coin"))),
+        ("interval", fmt(meta.get("interval"))),
+        ("horizon", f"{fmt(meta.get('horizon'))} bar(s) ahead"),
+        ("test period", f"{_when(meta.get('test_start'))} to {_when(meta.get('test_end'))}"),
+        ("cutoffs (forecast origins)", fmt(meta.get("cutoffs"), "int")),
+        ("refit every", f"{fmt(meta.get('refit_every'))} cutoff(s)"),
+        ("training window", fmt(meta.get("window"))),
+        ("data", f"{fmt(data.get('source'))}, quote {fmt(data.get('quote'))}"),
+        ("data range", f"{_when(data.get('start'))} to {_when(data.get('end'))}"),
+        ("data rows", fmt(data.get("rows"), "int")),
+    ]
+    if meta.get("coins"):  # a global LSTM
+        facts.append(("LSTM trained on", ", ".join(map(str, meta["coins"]))))
+    if meta.get("training"):
+        facts.append(("LSTM variants", ", ".join(map(str, meta["training"]))))
+    lines = []
+    for r in scores.to_dict("records"):
+        rel = _num(r.get("rel_mae"))
+        if r.get("model") != NAIVE and not np.isnan(rel):
+            word = "lower" if rel < 1 else "higher" if rel > 1 else "no lower"
+            p = _num(r.get("dm_pvalue"))
+            luck = "" if np.isnan(p) else f" ({'more' if p < 0.05 else 'not more'} than chance,"
+            luck += "" if np.isnan(p) else f" DM p {_p_text(p)})"
+            lines.append(f"{r['model']}: MAE {abs(1 - rel):.1%} {word} than naive's{luck}.")
+    intro = _p(
+        "The naive forecast says <em>the next price is the last price</em>. It costs nothing, "
+        "and on prices that move almost like a random walk it is hard to beat. A model earns "
+        "its keep only if its errors are lower than the naive forecast's (MAE ÷ naive below "
+        "1) by more than chance (see Significance)."
+    )
+    headline = _tag("ul", "".join(_tag("li", _e(s)) for s in lines), class_="headline")
+    return _section("summary", "Summary", _kv(facts) + intro + (headline if lines else ""))
+
+
+def _config(meta: dict) -> str:
+    config = _clean(meta.get("config") or {})
+    if not config:
+        return _section("config", "Model settings", _p("No model settings were recorded."))
+    show = {k: json.dumps(v) if isinstance(v, list | dict | tuple) else fmt(v)
+            for k, v in config.items()}  # fmt: skip
+    return _section("config", "Model settings (LSTM)", _kv(list(show.items())))
+
+
+def _best(values: list[float], rule: str | None, target: float) -> set[int]:
+    """Rows holding the best value of a column (ties all marked; needs two values)."""
+    arr = np.array(values, dtype=float)
+    if rule is None or np.count_nonzero(~np.isnan(arr)) < 2:
+        return set()
+    key = {"min": arr, "max": -arr}.get(rule, np.abs(arr - target))
+    low = np.nanmin(key)
+    return {i for i, k in enumerate(key) if not np.isnan(k) and np.isclose(k, low, rtol=1e-12)}
+
+
+def _p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"= {fmt(p, 'p')}"
+
+
+def _versus_naive(model: str, rel: float, p: float = float("nan")) -> tuple[str, str]:
+    """Beats or loses to naive only when the DM test says the difference is not chance."""
+    if model == NAIVE:
+        return "reference", ""
+    if np.isnan(rel):
+        return DASH, ""
+    significant = not np.isnan(p) and p < 0.05
+    if rel >= 1:
+        return ("loses to naive" if significant else "not better than naive"), "loses-to-naive"
+    return ("beats naive", "beats") if significant else ("not distinguishable from naive", "")
+
+
+def _metrics(scores: pd.DataFrame, target: float) -> str:
+    cols = [m for m in METRICS if m[0] in scores.columns]
+    recs = scores.to_dict("records")
+    best = {c: _best([_num(r.get(c)) for r in recs], rule, target) for c, _, _, rule, _ in cols}
+    head = ["model"] + [_tag("span", _e(h), title=tip) for _, h, _, _, tip in cols] + ["vs naive"]
+    rows, row_cls = [], []
+    for i, r in enumerate(recs):
+        cells = [_tag("td", _e(r.get("model")), class_="model", data_col="model")]
+        for c, _, kind, _, _ in cols:
+            cls = "num best" if i in best[c] else "num"
+            cells.append(_tag("td", _e(fmt(r.get(c), kind)), class_=cls, data_col=c))
+        text, cls = _versus_naive(
+            str(r.get("model")), _num(r.get("rel_mae")), _num(r.get("dm_pvalue"))
+        )
+        cells.append(_tag("td", _e(text), class_=cls, data_col="vs_naive"))
+        rows.append(cells)
+        row_cls.append(cls)
+    glossary = "".join(f"<dt>{_e(h)}</dt><dd>{_e(tip)}</dd>" for _, h, _, _, tip in cols)
+    note = _p(
+        f"The best value of each column is <span class='best'>marked</span> (lowest error, "
+        f"most directions right, coverage closest to {target:.0%}). Rows "
+        "<span class='loses-to-naive'>marked red</span> do not beat the naive forecast."
+    )
+    details = _tag("details", "<summary>What the columns mean</summary>" + _tag("dl", glossary))
+    table = _table(head, rows, "metrics", row_cls)
+    return _section("metrics", "Forecast errors", table + note + details)
+
+
+def _significance(verdicts: list[str], scores: pd.DataFrame) -> str:
+    rows = []
+    for r in scores.to_dict("records"):
+        p_dm, p_dir = _num(r.get("dm_pvalue")), _num(r.get("directional_pvalue"))
+        rel, acc = _num(r.get("rel_mae")), _num(r.get("directional_accuracy"))
+        dm = DASH if np.isnan(p_dm) else "not distinguishable from naive"
+        if p_dm < 0.05:
+            dm = "differs from naive: " + ("lower errors" if rel < 1 else "higher errors")
+        coin = DASH if np.isnan(p_dir) else "not distinguishable from a coin flip"
+        if p_dir < 0.05:
+            coin = "better than a coin flip" if acc > 0.5 else "worse than a coin flip"
+        right = DASH if np.isnan(acc) else f"{acc:.1%} of {fmt(r.get('directional_n'), 'int')}"
+        texts = [fmt(r.get("model")), fmt(r.get("dm_stat"), "stat"), fmt(p_dm, "p"), dm,
+                 right, fmt(p_dir, "p"), coin]  # fmt: skip
+        rows.append([_tag("td", _e(t)) for t in texts])
+    head = ["model", "DM statistic", "DM p-value", "errors vs naive", "direction right",
+            "binomial p-value", "directions vs chance"]  # fmt: skip
+    said = _tag("ul", "".join(_tag("li", _e(v)) for v in verdicts), class_="verdicts")
+    explain = _p(
+        "A p-value is the chance of a difference at least this large if there were no real "
+        "difference. The Diebold-Mariano (DM) test compares each model's errors with the naive "
+        "forecast's on the same dates; the binomial test asks whether the share of up/down "
+        "calls that were right beats a coin flip (50%). Below 0.05 we call a difference real; "
+        "above it, what the chart shows may well be luck."
+    )
+    return _section("significance", "Better than chance?", said + _table(head, rows) + explain)
+
+
+def _move_ratio(table: pd.DataFrame) -> dict[str, float]:
+    """Per model: median |forecast - last close| over median |actual - last close|, step 1.
+    Near 0 the forecast barely moves from the last value."""
+    rows = table[table["step"] == table["step"].min()]
+    actual = (rows["y"] - rows["last"]).abs().median()
+    if not actual or np.isnan(actual):
+        return {}
+    moved = (rows["yhat"] - rows["last"]).abs().groupby(rows["model"]).median()
+    return {str(m): float(v) / float(actual) for m, v in moved.items()}
+
+
+def _lagged_copy(scores: pd.DataFrame, table: pd.DataFrame) -> str:
+    ratio = _move_ratio(table) if "last" in table.columns else {}
+    recs = scores.to_dict("records")
+    copies = [str(r["model"]) for r in recs if not _missing(r.get("lagged_copy"))
+              and _yes(r.get("lagged_copy"))]  # fmt: skip
+    verdict = (
+        "Mostly repeat the last value: " + ", ".join(copies) + "."
+        if copies
+        else "No model was flagged as mostly repeating the last value."
+    )
+    rows = [
+        [_tag("td", _e(r.get("model"))), _tag("td", _e(fmt(r.get("lagged_copy"), "bool"))),
+         _tag("td", _e(fmt(ratio.get(str(r.get("model"))), "ratio")), class_="num")]
+        for r in recs
+    ]  # fmt: skip
+    head = ["model", "repeats the last value?", "forecast move ÷ actual move"]
+    explain = _p(
+        "Why this matters: a “prediction” that is just the last price, drawn one bar later, "
+        "lies almost on top of the actual line on a chart of months or years, because prices "
+        "rarely move far in one bar. It looks like a model that has learnt the market, yet it "
+        "knows nothing the last price did not already say: it is always one bar late, and it "
+        "misses every turn. An LSTM trained to minimise squared error on a near-random walk "
+        "often learns exactly this. The last column compares how far each forecast moves away "
+        "from the last close with how far the price really moved (median of both): near 0 "
+        "means the model copies, the naive forecast is 0 by construction."
+    )
+    return _section(
+        "lagged-copy", "Is it just copying the last price?",
+        _p(_e(verdict), "verdict") + _table(head, rows) + explain,
+    )  # fmt: skip
+
+
+def _pictures(pngs: list[tuple[Path, str]]) -> str:
+    figs = []
+    for path, caption in pngs:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        img = f'<img src="data:image/png;base64,{data}" alt="{_e(caption)}">'
+        figs.append(_tag("figure", img + _tag("figcaption", _e(caption))))
+    return _section("pictures", "Pictures", "".join(figs) or _p("No pictures."))
+
+
+def _trading(trading: pd.DataFrame, disclaimer: str) -> str:
+    cols = [c for c in TRADING if c[0] in trading.columns]
+    rows = [
+        [_tag("td", _e(r.get("model")))]
+        + [_tag("td", _e(fmt(r.get(c), kind)), class_="num") for c, _, kind in cols]
+        for r in trading.to_dict("records")
+    ]
+    warn = _p(f"<strong>An illustration, not advice.</strong> {_e(disclaimer)}", "disclaimer")
+    table = _table(["model"] + [_e(h) for _, h, _ in cols], rows, "trading")
+    return _section("trading", "Trading simulation: an illustration, not advice", warn + table)
+
+
+def _reproduce(meta: dict, built: str) -> str:
+    facts = [("backtest created", _when(meta.get("created")))]
+    facts += [(k, fmt(v)) for k, v in (meta.get("packages") or {}).items()]
+    body = _kv(facts) + _p(
+        "This page was built " + _tag("span", _e(built), class_="built") + ". The backtest folder "
+        "holds its inputs (" + ", ".join(f"<code>{n}</code>" for n in INPUTS) + "); "
+        "<code>coincast report DIR</code> rebuilds the page from them."
+    )
+    return _section("reproduce", "Reproduce", body)
+
+
+# ---------------------------------------------------------------- the page
+
+CSS = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:0}
+main{max-width:1120px;margin:0 auto;padding:1rem 1.5rem 3rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:2px solid #ddd;padding-bottom:.2rem}
+nav a{margin-right:.8rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
+th,td{border:1px solid #ddd;padding:.25rem .55rem;text-align:left}thead th{background:#f3f3f3}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.best{background:#d9f2d9;font-weight:700}.loses-to-naive{background:#fbe3e3;color:#8a1c1c}
+tr.loses-to-naive td.model{font-weight:700}.beats{color:#1c6b1c}
+.disclaimer{border-left:4px solid #d98c00;background:#fff6e5;padding:.5rem .8rem}
+.verdict{font-weight:600}figure{margin:1rem 0}img{max-width:100%;border:1px solid #eee}
+figcaption{color:#555;font-size:.9rem}code{background:#f3f3f3;padding:0 .2rem}
+"""
+
+
+def _fan_attrs(meta: dict) -> dict[str, str]:
+    data = meta.get("data") or {}
+    found = {"coin": meta.get("coin"), "interval": meta.get("interval"),
+             "quote": data.get("quote"), "source": data.get("source")}  # fmt: skip
+    return {k: str(v) for k, v in found.items() if v}
+
+
+def _check_table(table: pd.DataFrame) -> None:
+    need = ["model", "ts", "step", "y", "yhat"]
+    lacking = [c for c in need if c not in table.columns]
+    if lacking:
+        raise ReportError(
+            f"the backtest table lacks column(s) {lacking}; it needs {need} "
+            "(coincast.evaluation.backtest writes it)."
+        )
+
+
+def build_report(
+    folder: Path,
+    *,
+    table: pd.DataFrame,
+    scores: pd.DataFrame,
+    verdicts: list[str],
+    trading: pd.DataFrame,
+    disclaimer: str,
+    meta: dict[str, Any],
+    history: list[dict[str, Any]] | None = None,
+    forecast: pd.DataFrame | None = None,
+    recent: pd.DataFrame | None = None,
+    out: Path | None = None,
+) -> Path:
+    """Draw the backtest's pictures into ``folder`` and write one self-contained HTML page
+    (default ``folder / "report.html"``); returns its path.
+
+    Examples
+    --------
+    >>> # inputs = load_report_inputs(Path("runs/btc-backtest"))
+    >>> # build_report(Path("runs/btc-backtest"), **inputs)
+    """
+    _check_table(table)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = Path(out) if out is not None else folder / "report.html"
+    target = float(meta.get("coverage_level") or COVERAGE_TARGET)
+    built = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    title = f"coincast backtest: {fmt(meta.get('coin'))} {fmt(meta.get('interval'))}"
+    sections = [
+        _summary(meta, scores),
+        _config(meta),
+        _metrics(scores, target),
+        _significance(list(verdicts or []), scores),
+        _lagged_copy(scores, table),
+        _pictures(bp.draw_figures(folder, table, history, forecast, recent, _fan_attrs(meta))),
+        _trading(trading, disclaimer),
+        _reproduce(meta, built),
+    ]
+    ids = ["summary", "config", "metrics", "significance", "lagged-copy", "pictures",
+           "trading", "reproduce"]  # fmt: skip
+    nav = _tag("nav", "".join(f'<a href="#{i}">{i}</a>' for i in ids))
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body><main>"
+        f"<h1>{_e(title)}</h1>"
+        + _p("How good are these forecasts, honestly? Each model is scored on forecasts it "
+             "made without seeing the future, and compared with the naive forecast.", "lede")
+        + nav + "\n".join(sections) + "</main></body></html>\n"
+    )  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out
