@@ -108,10 +108,11 @@ def bench_throughput(fig: Figures, repeat: int, epochs: int) -> None:
 
 
 def answer(kind: str, fig: Figures, quick: bool, out_dir: Path) -> None:
-    from coincast.evaluation.compare import by_coin, pairwise, plot_by_coin
+    from coincast.evaluation.compare import by_coin, pairwise
     from coincast.evaluation.metrics import in_sample_naive_scale
     from coincast.evaluation.run import run_backtest
     from coincast.models.config import LSTMConfig
+    from coincast.reporting.compare_plots import plot_by_coin
 
     frames = load(kind)
     _, _, test, refit = SETS[kind]

@@ -12,9 +12,9 @@ from coincast.evaluation.compare import (
     by_coin,
     comparison_verdicts,
     pairwise,
-    plot_by_coin,
 )
 from coincast.evaluation.metrics import dm_test
+from coincast.reporting.compare_plots import plot_by_coin
 
 N = 30  #: cutoffs per coin
 

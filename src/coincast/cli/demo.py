@@ -17,8 +17,9 @@ from ..data.fetch import fetch
 from ..data.sources import CoinGeckoSource, SyntheticSource
 from ..data.store import Store
 from ..errors import CoincastError
-from ..evaluation.run import run_backtest, save_backtest
+from ..evaluation.run import run_backtest
 from ..models.forecaster import LSTMConfig
+from ..reporting.folder import save_backtest
 from ..reporting.plots import plot_prices
 from .common import err, handles_errors, out, span, state
 

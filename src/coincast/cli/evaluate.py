@@ -11,8 +11,9 @@ from rich.table import Table
 
 from ..coins import resolve_offline
 from ..errors import CoincastError
-from ..evaluation.run import DEFAULT_MODELS, run_backtest, save_backtest, scores_json
+from ..evaluation.run import DEFAULT_MODELS, run_backtest, scores_json
 from ..models.forecaster import LSTMConfig
+from ..reporting.folder import save_backtest
 from .common import handles_errors, open_store, out, parse_time, print_json
 from .model import (
     COIN_EMBEDDING,

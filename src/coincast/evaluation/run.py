@@ -1,8 +1,8 @@
 """The whole honest evaluation in one call: backtest the LSTM and the baselines on one coin,
-score them, test the differences, simulate a trading rule, and write the report.
+score them, test the differences and simulate a trading rule.
 
-Library first: :func:`run_backtest` returns everything; :func:`save_backtest` writes a folder
-(``table.csv``, scores, the pictures and ``report.html``) that ``coincast report`` rebuilds.
+Library first: :func:`run_backtest` returns everything;
+:func:`coincast.reporting.folder.save_backtest` writes it as a folder.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -220,31 +219,6 @@ def _meta(
         else {},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "packages": package_versions(),
-    }
-
-
-def save_backtest(result: BacktestResult, folder: str | Path) -> Path:
-    """Write the backtest's inputs and its HTML report into ``folder``; return the report."""
-    from ..reporting.report import build_report, write_report_inputs
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    kwargs = _report_kwargs(result)
-    write_report_inputs(folder, **kwargs)
-    return build_report(folder, **kwargs)
-
-
-def _report_kwargs(result: BacktestResult) -> dict:
-    return {
-        "table": result.table,
-        "scores": result.scores,
-        "verdicts": result.verdicts,
-        "trading": result.trading,
-        "disclaimer": trading.DISCLAIMER,
-        "meta": result.meta,
-        "history": result.history or None,
-        "forecast": result.forecast,
-        "recent": result.recent,
     }
 
 

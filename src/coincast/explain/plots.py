@@ -96,9 +96,4 @@ def plot_gradients(gradients: dict[str, np.ndarray], path: str | Path) -> Path:
                  fontsize=10)  # fmt: skip
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, dates=False)

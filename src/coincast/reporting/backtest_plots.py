@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CoincastError
-from .plots import plot_forecast
+from .plots import plot_forecast, save
 
-DPI = 110
 ACTUAL = "#333333"
 NAIVE = "naive"
 FAN_BARS = 120  # closes drawn before the future forecast
@@ -35,20 +34,11 @@ def _label(text: object) -> str:
     return str(text).replace("$", r"\$")
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})  # no version: same data, same bytes
-    plt.close(fig)
-    return path
-
-
 def _empty(path: str | Path, message: str) -> Path:
     fig, ax = plt.subplots(figsize=(10, 2))
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=11)
     ax.set_axis_off()
-    return _save(fig, path)
+    return save(fig, path, dates=False)
 
 
 def _step_rows(table: pd.DataFrame, step: int) -> pd.DataFrame:
@@ -133,7 +123,7 @@ def plot_actual_vs_predicted(table: pd.DataFrame, path: str | Path, step: int = 
         ax.tick_params(axis="x", labelsize=8)
     coin = rows["coin"].iloc[0] if "coin" in rows.columns and len(rows) else ""
     fig.suptitle(_label(f"{coin}: actual close vs forecast, step {step}"), fontsize=11)
-    return _save(fig, path)
+    return save(fig, path, dates=False)
 
 
 def plot_errors(table: pd.DataFrame, path: str | Path, step: int = 1) -> Path:
@@ -162,7 +152,7 @@ def plot_errors(table: pd.DataFrame, path: str | Path, step: int = 1) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     _dates(ax)
-    return _save(fig, path)
+    return save(fig, path, dates=False)
 
 
 def _history_frame(history: Sequence[Any]) -> pd.DataFrame:
@@ -201,7 +191,7 @@ def plot_loss_curves(history: Sequence[Any], path: str | Path) -> Path:
                  fontsize=10)  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
-    return _save(fig, path)
+    return save(fig, path, dates=False)
 
 
 def plot_forecast_fan(

@@ -68,11 +68,17 @@ def plot_forecast(
     return save(fig, path)
 
 
-def save(fig: plt.Figure, path: Path) -> Path:
-    """Lay out dates, write ``fig`` as a PNG at ``path`` (folders created) and close it."""
-    fig.autofmt_xdate()
+DPI = 110
+
+
+def save(fig: plt.Figure, path: str | Path, *, dates: bool = True) -> Path:
+    """Lay out the figure (and its date axis, if ``dates``), write it as a PNG at ``path``
+    (folders created) and close it: the one place coincast writes a picture."""
+    if dates:
+        fig.autofmt_xdate()
     fig.tight_layout()
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI, metadata={"Software": None})  # no version: same data, same bytes
     plt.close(fig)
     return path
