@@ -73,7 +73,7 @@ def bench_cell(fig: Figures, repeat: int, quick: bool) -> None:
 
 def bench_explain(fig: Figures, repeat: int, quick: bool) -> None:
     from coincast.data.sources import predictable_candles
-    from coincast.explain.numbers import explain
+    from coincast.explain import explain
     from coincast.models import LSTMForecaster
 
     frame = predictable_candles(800)

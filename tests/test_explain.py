@@ -17,7 +17,7 @@ from coincast.cli.app import app
 from coincast.data.sources import predictable_candles
 from coincast.data.store import Store
 from coincast.errors import CoincastError
-from coincast.explain.numbers import explain, gradient_through_time, saliency, trace_window
+from coincast.explain import explain, gradient_through_time, saliency, trace_window
 from coincast.models import LSTMForecaster, LSTMNet
 from coincast.models.lstm import point_of
 from coincast.models.runs import save_run

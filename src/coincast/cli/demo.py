@@ -73,7 +73,7 @@ def demo_cmd(
 
 def _explain(frame, folder: Path) -> Path:
     """Train the demo's LSTM on all of ``frame`` and draw what happens inside it."""
-    from ..explain.numbers import explain
+    from ..explain import explain
     from ..models import LSTMForecaster
 
     model = LSTMForecaster(epochs=40, log_every=0).fit(frame)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..explain.numbers import explain
+from ..explain import explain
 from ..models.runs import load_run
 from .common import handles_errors, out
 from .model import run_folder, window_for
