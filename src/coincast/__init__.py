@@ -1,17 +1,25 @@
 """coincast: forecast cryptocurrency prices with LSTM networks, and tell the truth about how
 good the forecasts are.
 
-The data layer in a few lines::
+The flow, one folder per stage: ``data`` (sources, store, fetch) -> ``dataset`` (features,
+windows) -> ``models`` (the LSTM, its heads, the baselines, training, runs) -> ``evaluation``
+(the walk-forward loop, metrics, comparisons) -> ``reporting`` and ``explain`` -> ``cli``.
+The names most people need are here at the top::
 
     from coincast import Store, fetch, get_source
     with Store("coincast.db") as store:
         fetch(store, get_source("coingecko"), "bitcoin", interval="1d", days=90)
         btc = store.read_candles("bitcoin", "1w")   # resampled from daily
+
+The model and evaluation names (``LSTMForecaster``, ``run_backtest``, ...) load on first use,
+so ``import coincast`` does not pay for PyTorch.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("coincast")
@@ -19,11 +27,41 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 from .data.fetch import FetchResult, fetch
-from .data.sources import get_source, read_file
+from .data.sources import get_source, predictable_candles, random_walk, read_file, synthetic_candles
 from .data.store import SeriesKey, Store
 from .errors import CoincastError
 from .intervals import INTERVALS
 from .series import find_gaps, resample, validate_candles
+
+#: name -> module, imported when the name is first used
+_LAZY = {
+    "LSTMConfig": "coincast.models.config",
+    "LSTMForecaster": "coincast.models.forecaster",
+    "save_run": "coincast.models.runs",
+    "load_run": "coincast.models.runs",
+    "format_epoch": "coincast.models.training",
+    "make_baseline": "coincast.models.baselines",
+    "walk_forward": "coincast.evaluation.backtest",
+    "run_backtest": "coincast.evaluation.run",
+    "BacktestResult": "coincast.evaluation.run",
+    "save_backtest": "coincast.reporting.folder",
+    "plot_prices": "coincast.reporting.plots",
+    "plot_forecast": "coincast.reporting.plots",
+    "explain": "coincast.explain",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'coincast' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "INTERVALS",
@@ -35,7 +73,11 @@ __all__ = [
     "fetch",
     "find_gaps",
     "get_source",
+    "predictable_candles",
+    "random_walk",
     "read_file",
     "resample",
+    "synthetic_candles",
     "validate_candles",
+    *_LAZY,
 ]
