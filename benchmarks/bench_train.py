@@ -140,15 +140,22 @@ def env_with(tunables: str | None, library: bool = False) -> dict[str, str]:
 # -- the throughput case: our loop and the bare step on the same windows -------------------
 
 
+def first_defined(x) -> int:
+    """First row with every feature defined (the features' leading warm-up), as ``fit`` uses."""
+    import numpy as np
+
+    return int(np.argmax(np.isfinite(x).all(axis=1)))
+
+
 def throughput_windows(rows: int):
     """Scaled log-return windows of a generated hourly series, built as ``fit`` builds them."""
     from coincast.data.sources.synthetic import generate
-    from coincast.dataset.features import compute_features, first_complete_row
+    from coincast.dataset.features import compute_features
     from coincast.dataset.windows import Scaler, Windows, target_level, targets_at, window_ends
 
     frame = generate("bench", "1h", START_MS, START_MS + rows * 3_600_000)
     x = compute_features(frame, ["log_return"])
-    warm = first_complete_row(x)
+    warm = first_defined(x)
     ends = window_ends(warm, len(frame) - 1, LOOKBACK, 1)
     y = targets_at(target_level(frame["close"].to_numpy(), "returns"), ends, 1, "returns")
     fs, ts = Scaler.fit(x[warm:]), Scaler.fit(y)
@@ -481,7 +488,7 @@ def bench_accuracy(fig: Figures, seeds: list[int], recipe_seeds: list[int], epoc
     import pandas as pd
 
     from coincast.data.sources.files import read_file
-    from coincast.dataset.features import compute_features, first_complete_row
+    from coincast.dataset.features import compute_features
     from coincast.dataset.windows import window_ends
     from coincast.models.forecaster import LSTMConfig, LSTMForecaster
 
@@ -527,7 +534,7 @@ def bench_accuracy(fig: Figures, seeds: list[int], recipe_seeds: list[int], epoc
     def run(seed: int, **kw: object) -> dict[str, float]:
         cfg = LSTMConfig(epochs=epochs, seed=seed, log_every=0, **kw)
         x = compute_features(train, cfg.features)
-        ends = window_ends(first_complete_row(x), len(train) - 1, cfg.lookback, 1)
+        ends = window_ends(first_defined(x), len(train) - 1, cfg.lookback, 1)
         frac = n_val / len(ends)  # fit's split takes round(len(ends) * frac) = n_val ends
         assert round(len(ends) * frac) == n_val and idx[ends[-n_val] + 1] == day(VAL_START)
         t = time.perf_counter()

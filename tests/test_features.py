@@ -13,7 +13,6 @@ from coincast.dataset.features import (
     FEATURES,
     check_features,
     compute_features,
-    first_complete_row,
 )
 from coincast.errors import CoincastError
 from coincast.series import make_frame
@@ -146,7 +145,7 @@ def test_compute_features_stacks_columns_in_the_order_asked():
 )
 def test_warm_up_of_each_feature(name, warm):
     x = compute_features(synthetic_candles(60, seed=2), [name])
-    assert first_complete_row(x) == warm
+    assert np.isfinite(x[warm:]).all()
     assert np.isnan(x[:warm]).all()
 
 
@@ -210,25 +209,3 @@ def test_check_features_refuses_bad_names(names, message):
 def test_compute_features_checks_names():
     with pytest.raises(CoincastError, match=r"unknown feature\(s\) 'volume'"):
         compute_features(walk(10), ["volume"])
-
-
-# -- first_complete_row ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("column", "expected"),
-    [
-        ([1.0, 2.0, 3.0], 0),
-        ([np.nan, 2.0, 3.0], 1),
-        ([np.nan, 2.0, np.inf, 4.0, 5.0], 3),  # a hole in the middle restarts the count
-        ([1.0, 2.0, np.nan], 3),  # nothing complete to the end
-    ],
-)
-def test_first_complete_row(column, expected):
-    x = np.column_stack([column, np.ones(len(column))])
-    assert first_complete_row(x) == expected
-
-
-def test_first_complete_row_takes_the_latest_warm_up_over_columns():
-    x = compute_features(synthetic_candles(50), ["log_return", "rsi", "range"])
-    assert first_complete_row(x) == 14

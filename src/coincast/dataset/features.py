@@ -106,12 +106,3 @@ def compute_features(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
     """
     check_features(names)
     return np.column_stack([FEATURES[n](frame) for n in names])
-
-
-def first_complete_row(x: np.ndarray) -> int:
-    """Index of the first row from which every feature is finite to the end of ``x``."""
-    bad = ~np.isfinite(x).all(axis=1)
-    if not bad.any():
-        return 0
-    last_bad = int(np.flatnonzero(bad)[-1])
-    return last_bad + 1
