@@ -183,3 +183,33 @@ def test_infer_interval():
         infer_interval(np.arange(5) * 7_000)
     with pytest.raises(IntervalError, match="fewer than 2 rows"):
         infer_interval(np.array([0]))
+
+
+# -- time helpers ----------------------------------------------------------------------------
+
+
+def test_utc_reads_naive_as_utc_and_converts_aware():
+    from coincast.series import utc
+
+    assert utc("2024-03-01 12:00") == pd.Timestamp("2024-03-01 12:00", tz="UTC")
+    paris = pd.Timestamp("2024-03-01 13:00", tz="Europe/Paris")
+    assert utc(paris) == paris and str(utc(paris).tz) == "UTC"
+
+
+def test_ms_round_trip():
+    from coincast.series import from_ms, to_ms
+
+    t = pd.Timestamp("2024-03-01 12:34:56.789", tz="UTC")
+    assert to_ms(t) == int(t.value // 1_000_000) == 1_709_296_496_789
+    assert from_ms(to_ms(t)) == t
+    assert to_ms("2024-03-01 12:34:56.789") == to_ms(t)
+
+
+@pytest.mark.parametrize(("interval", "step"), [("1m", "1min"), ("1h", "1h"), ("1d", "1D")])
+def test_future_index_steps_one_bar_at_a_time(interval, step):
+    from coincast.series import future_index
+
+    last = pd.Timestamp("2024-12-31", tz="UTC")
+    want = pd.date_range(last, periods=4, freq=step, tz="UTC")[1:]
+    got = future_index(last, interval, 3)
+    assert got.equals(pd.DatetimeIndex(want, name="ts")) and got.name == "ts"

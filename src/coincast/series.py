@@ -35,6 +35,53 @@ def ms_from_index(index: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(index.as_unit("ms").asi8, dtype="int64")
 
 
+# -- time: one way to read a moment, one way to count it, one way to step forward ------------
+
+
+def utc(t: pd.Timestamp | str | int | float) -> pd.Timestamp:
+    """``t`` as a tz-aware UTC :class:`~pandas.Timestamp`: a naive time is read as UTC, an
+    aware one converted.
+
+    Examples
+    --------
+    >>> utc("2024-01-02")
+    Timestamp('2024-01-02 00:00:00+0000', tz='UTC')
+    >>> utc(pd.Timestamp("2024-01-02 01:00", tz="Europe/Paris"))
+    Timestamp('2024-01-02 00:00:00+0000', tz='UTC')
+    """
+    ts = pd.Timestamp(t)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def to_ms(t: pd.Timestamp | str) -> int:
+    """Epoch milliseconds of ``t`` (read as by :func:`utc`).
+
+    >>> to_ms("1970-01-01 00:00:01")
+    1000
+    """
+    return int(utc(t).value // 1_000_000)
+
+
+def from_ms(ms: int) -> pd.Timestamp:
+    """The UTC :class:`~pandas.Timestamp` of epoch milliseconds ``ms``.
+
+    >>> from_ms(86_400_000)
+    Timestamp('1970-01-02 00:00:00+0000', tz='UTC')
+    """
+    return pd.Timestamp(int(ms), unit="ms", tz="UTC")
+
+
+def future_index(last: pd.Timestamp, interval: str, horizon: int) -> pd.DatetimeIndex:
+    """The ``horizon`` bar starts after bar ``last`` at ``interval``: the index of every
+    forecast, whichever model made it.
+
+    >>> list(future_index(pd.Timestamp("2024-01-01", tz="UTC"), "1d", 2).strftime("%m-%d"))
+    ['01-02', '01-03']
+    """
+    steps = to_ms(last) + interval_ms(interval) * np.arange(1, horizon + 1, dtype="int64")
+    return index_from_ms(steps)
+
+
 def make_frame(
     ts_ms: np.ndarray,
     columns: dict[str, np.ndarray],

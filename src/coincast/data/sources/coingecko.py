@@ -19,7 +19,7 @@ import pandas as pd
 from ... import coins as coinmod
 from ...errors import HistoryLimitError, IntervalError, SourceError, UnknownCoinError
 from ...intervals import bar_start, interval_ms
-from ...series import OHLCV_RULES, aggregate, make_frame
+from ...series import OHLCV_RULES, aggregate, from_ms, make_frame, to_ms
 from .base import Clock, split_range, utc_now
 from .http import JsonClient, RateLimiter, RetryPolicy
 
@@ -127,7 +127,7 @@ class CoinGeckoSource:
         self, coin: str, quote: str, interval: str, start_ms: int, end_ms: int
     ) -> None:
         """Refuse intervals CoinGecko cannot serve and ranges beyond the plan's history."""
-        now_ms = int(self.clock().value // 1_000_000)
+        now_ms = to_ms(self.clock())
         if interval not in SUPPORTED:
             raise IntervalError(
                 f"CoinGecko does not serve {interval} data (its finest is 5-minute points for "
@@ -140,7 +140,7 @@ class CoinGeckoSource:
             )
         oldest = now_ms - HISTORY_DAYS * DAY_MS
         if not self.full_history and start_ms < oldest:
-            asked = pd.Timestamp(start_ms, unit="ms", tz="UTC").date()
+            asked = from_ms(start_ms).date()
             raise HistoryLimitError(
                 f"CoinGecko's keyless and demo plans serve only the past {HISTORY_DAYS} days "
                 f"(asked from {asked}); use --source exchange:binance for longer history, "
@@ -179,7 +179,7 @@ class CoinGeckoSource:
         least = DAILY_MIN_MS + DAY_MS if step >= DAY_MS else 2 * DAY_MS if step >= HOUR_MS else 0
         if end_ms - start_ms >= least:
             return start_ms, end_ms
-        now_ms = int(self.clock().value // 1_000_000)
+        now_ms = to_ms(self.clock())
         floor = -(2**62) if self.full_history else now_ms - HISTORY_DAYS * DAY_MS + DAY_MS
         lo = min(start_ms, max(end_ms - least, floor))
         return lo, max(end_ms, lo + least)

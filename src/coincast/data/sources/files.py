@@ -23,7 +23,7 @@ import pandas as pd
 from ...coins import resolve_offline
 from ...errors import ParseError
 from ...intervals import INTERVALS, check_interval
-from ...series import _bar_starts, infer_interval, make_frame, validate_candles
+from ...series import _bar_starts, from_ms, infer_interval, make_frame, validate_candles
 
 TIME_NAMES = ("timestamp", "datetime", "date", "time", "ts", "open_time", "opentime", "open time")
 BINANCE_FIELDS = (
@@ -87,7 +87,7 @@ def read_file(
     dup = np.flatnonzero(np.diff(ts) == 0)
     if len(dup):
         i = dup[0]
-        when = pd.Timestamp(ts[i], unit="ms", tz="UTC")
+        when = from_ms(ts[i])
         raise ParseError(
             f"{p}: timestamp {when} appears twice (lines {lines[i]} and {lines[i + 1]})"
         )
@@ -271,7 +271,7 @@ def _check_alignment(ts: np.ndarray, interval: str, lines: np.ndarray, p: Path) 
     off = np.flatnonzero(_bar_starts(ts, interval) != ts)
     if len(off):
         i = off[0]
-        when = pd.Timestamp(ts[i], unit="ms", tz="UTC")
+        when = from_ms(ts[i])
         raise ParseError(
             f"{p}: line {lines[i]}: {when} is not the start of a {interval} bar "
             f"({' '.join(INTERVALS)} bars start on whole multiples, weeks on Mondays); "

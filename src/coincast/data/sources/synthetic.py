@@ -18,7 +18,7 @@ import pandas as pd
 
 from ...coins import check_coin_id
 from ...intervals import bar_start, interval_ms
-from ...series import make_frame
+from ...series import make_frame, to_ms
 
 BLOCK = 4096  # bars generated together; block ends are pinned to a smooth anchor path
 ORIGIN = pd.Timestamp("2015-01-01", tz="UTC")
@@ -67,7 +67,7 @@ def generate(
     (48, 'synthetic')
     """
     step = interval_ms(interval)
-    origin = bar_start(int(ORIGIN.value // 1_000_000), interval)
+    origin = bar_start(to_ms(ORIGIN), interval)
     first = -(-(start_ms - origin) // step)  # bar numbers relative to the origin
     stop = -(-(end_ms - origin) // step)
     parts = [
@@ -92,7 +92,7 @@ _KEYS = ("open", "high", "low", "close", "volume")
 
 def _anchor(bar: int, step: int, origin: int, base: float) -> float:
     """Smooth long-run log price: cycles of four years and one year around ``base``."""
-    t = (origin + bar * step - int(ORIGIN.value // 1_000_000)) / _YEAR_MS
+    t = (origin + bar * step - to_ms(ORIGIN)) / _YEAR_MS
     return base + 1.2 * np.sin(2 * np.pi * t / 4) + 0.25 * np.sin(2 * np.pi * t + 1.0)
 
 
@@ -144,7 +144,7 @@ def synthetic_candles(
     >>> synthetic_candles(30, seed=1).shape
     (30, 5)
     """
-    s = bar_start(int(pd.Timestamp(start, tz="UTC").value // 1_000_000), interval)
+    s = bar_start(to_ms(start), interval)
     return generate(coin, interval, s, s + n * interval_ms(interval), seed=seed)
 
 
@@ -152,7 +152,7 @@ def _from_log_returns(
     r: np.ndarray, interval: str, start: str, coin: str, rng: np.random.Generator
 ) -> pd.DataFrame:
     step = interval_ms(interval)
-    s = bar_start(int(pd.Timestamp(start, tz="UTC").value // 1_000_000), interval)
+    s = bar_start(to_ms(start), interval)
     close = 100.0 * np.exp(np.cumsum(r))
     open_ = np.r_[100.0, close[:-1]]
     wick = np.abs(rng.standard_normal((2, len(r)))) * 0.002

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ...errors import IntervalError, StoreError
 from ...intervals import INTERVALS, check_interval, interval_ms
-from ...series import COLUMNS, make_frame, ms_from_index, resample
+from ...series import COLUMNS, make_frame, ms_from_index, resample, to_ms
 from .keys import SeriesInfo, SeriesKey, _ts, key_of
 
 SCHEMA_VERSION = 1
@@ -299,8 +299,8 @@ class Store:
     ) -> pd.DataFrame:
         """Read exactly the stored series ``key`` (no resampling)."""
         sid = self._series_id(key)
-        lo = -(2**62) if start is None else int(pd.Timestamp(start).value // 1_000_000)
-        hi = 2**62 if end is None else int(pd.Timestamp(end).value // 1_000_000)
+        lo = -(2**62) if start is None else to_ms(start)
+        hi = 2**62 if end is None else to_ms(end)
         rows = iter(())
         if sid is not None:
             sql = (

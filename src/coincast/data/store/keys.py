@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ...series import from_ms
+
 
 @dataclass(frozen=True)
 class SeriesKey:
@@ -44,7 +46,7 @@ class SeriesInfo:
 
 
 def _ts(ms: int | None) -> pd.Timestamp | None:
-    return None if ms is None else pd.Timestamp(ms, unit="ms", tz="UTC")
+    return None if ms is None else from_ms(ms)
 
 
 def key_of(frame: pd.DataFrame) -> SeriesKey:
