@@ -15,7 +15,7 @@ from coincast.data.sources.synthetic import predictable_candles, random_walk
 from coincast.dataset.panel import build_panel, coin_inputs
 from coincast.errors import CoincastError
 from coincast.models import LSTMForecaster
-from coincast.models.lstm import loss_fn
+from coincast.models.heads import get_head
 from coincast.models.training import CHECKPOINT, TrainingInterrupted, evaluate
 
 #: Small and fast; one thread (two threads fight with anything else on a 2-core machine) and
@@ -236,9 +236,9 @@ def test_early_stopping_restores_the_best_epoch():
     assert len(history) == best + 2  # stopped after `patience` epochs without improvement
     assert all(torch.equal(v, weights[best][k]) for k, v in f.net.state_dict().items())
     # the restored model's validation loss, evaluated afresh, is the best in the history
-    assert evaluate(f.net, val_windows(f, frame).val, loss_fn("point"), "cpu") == pytest.approx(
-        min(val), rel=1e-6
-    )
+    assert evaluate(
+        f.net, val_windows(f, frame).val, get_head("point").loss, "cpu"
+    ) == pytest.approx(min(val), rel=1e-6)
 
 
 # -- heads, horizons, recursive, price ------------------------------------------------------
