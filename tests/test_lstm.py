@@ -4,11 +4,14 @@ and their point forecasts."""
 from __future__ import annotations
 
 import warnings
+from typing import get_args
 
+import numpy as np
 import pytest
 import torch
 
-from coincast.models.heads import get_head
+from coincast.models.config import LSTMConfig
+from coincast.models.heads import HEADS, get_head
 from coincast.models.lstm import DEFAULT_QUANTILES, LSTMNet
 
 
@@ -39,6 +42,27 @@ def test_a_batch_of_one_keeps_its_batch_dimension():
 def test_unknown_head_is_refused():
     with pytest.raises(ValueError, match=r"head 'median' is not one of \('point'"):
         LSTMNet(input_size=1, head="median")
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_every_head_turns_outputs_into_yhat_lo_hi(name):
+    torch.manual_seed(0)
+    head = get_head(name)
+    net = LSTMNet(input_size=1, hidden_size=4, num_layers=1, horizon=3, head=name)
+    with torch.no_grad():
+        pred = net(torch.randn(2, 10, 1))  # (B, H) or (B, H, size)
+    assert net.kind.size == head.size and net.head.out_features == 3 * head.size
+    yhat, lo, hi = head.forecast(pred)
+    assert yhat.shape == lo.shape == hi.shape == (2, 3)
+    np.testing.assert_array_equal(yhat, head.point(pred).numpy())
+    if name == "point":
+        assert np.isnan(lo).all() and np.isnan(hi).all()
+    else:
+        assert (lo <= yhat).all() and (yhat <= hi).all() and (lo < hi).all()
+
+
+def test_the_config_offers_every_head():
+    assert set(get_args(LSTMConfig.model_fields["head"].annotation)) == set(HEADS)
 
 
 def test_dropout_is_ignored_with_one_layer():

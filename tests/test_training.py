@@ -283,6 +283,17 @@ def test_recursive_mode_feeds_one_step_forecasts_back():
     assert out["yhat"].iloc[0] == pytest.approx(one, rel=1e-6)
 
 
+@pytest.mark.parametrize("head", ["quantile", "gaussian"])
+def test_recursive_mode_feeds_back_the_point_forecast_of_any_head(head):
+    frame = predictable_candles(300)
+    f = LSTMForecaster(recursive=True, horizon=3, epochs=1, head=head, **FAST).fit(frame)
+    out = f.predict()
+    assert len(out) == 3 and np.isfinite(out["yhat"]).all()
+    assert out["lo"].isna().all() and out["hi"].isna().all()  # no band one step at a time
+    one = f.predict_at(frame, np.array([len(frame) - 1]))[0, 0]
+    assert out["yhat"].iloc[0] == pytest.approx(one, rel=1e-6)
+
+
 @pytest.mark.parametrize(
     ("target", "features"), [("returns", ["log_return", "rsi"]), ("returns", ["close"]),
                              ("price", ["log_return"])]
