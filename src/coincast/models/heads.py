@@ -5,7 +5,8 @@ A head is a small stateless object; :class:`~coincast.models.lstm.LSTMNet` owns 
 layer and asks its head how many numbers to output per step and how to shape them. The
 config names a head by a string (``LSTMConfig.head``); :func:`get_head` turns the name into
 the object. A new head (e.g. one for a volatility target) is one subclass of :class:`Head`
-added to :data:`HEADS`; every other part of the project asks the object.
+added to :data:`HEADS` and to the choices of ``LSTMConfig.head`` (a test checks that they
+agree); every other part of the project asks the object.
 
 Shapes: ``B`` batch, ``H`` horizon, ``Q`` quantiles. Every method takes and returns scaled
 target units; callers undo the target scaler (an affine map, so the order of quantiles and
@@ -56,7 +57,8 @@ class Head(ABC):
         """The point forecast (..., H) from outputs (..., H[, size])."""
 
     def forecast(self, pred: torch.Tensor) -> Forecast:
-        """``yhat``, ``lo`` and ``hi`` (..., H) from outputs; no band: NaN."""
+        """``yhat``, ``lo`` and ``hi`` (..., H) from outputs on the CPU without gradients
+        (NaN ``lo`` and ``hi``: no band)."""
         mid = self.point(pred).numpy()
         return mid, np.full_like(mid, np.nan), np.full_like(mid, np.nan)
 
