@@ -169,9 +169,7 @@ class TrainSpy:
 
         def spy(net, train_set, val_set, loss, settings, **kwargs):
             t = time.perf_counter()
-            start_val = (
-                evaluate(net, val_set, loss, kwargs.get("device", "cpu")) if val_set else None
-            )
+            start_val = evaluate(net, val_set, loss, settings.device) if val_set else None
             t1 = time.perf_counter()
             self.overhead += t1 - t
             result = self.real(net, train_set, val_set, loss, settings, **kwargs)

@@ -173,13 +173,13 @@ def new_net(seed: int):
 
 def run_ours(windows, seed: int) -> Meter:
     """One epoch of ``coincast.models.training.train`` (no validation set), timed from outside."""
-    from coincast.models.lstm import loss_fn
+    from coincast.models.heads import PointHead
     from coincast.models.training import TrainSettings, train
 
     net = new_net(seed)
     settings = TrainSettings(epochs=1, batch=BATCH, seed=seed, log_every=0)
     with Meter() as m:
-        train(net, windows, None, loss_fn("point"), settings)
+        train(net, windows, None, PointHead().loss, settings)
     m.windows = len(windows)
     return m
 

@@ -19,7 +19,7 @@ from coincast.data.store import Store
 from coincast.errors import CoincastError
 from coincast.explain import explain, gradient_through_time, saliency, trace_window
 from coincast.models import LSTMForecaster, LSTMNet
-from coincast.models.lstm import point_of
+from coincast.models.heads import get_head
 from coincast.models.runs import save_run
 
 LOOKBACK = 40
@@ -75,7 +75,7 @@ def test_saliency_is_the_gradient_of_the_step_one_forecast(model, frame):
         assert (p.grad is None) if before is None else torch.equal(p.grad, before)
     x = inputs.x.clone().requires_grad_(True)
     cfg = model.config
-    y = point_of(model.net(x), cfg.head, cfg.quantiles)[:, 0]
+    y = get_head(cfg.head, cfg.quantiles).point(model.net(x))[:, 0]
     (grad,) = torch.autograd.grad(y.sum(), x)
     assert got.shape == (LOOKBACK,) and np.isfinite(got).all() and (got >= 0).all()
     np.testing.assert_allclose(got, grad[0].norm(dim=-1).numpy(), rtol=1e-4, atol=1e-7)

@@ -1,14 +1,18 @@
-"""LSTMNet (shapes per head and horizon, dropout), the losses against hand computations, and
-point_of."""
+"""LSTMNet (shapes per head and horizon, dropout), the heads' losses against hand computations,
+and their point forecasts."""
 
 from __future__ import annotations
 
 import warnings
+from typing import get_args
 
+import numpy as np
 import pytest
 import torch
 
-from coincast.models.lstm import DEFAULT_QUANTILES, LSTMNet, loss_fn, point_of
+from coincast.models.config import LSTMConfig
+from coincast.models.heads import HEADS, get_head
+from coincast.models.lstm import DEFAULT_QUANTILES, LSTMNet
 
 
 @pytest.mark.parametrize("horizon", [1, 5])
@@ -27,7 +31,7 @@ def test_output_shapes(head, quantiles, tail, horizon):
                   quantiles=quantiles)  # fmt: skip
     out = net(torch.randn(4, 11, 3))  # (B, T, F)
     assert out.shape == (4, horizon, *tail)
-    assert point_of(out, head, quantiles).shape == (4, horizon)
+    assert get_head(head, quantiles).point(out).shape == (4, horizon)
 
 
 def test_a_batch_of_one_keeps_its_batch_dimension():
@@ -38,6 +42,27 @@ def test_a_batch_of_one_keeps_its_batch_dimension():
 def test_unknown_head_is_refused():
     with pytest.raises(ValueError, match=r"head 'median' is not one of \('point'"):
         LSTMNet(input_size=1, head="median")
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_every_head_turns_outputs_into_yhat_lo_hi(name):
+    torch.manual_seed(0)
+    head = get_head(name)
+    net = LSTMNet(input_size=1, hidden_size=4, num_layers=1, horizon=3, head=name)
+    with torch.no_grad():
+        pred = net(torch.randn(2, 10, 1))  # (B, H) or (B, H, size)
+    assert net.kind.size == head.size and net.head.out_features == 3 * head.size
+    yhat, lo, hi = head.forecast(pred)
+    assert yhat.shape == lo.shape == hi.shape == (2, 3)
+    np.testing.assert_array_equal(yhat, head.point(pred).numpy())
+    if name == "point":
+        assert np.isnan(lo).all() and np.isnan(hi).all()
+    else:
+        assert (lo <= yhat).all() and (yhat <= hi).all() and (lo < hi).all()
+
+
+def test_the_config_offers_every_head():
+    assert set(get_args(LSTMConfig.model_fields["head"].annotation)) == set(HEADS)
 
 
 def test_dropout_is_ignored_with_one_layer():
@@ -67,7 +92,7 @@ def test_dropout_applies_between_stacked_layers():
 
 def test_point_loss_is_torch_mse():
     pred, y = torch.randn(8, 3), torch.randn(8, 3)
-    assert torch.equal(loss_fn("point")(pred, y), torch.nn.functional.mse_loss(pred, y))
+    assert torch.equal(get_head("point").loss(pred, y), torch.nn.functional.mse_loss(pred, y))
 
 
 def test_pinball_loss_equals_a_hand_computation():
@@ -80,13 +105,13 @@ def test_pinball_loss_equals_a_hand_computation():
         0.0, (0.5 - 1) * -1.0, 0.9 * 2.0,  # step 2: errs 0, -1, 2
     ]  # fmt: skip
     expected = sum(hand) / 6
-    assert float(loss_fn("quantile", q)(pred, y)) == pytest.approx(expected, rel=1e-6)
+    assert float(get_head("quantile", q).loss(pred, y)) == pytest.approx(expected, rel=1e-6)
 
 
 def test_pinball_loss_is_zero_on_the_truth_and_punishes_the_wrong_side_more():
     q = (0.1, 0.9)
     y = torch.zeros(1, 1)
-    loss = loss_fn("quantile", q)
+    loss = get_head("quantile", q).loss
     assert float(loss(torch.zeros(1, 1, 2), y)) == 0.0
     over = float(loss(torch.tensor([[[1.0, 1.0]]]), y))  # both quantiles 1 above the truth
     assert over == pytest.approx(((1 - 0.1) + (1 - 0.9)) / 2)
@@ -99,13 +124,13 @@ def test_gaussian_nll_equals_a_hand_computation():
     pred = torch.stack([mean, log_var], dim=-1)  # (1, 2, 2)
     step1 = 0.5 * (0.0 + 1.0**2 / 1.0)
     step2 = 0.5 * (12.0 + 2.0**2 * torch.exp(torch.tensor(-12.0)).item())
-    assert float(loss_fn("gaussian")(pred, y)) == pytest.approx((step1 + step2) / 2, rel=1e-6)
+    assert float(get_head("gaussian").loss(pred, y)) == pytest.approx((step1 + step2) / 2, rel=1e-6)
 
 
 def test_gaussian_nll_matches_torch_up_to_its_constant():
     torch.manual_seed(0)
     pred, y = torch.randn(16, 3, 2), torch.randn(16, 3)
-    ours = loss_fn("gaussian")(pred, y)
+    ours = get_head("gaussian").loss(pred, y)
     theirs = torch.nn.functional.gaussian_nll_loss(pred[..., 0], y, pred[..., 1].exp(), eps=0)
     assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
 
@@ -113,31 +138,31 @@ def test_gaussian_nll_matches_torch_up_to_its_constant():
 def test_losses_have_gradients():
     for head, shape in (("point", (4, 2)), ("quantile", (4, 2, 3)), ("gaussian", (4, 2, 2))):
         pred = torch.randn(*shape, requires_grad=True)
-        loss_fn(head)(pred, torch.randn(4, 2)).backward()
+        get_head(head).loss(pred, torch.randn(4, 2)).backward()
         assert pred.grad is not None and torch.isfinite(pred.grad).all()
 
 
-# -- point_of --------------------------------------------------------------------------------
+# -- point forecasts -------------------------------------------------------------------------
 
 
-def test_point_of_point_head_is_the_output():
+def test_point_forecast_of_point_head_is_the_output():
     pred = torch.randn(3, 2)
-    assert torch.equal(point_of(pred, "point", DEFAULT_QUANTILES), pred)
+    assert torch.equal(get_head("point", DEFAULT_QUANTILES).point(pred), pred)
 
 
-def test_point_of_quantile_head_is_the_median_of_the_sorted_outputs():
+def test_point_forecast_of_quantile_head_is_the_median_of_the_sorted_outputs():
     pred = torch.tensor([[[3.0, 1.0, 2.0], [0.0, 5.0, -1.0]]])  # crossed quantiles
-    assert point_of(pred, "quantile", (0.05, 0.5, 0.95)).tolist() == [[2.0, 0.0]]
+    assert get_head("quantile", (0.05, 0.5, 0.95)).point(pred).tolist() == [[2.0, 0.0]]
     # 0.5 need not be in the middle of the list
     pred = torch.tensor([[[1.0, 2.0, 3.0, 4.0]]])
-    assert point_of(pred, "quantile", (0.1, 0.5, 0.8, 0.9)).tolist() == [[2.0]]
+    assert get_head("quantile", (0.1, 0.5, 0.8, 0.9)).point(pred).tolist() == [[2.0]]
 
 
-def test_point_of_quantile_head_without_a_median_takes_the_middle_level():
+def test_point_forecast_of_quantile_head_without_a_median_takes_the_middle_level():
     pred = torch.tensor([[[1.0, 2.0, 3.0]]])
-    assert point_of(pred, "quantile", (0.2, 0.4, 0.8)).tolist() == [[2.0]]
+    assert get_head("quantile", (0.2, 0.4, 0.8)).point(pred).tolist() == [[2.0]]
 
 
-def test_point_of_gaussian_head_is_the_mean():
+def test_point_forecast_of_gaussian_head_is_the_mean():
     pred = torch.tensor([[[1.5, 9.0], [-2.0, -9.0]]])
-    assert point_of(pred, "gaussian", DEFAULT_QUANTILES).tolist() == [[1.5, -2.0]]
+    assert get_head("gaussian", DEFAULT_QUANTILES).point(pred).tolist() == [[1.5, -2.0]]

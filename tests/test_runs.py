@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,19 @@ import pandas as pd
 import pytest
 import torch
 
-from coincast.data.sources.synthetic import predictable_candles
+from coincast.data.sources.synthetic import predictable_candles, random_walk
 from coincast.errors import CoincastError
 from coincast.models import LSTMForecaster
-from coincast.models.runs import RECORD, WEIGHTS, RunError, check_run_name, load_run, save_run
+from coincast.models.runs import (
+    RECORD,
+    WEIGHTS,
+    RunError,
+    RunRecord,
+    check_run_name,
+    load_run,
+    save_run,
+)
+from coincast.models.state import FittedState
 
 FAST = {"hidden": 8, "layers": 1, "lookback": 15, "log_every": 0, "threads": 1, "device": "cpu"}
 
@@ -67,6 +77,44 @@ def test_save_load_predict_equals_the_in_memory_forecast(fitted, frame, tmp_path
     assert g.data == f.data
     assert g.result.history == f.result.history
     assert g.result.best_epoch == f.result.best_epoch
+
+
+@pytest.fixture(scope="module")
+def every_field() -> LSTMForecaster:
+    """A global model whose fitted state has no empty field: two coins and one skipped (too
+    short), an exog coin not trained on, with a gap that drops five bars of each coin."""
+    coins = {c: random_walk(n, coin=c, seed=k) for k, (c, n) in
+             enumerate((("alpha", 120), ("beta", 120), ("tiny", 8)))}  # fmt: skip
+    leader = random_walk(120, coin="leader", seed=9)
+    holey = leader.drop(leader.index[50:55])
+    holey.attrs = dict(leader.attrs)
+    f = LSTMForecaster(**FAST | {"lookback": 10}, epochs=1, exog=["leader"], on_short="skip")
+    return f.fit(coins, exog={"leader": holey})
+
+
+def test_a_reloaded_run_has_an_equal_fitted_state_field_by_field(every_field, tmp_path):
+    f = every_field
+    assert f.skipped == ["tiny"] and f.dropped == {"alpha": 5, "beta": 5, "tiny": 0}
+    for field in fields(FittedState):
+        assert getattr(f.state, field.name), f"{field.name} is empty: nothing would be tested"
+    g = load_run(save_run(f, tmp_path / "every-field"))
+    for field in fields(FittedState):
+        assert getattr(g.state, field.name) == getattr(f.state, field.name), field.name
+    assert g.state == f.state
+    assert g.dropped == {"alpha": 5, "beta": 5, "tiny": 0}
+
+
+def test_every_field_of_the_fitted_state_is_a_key_of_run_json(every_field):
+    assert {f.name for f in fields(FittedState)} <= set(RunRecord.model_fields)
+    record = json.loads(json.dumps(every_field.state.to_record()))  # JSON-ready, as saved
+    assert FittedState.from_record(record) == every_field.state
+
+
+def test_a_run_saved_before_dropped_was_recorded_loads_with_none(run, fitted, frame):
+    edit_record(run, lambda r: r.pop("dropped"))
+    g = load_run(run)
+    assert g.dropped == {}
+    pd.testing.assert_frame_equal(g.predict(frame=frame), fitted["point"].predict())
 
 
 def test_a_loaded_run_asks_for_a_frame_to_predict_from(run):

@@ -15,7 +15,7 @@ from coincast.data.sources.synthetic import predictable_candles, random_walk
 from coincast.dataset.panel import build_panel, coin_inputs
 from coincast.errors import CoincastError
 from coincast.models import LSTMForecaster
-from coincast.models.lstm import loss_fn
+from coincast.models.heads import get_head
 from coincast.models.training import CHECKPOINT, TrainingInterrupted, evaluate
 
 #: Small and fast; one thread (two threads fight with anything else on a 2-core machine) and
@@ -236,9 +236,9 @@ def test_early_stopping_restores_the_best_epoch():
     assert len(history) == best + 2  # stopped after `patience` epochs without improvement
     assert all(torch.equal(v, weights[best][k]) for k, v in f.net.state_dict().items())
     # the restored model's validation loss, evaluated afresh, is the best in the history
-    assert evaluate(f.net, val_windows(f, frame).val, loss_fn("point"), "cpu") == pytest.approx(
-        min(val), rel=1e-6
-    )
+    assert evaluate(
+        f.net, val_windows(f, frame).val, get_head("point").loss, "cpu"
+    ) == pytest.approx(min(val), rel=1e-6)
 
 
 # -- heads, horizons, recursive, price ------------------------------------------------------
@@ -279,6 +279,17 @@ def test_recursive_mode_feeds_one_step_forecasts_back():
     assert len(out) == 4 and np.isfinite(out["yhat"]).all()
     assert f.predict_at(frame, np.array([100, 200])).shape == (2, 1)
     # the first recursive step is the one-step forecast of the same window
+    one = f.predict_at(frame, np.array([len(frame) - 1]))[0, 0]
+    assert out["yhat"].iloc[0] == pytest.approx(one, rel=1e-6)
+
+
+@pytest.mark.parametrize("head", ["quantile", "gaussian"])
+def test_recursive_mode_feeds_back_the_point_forecast_of_any_head(head):
+    frame = predictable_candles(300)
+    f = LSTMForecaster(recursive=True, horizon=3, epochs=1, head=head, **FAST).fit(frame)
+    out = f.predict()
+    assert len(out) == 3 and np.isfinite(out["yhat"]).all()
+    assert out["lo"].isna().all() and out["hi"].isna().all()  # no band one step at a time
     one = f.predict_at(frame, np.array([len(frame) - 1]))[0, 0]
     assert out["yhat"].iloc[0] == pytest.approx(one, rel=1e-6)
 

@@ -50,6 +50,19 @@ class CoinInputs:
         ends = np.asarray(ends, dtype="int64")
         return ends[bad[ends + 1] - bad[np.maximum(ends + 1 - lookback, 0)] == 0]
 
+    def row_at(self, end: pd.Timestamp | str, frame: pd.DataFrame) -> int:
+        """The row of bar ``end`` (UTC when naive); an error naming the bars of ``frame``,
+        the candles given, when there is none."""
+        ts = pd.Timestamp(end)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        row = int(self.frame.index.searchsorted(ts, side="right")) - 1
+        if row < 0 or self.frame.index[row] != ts:
+            raise CoincastError(
+                f"{describe(frame)} has no bar at {ts}; pick a bar between "
+                f"{frame.index[0]} and {frame.index[-1]}"
+            )
+        return row
+
 
 @dataclass
 class Scalers:
@@ -57,6 +70,15 @@ class Scalers:
 
     features: Scaler
     target: Scaler
+
+    def to_dict(self) -> dict[str, dict[str, list[float]]]:
+        """JSON-ready parameters of both scalers."""
+        return {"features": self.features.to_dict(), "target": self.target.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Mapping[str, list[float]]]) -> Scalers:
+        """Rebuild from :meth:`to_dict`."""
+        return cls(Scaler.from_dict(dict(d["features"])), Scaler.from_dict(dict(d["target"])))
 
 
 def exog_name(coin: str) -> str:
@@ -110,6 +132,37 @@ def coin_inputs(
     complete = np.isfinite(x).all(axis=1)
     warm = int(np.argmax(complete)) if complete.any() else len(x)
     return CoinInputs(coin, frame, x, level, warm, dropped)
+
+
+def exog_frames_of(
+    coins: list[str], frames: Mapping[str, pd.DataFrame], given: Mapping[str, pd.DataFrame] | None
+) -> dict[str, pd.DataFrame]:
+    """The candles of each exog coin in ``coins``: from ``given``, else from ``frames`` (the
+    coins trained on); validated."""
+    out = {}
+    for c in coins:
+        f = (given or {}).get(c)
+        if f is None:
+            f = frames.get(c)
+        if f is None:
+            raise CoincastError(
+                f"--exog {c}: no candles of {c} were given; fetch {c} at the same "
+                "interval (its returns are inputs at every bar)"
+            )
+        out[c] = validate_candles(f)
+    return out
+
+
+def forecast_coins(frames: Mapping[str, pd.DataFrame], target: str | None) -> list[str]:
+    """The coins whose windows are validated on: the ``target`` coin, or all of them."""
+    if target is None:
+        return list(frames)
+    if target not in frames:
+        raise CoincastError(
+            f"--target {target} is not among the coins trained on ({', '.join(frames)}); "
+            "list it too"
+        )
+    return [target]
 
 
 def split_time(end_times: list[np.ndarray], fraction: float) -> int | None:

@@ -53,6 +53,12 @@ class Scaler:
         """Rebuild from :meth:`to_dict`."""
         return cls(np.asarray(d["mean"], dtype="float64"), np.asarray(d["std"], dtype="float64"))
 
+    def __eq__(self, other: object) -> bool:
+        """Same parameters (arrays compared whole, not element by element)."""
+        if not isinstance(other, Scaler):
+            return NotImplemented
+        return np.array_equal(self.mean, other.mean) and np.array_equal(self.std, other.std)
+
 
 def target_level(close: np.ndarray, target: str) -> np.ndarray:
     """The series targets are differences (returns: log close) or values (price: close) of."""

@@ -21,12 +21,9 @@ from torch.nn import functional as F
 from ..errors import CoincastError
 from ..models.cell import ScratchLSTM, Trace
 from ..models.forecaster import LSTMForecaster, WindowInputs
-from ..models.lstm import LSTMNet, point_of
+from ..models.lstm import LSTMNet
 
 Step = Callable[[torch.Tensor, object], tuple[torch.Tensor, object]]  # (x_t, state) -> (h, state)
-
-
-# -- the numbers ---------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -52,7 +49,7 @@ def _setup(model: LSTMForecaster, inputs: WindowInputs):
 
 def _step1(model: LSTMForecaster, head_out: torch.Tensor) -> torch.Tensor:
     """(B,) step-1 point forecast from any head's output."""
-    return point_of(head_out, model.config.head, tuple(model.config.quantiles))[:, 0]
+    return model.head.point(head_out)[:, 0]
 
 
 def trace_window(model: LSTMForecaster, inputs: WindowInputs) -> Trace:

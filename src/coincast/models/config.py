@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..dataset.features import check_features
 from ..dataset.panel import exog_name
 from ..errors import CoincastError
-from .lstm import DEFAULT_QUANTILES
+from .heads import DEFAULT_QUANTILES
 from .training import TrainSettings
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,20 +25,24 @@ import torch
 from ..dataset.panel import (
     CoinInputs,
     Frames,
+    Panel,
     Scalers,
     as_frames,
     build_panel,
     coin_inputs,
     data_info,
+    exog_frames_of,
+    forecast_coins,
     set_threads,
 )
 from ..dataset.windows import Scaler, Windows, run_net
 from ..errors import CoincastError
-from ..intervals import interval_ms
-from ..series import describe, ms_from_index, validate_candles
+from ..series import describe, validate_candles
 from .config import LSTMConfig, _first_error
-from .inference import direct, recursive, to_price, validation_metrics
-from .lstm import LSTMNet, loss_fn, point_of
+from .heads import Forecast, Head, get_head
+from .inference import direct, forecast_frame, recursive, to_price, validation_metrics
+from .lstm import LSTMNet
+from .state import FittedState, StateField
 from .training import EpochRecord, TrainResult, train
 
 __all__ = ["LSTMConfig", "LSTMForecaster", "WindowInputs", "data_info"]
@@ -69,6 +73,14 @@ class LSTMForecaster:
 
     name = "lstm"
 
+    # The fitted state's fields, read and written as attributes (see FittedState).
+    coins = StateField[list[str]]()
+    scalers = StateField[dict[str, Scalers]]()
+    data = StateField[dict[str, dict[str, object]]]()
+    exog_data = StateField[dict[str, dict[str, object]]]()
+    skipped = StateField[list[str]]()
+    dropped = StateField[dict[str, int]]()
+
     def __init__(self, config: LSTMConfig | None = None, **overrides: object) -> None:
         base = config.model_dump() if config is not None else {}
         try:
@@ -76,16 +88,11 @@ class LSTMForecaster:
         except ValueError as exc:
             raise CoincastError(_first_error(exc)) from None
         self.net: LSTMNet | None = None
-        self.coins: list[str] = []  #: coins trained on, in coin-embedding order
-        self.scalers: dict[str, Scalers] = {}  #: per coin, fit on its training slice
+        self.state = FittedState()  #: scalers, coins, data... (all but the weights)
         self.result = TrainResult()
-        self.data: dict[str, dict[str, object]] = {}  #: per coin trained on: data_info
-        self.exog_data: dict[str, dict[str, object]] = {}  #: per exog-only coin
         self.metrics: dict[str, float | None] = {}
-        self.skipped: list[str] = []  #: coins left out for too short a history
-        self.dropped: dict[str, int] = {}  #: per coin, bars without matching exog bars
-        self._frames: dict[str, pd.DataFrame] = {}
-        self._exog: dict[str, pd.DataFrame] = {}
+        self._frames: dict[str, pd.DataFrame] = {}  #: per coin, the candles to forecast from
+        self._exog: dict[str, pd.DataFrame] = {}  #: per exog coin, its candles
 
     # -- fitting -------------------------------------------------------------------------------
 
@@ -112,62 +119,47 @@ class LSTMForecaster:
         """
         cfg = self.config
         frames = as_frames(data)
-        exog_frames = self._exog_frames(frames, exog)
-        forecast = self._forecast_coins(frames)
+        exog_frames = exog_frames_of(cfg.exog, frames, exog)
+        forecast = forecast_coins(frames, cfg.target_coin)
         cfg.threads = set_threads(cfg.threads)  # recorded: results depend on it
         inputs = {c: self._coin_inputs(c, f, exog_frames) for c, f in frames.items()}
-        embed = cfg.coin_embedding and len(frames) > 1
         panel = build_panel(
             inputs, forecast, lookback=cfg.lookback, horizon=cfg.trained_horizon,
-            target=cfg.target, fraction=cfg.val_fraction, on_short=cfg.on_short, embed=embed,
+            target=cfg.target, fraction=cfg.val_fraction, on_short=cfg.on_short,
+            embed=cfg.coin_embedding and len(frames) > 1,
         )  # fmt: skip
-        if not (warm_start and self.net is not None and self.coins == list(frames)):
+        keep_net = warm_start and self.net is not None and self.coins == list(frames)
+        self.state = self._fitted_state(frames, exog_frames, inputs, panel)
+        if not keep_net:
             torch.manual_seed(cfg.seed)
-            self.coins = list(frames)
             self.net = self._new_net()
-        self.scalers, self.skipped = panel.scalers, panel.skipped
-        self.dropped = {c: ci.dropped for c, ci in inputs.items()}
-        self.data = {c: data_info(f) for c, f in frames.items() if c not in self.skipped}
-        self.exog_data = {c: data_info(f) for c, f in exog_frames.items() if c not in frames}
-        settings = cfg.training()
+        settings = replace(
+            cfg.training(), device=self.device, checkpoint_dir=checkpoint_dir, resume=resume,
+            fingerprint=self.fingerprint(), keep_start=warm_start,
+        )  # fmt: skip
         if epochs is not None:
             settings.epochs = epochs
-        self.result = train(
-            self.net, panel.train, panel.val, loss_fn(cfg.head, cfg.quantiles), settings,
-            device=self.device, on_epoch=on_epoch, checkpoint_dir=checkpoint_dir,
-            resume=resume, fingerprint=self.fingerprint(), keep_start=warm_start,
-        )  # fmt: skip
+        self.result = train(self.net, panel.train, panel.val, self.head.loss, settings,
+                            on_epoch=on_epoch)  # fmt: skip
         self.net.to("cpu").eval()
         self._frames, self._exog = dict(frames), exog_frames
         self.metrics = validation_metrics(inputs, panel.val_ends, self._predict_rows)
         return self
 
-    def _exog_frames(
-        self, frames: dict[str, pd.DataFrame], exog: Mapping[str, pd.DataFrame] | None
-    ) -> dict[str, pd.DataFrame]:
-        out = {}
-        for c in self.config.exog:
-            f = (exog or {}).get(c)
-            if f is None:
-                f = frames.get(c)
-            if f is None:
-                raise CoincastError(
-                    f"--exog {c}: no candles of {c} were given; fetch {c} at the same "
-                    "interval (its returns are inputs at every bar)"
-                )
-            out[c] = validate_candles(f)
-        return out
-
-    def _forecast_coins(self, frames: dict[str, pd.DataFrame]) -> list[str]:
-        target = self.config.target_coin
-        if target is None:
-            return list(frames)
-        if target not in frames:
-            raise CoincastError(
-                f"--target {target} is not among the coins trained on ({', '.join(frames)}); "
-                "list it too"
-            )
-        return [target]
+    def _fitted_state(
+        self, frames: dict[str, pd.DataFrame], exog: dict[str, pd.DataFrame],
+        inputs: dict[str, CoinInputs], panel: Panel,
+    ) -> FittedState:  # fmt: skip
+        """What this fit leaves besides the weights."""
+        return FittedState(
+            coins=list(frames),
+            features=self.config.inputs(),
+            scalers=panel.scalers,
+            data={c: data_info(f) for c, f in frames.items() if c not in panel.skipped},
+            exog_data={c: data_info(f) for c, f in exog.items() if c not in frames},
+            skipped=panel.skipped,
+            dropped={c: ci.dropped for c, ci in inputs.items()},
+        )
 
     def _coin_inputs(
         self, coin: str, frame: pd.DataFrame, exog: Mapping[str, pd.DataFrame]
@@ -177,13 +169,12 @@ class LSTMForecaster:
         return coin_inputs(coin, frame, list(cfg.features), cfg.target, exog)
 
     def _new_net(self) -> LSTMNet:
-        cfg = self.config
-        embed = cfg.coin_embedding and len(self.coins) > 1
-        return LSTMNet(
-            len(cfg.inputs()), cfg.hidden, cfg.layers, cfg.dropout, cfg.trained_horizon,
-            cfg.head, cfg.quantiles, n_coins=max(len(self.coins), 1),
-            embed_dim=cfg.embed_dim if embed else 0,
-        )  # fmt: skip
+        return LSTMNet.from_config(self.config, n_coins=len(self.coins))
+
+    @property
+    def head(self) -> Head:
+        """The output head of the config: its loss, point forecast and band."""
+        return get_head(self.config.head, self.config.quantiles)
 
     @property
     def device(self) -> torch.device:
@@ -228,29 +219,7 @@ class LSTMForecaster:
 
     def forecast_coin(self, coin: str | None = None, frame: pd.DataFrame | None = None) -> str:
         """The coin to forecast: ``coin``, the frame's coin, the target coin or the only one."""
-        if not self.coins:
-            raise CoincastError("the forecaster is not fitted yet: call fit(frame) first")
-        if len(self.coins) == 1 and coin is None:
-            return self.coins[0]  # a one-coin model may be applied to any coin's candles
-        if coin is None and frame is not None and frame.attrs.get("coin") in self.scalers:
-            coin = frame.attrs["coin"]
-        coin = coin or self.config.target_coin
-        if coin is None:
-            raise CoincastError(
-                f"this model forecasts {len(self.coins)} coins ({', '.join(self.coins)}); "
-                "say which: --coin COIN"
-            )
-        if coin not in self.scalers:
-            known = ", ".join(c for c in self.coins if c in self.scalers)
-            if coin in self.skipped:
-                raise CoincastError(
-                    f"--coin {coin} was skipped in training (too short a history for the "
-                    f"lookback); this model forecasts {known}"
-                )
-            raise CoincastError(
-                f"--coin {coin} is not one of the coins this model was trained on: {known}"
-            )
-        return coin
+        return self.state.forecast_coin(coin, frame, self.config.target_coin)
 
     def _inputs_for(
         self, coin: str, frame: pd.DataFrame, exog: Mapping[str, pd.DataFrame] | None
@@ -288,15 +257,14 @@ class LSTMForecaster:
 
     @torch.no_grad()
     def _predict_rows(self, ci: CoinInputs, ends: np.ndarray, coin: str) -> np.ndarray:
-        net, sc, cfg = self._fitted(), self.scalers[coin], self.config
+        net, sc, cfg, head = self._fitted(), self.scalers[coin], self.config, self.head
         coins = np.full(len(ends), self.coins.index(coin)) if net.embed is not None else None
-        windows = Windows(sc.features.transform(ci.x), None, ends, self.config.lookback, coins)
+        windows = Windows(sc.features.transform(ci.x), None, ends, cfg.lookback, coins)
         out = []
         for i in range(0, len(windows), 4096):
             xb, _ = windows.batch(torch.arange(i, min(i + 4096, len(windows))))
-            pred = run_net(net, xb)
-            out.append(point_of(pred, self.config.head, self.config.quantiles).numpy())
-        z = np.concatenate(out) if out else np.empty((0, self.config.trained_horizon))
+            out.append(head.point(run_net(net, xb)).numpy())  # (B, H)
+        z = np.concatenate(out) if out else np.empty((0, cfg.trained_horizon))
         return to_price(sc.target.inverse(z), ci.frame["close"].to_numpy()[ends], cfg.target)
 
     @torch.no_grad()
@@ -320,52 +288,60 @@ class LSTMForecaster:
             Indexed by the future bar starts ``ts``: ``yhat`` (point forecast of the close),
             ``lo`` and ``hi`` (the band of a quantile or Gaussian head; NaN for a point head).
         """
-        net = self._fitted()
-        cfg = self.config
-        horizon = cfg.horizon if horizon is None else horizon
-        if not 1 <= horizon <= cfg.horizon:
-            raise CoincastError(
-                f"horizon ({horizon}) must be between 1 and the trained horizon ({cfg.horizon})"
-            )
+        self._fitted()
+        horizon = self._check_horizon(horizon)
         coin = self.forecast_coin(coin, frame)
+        frame = self._frame_of(coin, frame)
+        ci = self._inputs_for(coin, frame, exog)
+        self._check_last_bar(ci, frame)
+        values = self._forecast(self._last_window(ci, frame, coin), coin, horizon)
+        return forecast_frame(values, frame, self.config.target)
+
+    def _check_horizon(self, horizon: int | None) -> int:
+        trained = self.config.horizon
+        horizon = trained if horizon is None else horizon
+        if not 1 <= horizon <= trained:
+            raise CoincastError(
+                f"horizon ({horizon}) must be between 1 and the trained horizon ({trained})"
+            )
+        return horizon
+
+    def _frame_of(self, coin: str, frame: pd.DataFrame | None) -> pd.DataFrame:
+        """``frame``, or else the candles of ``coin`` the model was fit on or updated with."""
         if frame is None:
             frame = self._frames.get(coin)
         if frame is None:
             raise CoincastError(
                 "this model was loaded from a run folder: pass frame=, the candles to forecast from"
             )
-        ci = self._inputs_for(coin, frame, exog)
-        self._check_last_bar(ci, frame)
+        return frame
+
+    def _last_window(self, ci: CoinInputs, frame: pd.DataFrame, coin: str) -> np.ndarray:
+        """The scaled inputs of the last ``lookback`` bars, (lookback, F)."""
+        cfg = self.config
         if len(ci.x) - ci.warm < cfg.lookback:
             raise CoincastError(
                 f"lookback ({cfg.lookback}) + feature warm-up ({ci.warm}) needs "
                 f"{cfg.lookback + ci.warm} rows; {describe(frame)} has {len(ci.x)}. "
                 "Fetch more history"
             )
-        sc = self.scalers[coin]
         if not ci.complete[-cfg.lookback :].all():
             raise CoincastError(
                 f"the last {cfg.lookback} bars of {describe(frame)} include a return of "
                 f"{', '.join(cfg.exog)} after a gap (undefined); fetch the missing bars"
             )
-        xs = sc.features.transform(ci.x[-cfg.lookback :])
+        return self.scalers[coin].features.transform(ci.x[-cfg.lookback :])
+
+    def _forecast(self, xs: np.ndarray, coin: str, horizon: int) -> Forecast:
+        """``yhat``, ``lo`` and ``hi`` of the first ``horizon`` steps in target units, from
+        the scaled window ``xs`` (lookback, F)."""
+        net, cfg, sc = self._fitted(), self.config, self.scalers[coin]
         k = self.coins.index(coin) if net.embed is not None else None
         if cfg.recursive:
-            mid, lo, hi = recursive(net, xs, k, sc, horizon, cfg.target)
+            mid, lo, hi = recursive(net, xs, k, sc, self.head, horizon, cfg.target)
         else:
-            mid, lo, hi = direct(net, xs, k, sc.target, cfg.head, cfg.quantiles)
-        last_close = float(frame["close"].iloc[-1])
-        cols = {k: to_price(v[None, :horizon], np.array([last_close]), cfg.target)[0] for k, v in
-                (("yhat", mid), ("lo", lo), ("hi", hi))}  # fmt: skip
-        step = interval_ms(frame.attrs["interval"])
-        last_ms = int(ms_from_index(frame.index)[-1])
-        index = pd.DatetimeIndex(
-            pd.to_datetime(last_ms + step * np.arange(1, horizon + 1), unit="ms", utc=True),
-            name="ts",
-        )
-        out = pd.DataFrame(cols, index=index)
-        out.attrs.update(frame.attrs, last_ts=frame.index[-1], last_close=last_close)
-        return out
+            mid, lo, hi = direct(net, xs, k, sc.target, self.head)
+        return mid[:horizon], lo[:horizon], hi[:horizon]
 
     def _check_last_bar(self, ci: CoinInputs, frame: pd.DataFrame) -> None:
         if len(frame) and (not len(ci.frame) or ci.frame.index[-1] != frame.index[-1]):
@@ -389,16 +365,7 @@ class LSTMForecaster:
         cfg = self.config
         coin = self.forecast_coin(coin, frame)
         ci = self._inputs_for(coin, frame, exog)
-        row = len(ci.frame) - 1
-        if end is not None:
-            ts = pd.Timestamp(end)
-            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-            row = int(ci.frame.index.searchsorted(ts, side="right")) - 1
-            if row < 0 or ci.frame.index[row] != ts:
-                raise CoincastError(
-                    f"{describe(frame)} has no bar at {ts}; pick a bar between "
-                    f"{frame.index[0]} and {frame.index[-1]}"
-                )
+        row = len(ci.frame) - 1 if end is None else ci.row_at(end, frame)
         if row - cfg.lookback + 1 < ci.warm or not len(ci.whole(np.array([row]), cfg.lookback)):
             raise CoincastError(
                 f"the window ending {ci.frame.index[row]} needs {cfg.lookback} rows with every "

@@ -1,18 +1,20 @@
 """From the network's scaled outputs to forecasts: the head's point and band, one step
-after another in recursive mode, and log returns back to prices."""
+after another in recursive mode, log returns back to prices, and the forecast table."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
 import numpy as np
+import pandas as pd
 import torch
+from torch import nn
 
 from ..dataset.panel import CoinInputs, Scalers
 from ..dataset.windows import Scaler
-from .lstm import LSTMNet, point_of
-
-Z90 = 1.6448536269514722  # the Gaussian head's lo/hi: a central 90 % interval
+from ..intervals import interval_ms
+from ..series import ms_from_index
+from .heads import Forecast, Head
 
 
 def to_price(y: np.ndarray, last_close: np.ndarray, target: str) -> np.ndarray:
@@ -23,35 +25,24 @@ def to_price(y: np.ndarray, last_close: np.ndarray, target: str) -> np.ndarray:
     return y
 
 
-def direct(
-    net: LSTMNet, xs: np.ndarray, k: int | None, scaler: Scaler, head: str,
-    quantiles: tuple[float, ...],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Point, low and high (NaN for a point head) of each horizon step, in target units,
-    from one scaled window ``xs`` (coin index ``k`` for a coin embedding)."""
+def direct(net: nn.Module, xs: np.ndarray, k: int | None, scaler: Scaler, head: Head) -> Forecast:
+    """Point, low and high (NaN without a band) of each horizon step, in target units,
+    from one scaled window ``xs`` (L, F) (coin index ``k`` for a coin embedding)."""
     coin = None if k is None else torch.tensor([k])
     pred = net(torch.as_tensor(xs[None], dtype=torch.float32), coin)[0]  # (H,)|(H, Q)|(H, 2)
-    mean, std = scaler.mean, scaler.std
-    if head == "point":
-        mid = pred.numpy() * std + mean
-        return mid, np.full_like(mid, np.nan), np.full_like(mid, np.nan)
-    if head == "quantile":
-        q = pred.sort(dim=-1).values.numpy() * std[:, None] + mean[:, None]  # (H, Q)
-        mid = point_of(pred[None], "quantile", quantiles)[0].numpy() * std + mean
-        return mid, q[:, 0], q[:, -1]
-    mu = pred[:, 0].numpy()
-    sigma = np.exp(0.5 * pred[:, 1].clamp(-12, 12).numpy())
-    return mu * std + mean, (mu - Z90 * sigma) * std + mean, (mu + Z90 * sigma) * std + mean
+    mid, lo, hi = head.forecast(pred)  # (H,) each, scaled
+    return scaler.inverse(mid), scaler.inverse(lo), scaler.inverse(hi)
 
 
 def recursive(
-    net: LSTMNet, xs: np.ndarray, k: int | None, sc: Scalers, horizon: int, target: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apply a one-step point model ``horizon`` times, feeding each forecast back as the
-    next input (the window's only feature is the target's own)."""
+    net: nn.Module, xs: np.ndarray, k: int | None, sc: Scalers, head: Head, horizon: int,
+    target: str,
+) -> Forecast:  # fmt: skip
+    """Apply a one-step model ``horizon`` times, feeding each point forecast back as the
+    next input (the window's only feature is the target's own); no band."""
     window, total, mids = xs.copy(), 0.0, []
     for _ in range(horizon):
-        mid, _, _ = direct(net, window, k, sc.target, "point", ())
+        mid, _, _ = direct(net, window, k, sc.target, head)  # (1,)
         step = float(mid[0])
         if target == "returns":
             total += step  # one-step log returns add up to the cumulative return
@@ -61,6 +52,28 @@ def recursive(
         window = np.vstack([window[1:], sc.features.transform(np.array([[step]]))])
     mid = np.array(mids)
     return mid, np.full_like(mid, np.nan), np.full_like(mid, np.nan)
+
+
+def forecast_frame(values: Forecast, frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The forecast table of the bars after ``frame``'s last: ``yhat``, ``lo`` and ``hi``
+    from ``values`` (each (H,), in target units) as prices, indexed by the future bar
+    starts ``ts``; ``frame``'s attrs, with ``last_ts`` and ``last_close``."""
+    last_close = float(frame["close"].iloc[-1])
+    cols = {name: to_price(v[None], np.array([last_close]), target)[0]
+            for name, v in zip(("yhat", "lo", "hi"), values, strict=True)}  # fmt: skip
+    out = pd.DataFrame(cols, index=future_index(frame, len(values[0])))
+    out.attrs.update(frame.attrs, last_ts=frame.index[-1], last_close=last_close)
+    return out
+
+
+def future_index(frame: pd.DataFrame, horizon: int) -> pd.DatetimeIndex:
+    """The starts of the ``horizon`` bars after ``frame``'s last (at its interval)."""
+    step = interval_ms(frame.attrs["interval"])
+    last_ms = int(ms_from_index(frame.index)[-1])
+    return pd.DatetimeIndex(
+        pd.to_datetime(last_ms + step * np.arange(1, horizon + 1), unit="ms", utc=True),
+        name="ts",
+    )
 
 
 def validation_metrics(

@@ -7,19 +7,25 @@ Shapes: ``B`` batch, ``T`` lookback, ``F`` features, ``E`` coin-embedding size, 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
-HEADS = ("point", "quantile", "gaussian")
-DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
+from .heads import DEFAULT_QUANTILES, get_head
+
+if TYPE_CHECKING:
+    from .config import LSTMConfig
+
+__all__ = ["DEFAULT_QUANTILES", "LSTMNet"]
 
 
 class LSTMNet(nn.Module):
     """``nn.LSTM`` and a linear head on the last hidden state, forecasting ``horizon`` steps
     at once (direct multi-step).
 
-    Outputs by head: ``point`` (B, H); ``quantile`` (B, H, Q); ``gaussian`` (B, H, 2) holding
-    mean and log-variance.
+    Outputs by head (:mod:`coincast.models.heads`, kept in ``kind``): ``point`` (B, H);
+    ``quantile`` (B, H, Q); ``gaussian`` (B, H, 2) holding mean and log-variance.
 
     A model trained on several coins (``n_coins > 1``, ``embed_dim > 0``) learns one vector
     of ``embed_dim`` numbers per coin and concatenates it to every step's features, so the
@@ -45,11 +51,8 @@ class LSTMNet(nn.Module):
         embed_dim: int = 0,
     ) -> None:
         super().__init__()
-        if head not in HEADS:
-            raise ValueError(f"head {head!r} is not one of {HEADS}")
-        self.horizon, self.head_kind = horizon, head
-        self.quantiles = tuple(quantiles)
-        self.per_step = {"point": 1, "quantile": len(self.quantiles), "gaussian": 2}[head]
+        self.horizon = horizon
+        self.kind = get_head(head, quantiles)  #: output size, loss and readout of the head
         self.embed = nn.Embedding(n_coins, embed_dim) if embed_dim > 0 else None
         self.lstm = nn.LSTM(
             input_size + embed_dim,
@@ -58,7 +61,18 @@ class LSTMNet(nn.Module):
             batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,  # torch applies it between layers
         )
-        self.head = nn.Linear(hidden_size, horizon * self.per_step)
+        self.head = nn.Linear(hidden_size, horizon * self.kind.size)
+
+    @classmethod
+    def from_config(cls, config: LSTMConfig, n_coins: int = 1) -> LSTMNet:
+        """The network a config describes, for ``n_coins`` coins (a coin embedding when
+        there are several and the config asks for one)."""
+        embed = config.coin_embedding and n_coins > 1
+        return cls(
+            len(config.inputs()), config.hidden, config.layers, config.dropout,
+            config.trained_horizon, config.head, config.quantiles, n_coins=max(n_coins, 1),
+            embed_dim=config.embed_dim if embed else 0,
+        )  # fmt: skip
 
     def forward(self, x: torch.Tensor, coin: torch.Tensor | None = None) -> torch.Tensor:
         """Forecast from windows ``x`` (B, T, F); ``coin`` (B,) indexes each window's coin."""
@@ -76,37 +90,5 @@ class LSTMNet(nn.Module):
 
     def project(self, h_last: torch.Tensor) -> torch.Tensor:
         """The head: last hidden state (B, hidden) to the output of the head kind."""
-        z = self.head(h_last)  # (B, H * per_step)
-        if self.head_kind == "point":
-            return z  # (B, H)
-        return z.view(len(h_last), self.horizon, self.per_step)  # (B, H, Q) or (B, H, 2)
-
-
-def loss_fn(head: str, quantiles: tuple[float, ...] = DEFAULT_QUANTILES):
-    """The training loss of a head: MSE, pinball (quantile) or Gaussian NLL."""
-    if head == "point":
-        return nn.functional.mse_loss
-    if head == "quantile":
-        q = torch.tensor(quantiles)
-
-        def pinball(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            err = y.unsqueeze(-1) - pred  # (B, H, Q)
-            return torch.maximum(q.to(err) * err, (q.to(err) - 1) * err).mean()
-
-        return pinball
-
-    def gaussian_nll(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        mean, log_var = pred[..., 0], pred[..., 1].clamp(-12.0, 12.0)
-        return 0.5 * (log_var + (y - mean) ** 2 * torch.exp(-log_var)).mean()
-
-    return gaussian_nll
-
-
-def point_of(pred: torch.Tensor, head: str, quantiles: tuple[float, ...]) -> torch.Tensor:
-    """(B, H) point forecast: the value, the median quantile (or middle one), or the mean."""
-    if head == "point":
-        return pred
-    if head == "quantile":
-        mid = quantiles.index(0.5) if 0.5 in quantiles else len(quantiles) // 2
-        return pred.sort(dim=-1).values[..., mid]
-    return pred[..., 0]
+        z = self.head(h_last)  # (B, H * size)
+        return self.kind.shape(z, self.horizon)  # (B, H), (B, H, Q) or (B, H, 2)

@@ -11,7 +11,7 @@ import json
 import os
 import platform
 import re
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -22,16 +22,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..dataset.panel import Scalers
-from ..dataset.windows import Scaler
 from ..errors import CoincastError
 from .forecaster import LSTMConfig, LSTMForecaster
+from .state import FittedState
 from .training import EpochRecord, TrainResult
 
 FORMAT = "coincast-run/2"
 WEIGHTS = "model.safetensors"
 RECORD = "run.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_STATE_FIELDS = {f.name for f in fields(FittedState)}  #: keys of run.json it restores
 
 
 class RunError(CoincastError):
@@ -61,7 +61,11 @@ class ScalerRecord(BaseModel):
 
 
 class RunRecord(BaseModel):
-    """The schema of ``run.json`` (version 2: one or several coins)."""
+    """The schema of ``run.json`` (version 2: one or several coins).
+
+    ``coins`` to ``dropped`` are the fields of :class:`~coincast.models.state.FittedState`,
+    by the same names.
+    """
 
     model_config = ConfigDict(extra="forbid")
     format: Literal["coincast-run/2"]
@@ -75,6 +79,7 @@ class RunRecord(BaseModel):
     data: dict[str, DataRecord]  #: per coin trained on
     exog_data: dict[str, DataRecord]  #: per exog coin not trained on
     skipped: list[str]
+    dropped: dict[str, int] = {}  #: per coin, bars without exog bars (older runs: none kept)
     packages: dict[str, str]
     history: list[dict[str, float | int | None]]
     best_epoch: int
@@ -113,12 +118,7 @@ def save_run(forecaster: LSTMForecaster, folder: str | Path) -> Path:
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         model="lstm",
         config=forecaster.config,
-        coins=forecaster.coins,
-        features=forecaster.config.inputs(),
-        scalers={c: _scaler_record(s) for c, s in forecaster.scalers.items()},
-        data={c: DataRecord(**d) for c, d in forecaster.data.items()},
-        exog_data={c: DataRecord(**d) for c, d in forecaster.exog_data.items()},
-        skipped=forecaster.skipped,
+        **forecaster.state.to_record(),
         packages=package_versions(),
         history=[asdict(r) for r in forecaster.result.history],
         best_epoch=forecaster.result.best_epoch,
@@ -154,7 +154,7 @@ def load_run(folder: str | Path) -> LSTMForecaster:
     except (SafetensorError, OSError) as exc:
         raise RunError(f"{weights} is not a safetensors file ({exc})") from None
     f = LSTMForecaster(record.config)
-    f.coins = list(record.coins)
+    f.state = FittedState.from_record(record.model_dump(include=_STATE_FIELDS))
     f.net = f._new_net()
     try:
         f.net.load_state_dict(state)
@@ -163,14 +163,6 @@ def load_run(folder: str | Path) -> LSTMForecaster:
             f"{weights} does not fit the network in run.json: {str(exc)[:200]}"
         ) from None
     f.net.eval()
-    f.scalers = {
-        c: Scalers(Scaler.from_dict(s["features"].model_dump()),
-                   Scaler.from_dict(s["target"].model_dump()))
-        for c, s in record.scalers.items()
-    }  # fmt: skip
-    f.data = {c: d.model_dump() for c, d in record.data.items()}
-    f.exog_data = {c: d.model_dump() for c, d in record.exog_data.items()}
-    f.skipped = list(record.skipped)
     f.metrics = dict(record.metrics)
     f.result = TrainResult(
         [EpochRecord(**h) for h in record.history], record.best_epoch, record.stopped_early
@@ -199,13 +191,6 @@ def read_record(folder: Path) -> RunRecord:
         e = exc.errors()[0]
         where = ".".join(str(p) for p in e["loc"]) or "run.json"
         raise RunError(f"{path} is invalid at {where}: {e['msg']}") from None
-
-
-def _scaler_record(s: Scalers) -> dict[str, ScalerRecord]:
-    return {
-        "features": ScalerRecord(**s.features.to_dict()),
-        "target": ScalerRecord(**s.target.to_dict()),
-    }
 
 
 def _from_v1(data: dict) -> dict:

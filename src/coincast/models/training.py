@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -56,7 +57,8 @@ def tune_allocator() -> bool:
 
 @dataclass
 class TrainSettings:
-    """How to train (the optimisation part of :class:`~coincast.models.LSTMConfig`)."""
+    """How to train: the optimisation part of :class:`~coincast.models.LSTMConfig`
+    (:meth:`~coincast.models.LSTMConfig.training`), then where and how this call runs."""
 
     epochs: int = 50
     batch: int = 64
@@ -66,6 +68,11 @@ class TrainSettings:
     lr_schedule: str = "none"  #: none | cosine | plateau
     seed: int = 0
     log_every: int = 10
+    device: torch.device | str = "cpu"
+    checkpoint_dir: Path | None = None  #: where ``checkpoint.safetensors`` is written
+    resume: bool = False  #: continue from the checkpoint in ``checkpoint_dir``
+    fingerprint: str = ""  #: identifies data and config; another's checkpoint is refused
+    keep_start: bool = False  #: the starting weights are a candidate too (warm-started refit)
 
 
 @dataclass
@@ -89,6 +96,9 @@ class TrainResult:
     stopped_early: bool = False
 
 
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  #: loss(outputs, targets)
+
+
 class TrainingInterrupted(CoincastError):
     """Training was interrupted; the last completed epoch is checkpointed."""
 
@@ -97,67 +107,74 @@ def train(
     net: nn.Module,
     train_set: Windows,
     val_set: Windows | None,
-    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    loss: Loss,
     settings: TrainSettings,
     *,
-    device: torch.device | str = "cpu",
     on_epoch: Callable[[EpochRecord], None] | None = None,
-    checkpoint_dir: Path | None = None,
-    resume: bool = False,
-    fingerprint: str = "",
-    keep_start: bool = False,
 ) -> TrainResult:
     """Train ``net`` in place and leave the best weights (lowest validation loss) in it.
 
     Parameters
     ----------
-    checkpoint_dir
-        Where ``checkpoint.safetensors`` is written after every epoch.
-    resume
-        Continue from the checkpoint in ``checkpoint_dir`` (same seed and data give the same
-        weights as an uninterrupted run).
-    fingerprint
-        Identifies the data and config; a checkpoint made with another is refused.
-    keep_start
-        The starting weights are a candidate too (a warm-started refit): they are kept when
-        no new epoch beats them on the validation slice.
+    loss
+        ``loss(outputs, targets)``: the head's loss (:meth:`coincast.models.heads.Head.loss`).
+    settings
+        The optimisation settings, and per call: ``checkpoint_dir`` (a checkpoint after every
+        epoch), ``resume`` (continue from it: same seed and data give the same weights as an
+        uninterrupted run), ``fingerprint`` (a checkpoint made with another is refused) and
+        ``keep_start`` (the starting weights are kept when no new epoch beats them on the
+        validation slice, for a warm-started refit).
+    on_epoch
+        Called with each epoch's record.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from coincast.models.heads import PointHead
+    >>> from coincast.models.lstm import LSTMNet
+    >>> w = Windows(np.zeros((20, 1)), np.zeros((11, 1)), np.arange(9, 20), lookback=10)
+    >>> r = train(LSTMNet(1, 4, 1), w, None, PointHead().loss, TrainSettings(2, log_every=0))
+    >>> len(r.history)
+    2
     """
     tune_allocator()
-    device = torch.device(device)
-    net.to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
-    sched = _scheduler(opt, settings)
-    shuffle = torch.Generator().manual_seed(settings.seed)
-    state = _State(best_state=_copy_state(net))
-    if keep_start and val_set is not None and len(val_set):
-        state.best_val = evaluate(net, val_set, loss, device)
-    if resume:
-        if checkpoint_dir is None or not (checkpoint_dir / CHECKPOINT).exists():
-            raise CoincastError(
-                f"no checkpoint to resume in {checkpoint_dir}; train without --resume"
-            )
-        state = _load_checkpoint(checkpoint_dir / CHECKPOINT, net, opt, sched, shuffle, fingerprint)
+    loop = _Loop.start(net, loss, settings)
+    state = _start(loop, val_set)
     try:
         while state.epoch < settings.epochs and state.bad_epochs < settings.patience:
-            record = _epoch(net, train_set, val_set, loss, opt, settings, shuffle, device, state)
-            _step_schedule(sched, record)
+            record = _epoch(loop, train_set, val_set, state)
+            _step_schedule(loop.sched, record)
             _keep_best(net, state, record)
-            if checkpoint_dir is not None:
-                _save_checkpoint(
-                    checkpoint_dir / CHECKPOINT, net, opt, sched, shuffle, state, fingerprint
-                )
+            if settings.checkpoint_dir is not None:
+                _save_checkpoint(settings.checkpoint_dir / CHECKPOINT, loop, state)
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
-        if checkpoint_dir is None:
-            raise TrainingInterrupted(
-                f"training interrupted after epoch {state.epoch}; no checkpoint was kept"
-            ) from None
-        raise TrainingInterrupted(
-            f"training interrupted after epoch {state.epoch}; resume with --resume"
-        ) from None
+        raise _interrupted(state.epoch, settings.checkpoint_dir) from None
     net.load_state_dict(state.best_state)
     return TrainResult(state.history, state.best_epoch, state.bad_epochs >= settings.patience)
+
+
+@dataclass
+class _Loop:
+    """What every step of one training call uses."""
+
+    net: nn.Module
+    loss: Loss
+    settings: TrainSettings
+    device: torch.device
+    opt: torch.optim.Optimizer
+    sched: Any  #: an LR scheduler, or None
+    shuffle: torch.Generator  #: draws each epoch's order of windows
+
+    @classmethod
+    def start(cls, net: nn.Module, loss: Loss, settings: TrainSettings) -> _Loop:
+        device = torch.device(settings.device)
+        net.to(device)
+        opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
+        sched = _scheduler(opt, settings)
+        shuffle = torch.Generator().manual_seed(settings.seed)
+        return cls(net, loss, settings, device, opt, sched, shuffle)
 
 
 @dataclass
@@ -170,40 +187,65 @@ class _State:
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def _epoch(net, train_set, val_set, loss, opt, settings, shuffle, device, state) -> EpochRecord:
+def _start(loop: _Loop, val_set: Windows | None) -> _State:
+    """The state training starts from: fresh (the start weights scored when they are a
+    candidate), or the checkpoint's."""
+    s = loop.settings
+    state = _State(best_state=_copy_state(loop.net))
+    if s.keep_start and val_set is not None and len(val_set):
+        state.best_val = evaluate(loop.net, val_set, loop.loss, loop.device)
+    if not s.resume:
+        return state
+    if s.checkpoint_dir is None or not (s.checkpoint_dir / CHECKPOINT).exists():
+        raise CoincastError(
+            f"no checkpoint to resume in {s.checkpoint_dir}; train without --resume"
+        )
+    return _load_checkpoint(s.checkpoint_dir / CHECKPOINT, loop)
+
+
+def _interrupted(epoch: int, checkpoint_dir: Path | None) -> TrainingInterrupted:
+    if checkpoint_dir is None:
+        return TrainingInterrupted(
+            f"training interrupted after epoch {epoch}; no checkpoint was kept"
+        )
+    return TrainingInterrupted(f"training interrupted after epoch {epoch}; resume with --resume")
+
+
+def _epoch(loop: _Loop, train_set: Windows, val_set: Windows | None, state: _State) -> EpochRecord:
     t0 = time.perf_counter()
-    net.train()
-    order = torch.randperm(len(train_set), generator=shuffle)
-    total = torch.zeros((), device=device)
-    for i in range(0, len(order), settings.batch):
-        idx = order[i : i + settings.batch]
-        xb, yb = train_set.batch(idx)  # (B, L, F) [and (B,) coins], (B, H)
-        yb = yb.to(device, non_blocking=True)
-        opt.zero_grad(set_to_none=True)
-        batch_loss = loss(run_net(net, xb, device), yb)
-        batch_loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), settings.clip)
-        opt.step()
-        total += batch_loss.detach() * len(idx)  # no .item(): keeps the device busy
-    train_loss = float(total) / max(len(order), 1)
+    train_loss, n = _train_pass(loop, train_set)
     val_loss = (
-        evaluate(net, val_set, loss, device) if val_set is not None and len(val_set) else None
+        evaluate(loop.net, val_set, loop.loss, loop.device)
+        if val_set is not None and len(val_set)
+        else None
     )
     state.epoch += 1
-    record = EpochRecord(
-        state.epoch,
-        train_loss,
-        val_loss,
-        time.perf_counter() - t0,
-        len(order),
-        opt.param_groups[0]["lr"],
-    )
+    lr = loop.opt.param_groups[0]["lr"]
+    record = EpochRecord(state.epoch, train_loss, val_loss, time.perf_counter() - t0, n, lr)
     state.history.append(record)
-    if settings.log_every and (
-        state.epoch % settings.log_every == 0 or state.epoch == settings.epochs
-    ):
-        log.info("%s", format_epoch(record, settings.epochs))
+    s = loop.settings
+    if s.log_every and (state.epoch % s.log_every == 0 or state.epoch == s.epochs):
+        log.info("%s", format_epoch(record, s.epochs))
     return record
+
+
+def _train_pass(loop: _Loop, train_set: Windows) -> tuple[float, int]:
+    """One pass over the shuffled training windows: mean loss and windows seen."""
+    net, opt, s = loop.net, loop.opt, loop.settings
+    net.train()
+    order = torch.randperm(len(train_set), generator=loop.shuffle)
+    total = torch.zeros((), device=loop.device)
+    for i in range(0, len(order), s.batch):
+        idx = order[i : i + s.batch]
+        xb, yb = train_set.batch(idx)  # (B, L, F) [and (B,) coins], (B, H)
+        yb = yb.to(loop.device, non_blocking=True)
+        opt.zero_grad(set_to_none=True)
+        batch_loss = loop.loss(run_net(net, xb, loop.device), yb)
+        batch_loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), s.clip)
+        opt.step()
+        total += batch_loss.detach() * len(idx)  # no .item(): keeps the device busy
+    return float(total) / max(len(order), 1), len(order)
 
 
 def format_epoch(record: EpochRecord, epochs: int) -> str:
@@ -259,26 +301,26 @@ def _step_schedule(sched, record: EpochRecord) -> None:
 # -- checkpoints: weights, optimizer moments and RNG states in one safetensors file ----------
 
 
-def _save_checkpoint(path, net, opt, sched, shuffle, state: _State, fingerprint: str) -> None:
-    tensors = {f"model.{k}": v.contiguous() for k, v in net.state_dict().items()}
+def _save_checkpoint(path: Path, loop: _Loop, state: _State) -> None:
+    tensors = {f"model.{k}": v.contiguous() for k, v in loop.net.state_dict().items()}
     tensors |= {f"best.{k}": v.contiguous() for k, v in state.best_state.items()}
-    opt_state = opt.state_dict()
+    opt_state = loop.opt.state_dict()
     for pid, moments in opt_state["state"].items():
         for name, value in moments.items():
             tensors[f"optim.{pid}.{name}"] = (
                 torch.as_tensor(value).reshape(-1).clone() if name == "step" else value.contiguous()
             )
-    tensors["rng.shuffle"] = shuffle.get_state()
+    tensors["rng.shuffle"] = loop.shuffle.get_state()
     tensors["rng.torch"] = torch.get_rng_state()
     meta = {
-        "fingerprint": fingerprint,
+        "fingerprint": loop.settings.fingerprint,
         "epoch": str(state.epoch),
         "best_val": repr(state.best_val),
         "best_epoch": str(state.best_epoch),
         "bad_epochs": str(state.bad_epochs),
         "history": json.dumps([asdict(r) for r in state.history]),
         "param_groups": json.dumps(opt_state["param_groups"]),
-        "scheduler": json.dumps(sched.state_dict() if sched is not None else None),
+        "scheduler": json.dumps(loop.sched.state_dict() if loop.sched is not None else None),
     }
     tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -286,7 +328,7 @@ def _save_checkpoint(path, net, opt, sched, shuffle, state: _State, fingerprint:
     os.replace(tmp, path)  # atomic: a kill leaves the previous checkpoint intact
 
 
-def _load_checkpoint(path, net, opt, sched, shuffle, fingerprint: str) -> _State:
+def _load_checkpoint(path: Path, loop: _Loop) -> _State:
     from safetensors import safe_open
 
     try:
@@ -297,21 +339,21 @@ def _load_checkpoint(path, net, opt, sched, shuffle, fingerprint: str) -> _State
         raise CoincastError(
             f"checkpoint {path} cannot be read ({exc}); train without --resume"
         ) from None
-    if meta.get("fingerprint") != fingerprint:
+    if meta.get("fingerprint") != loop.settings.fingerprint:
         raise CoincastError(
             f"checkpoint {path} was made with other data or settings; train without --resume"
         )
-    net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    loop.net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     groups = json.loads(meta["param_groups"])
     moments: dict[int, dict[str, torch.Tensor]] = {}
     for k, v in tensors.items():
         if k.startswith("optim."):
             _, pid, name = k.split(".", 2)
             moments.setdefault(int(pid), {})[name] = v.reshape(()) if name == "step" else v
-    opt.load_state_dict({"state": moments, "param_groups": groups})
-    if sched is not None and json.loads(meta["scheduler"]) is not None:
-        sched.load_state_dict(json.loads(meta["scheduler"]))
-    shuffle.set_state(tensors["rng.shuffle"])
+    loop.opt.load_state_dict({"state": moments, "param_groups": groups})
+    if loop.sched is not None and json.loads(meta["scheduler"]) is not None:
+        loop.sched.load_state_dict(json.loads(meta["scheduler"]))
+    loop.shuffle.set_state(tensors["rng.shuffle"])
     torch.set_rng_state(tensors["rng.torch"])
     return _State(
         epoch=int(meta["epoch"]),

@@ -1,0 +1,100 @@
+"""What fitting the LSTM leaves besides its weights: one dataclass, written to ``run.json``
+and read back field by field in one place, so no part of it can be forgotten.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Generic, TypeVar
+
+import pandas as pd
+
+from ..dataset.panel import Scalers
+from ..errors import CoincastError
+
+T = TypeVar("T")
+
+
+@dataclass
+class FittedState:
+    """The LSTM forecaster's fitted state, apart from the network's weights.
+
+    Every field is a key of ``run.json`` (:class:`~coincast.models.runs.RunRecord`) with the
+    same name: :meth:`to_record` and :meth:`from_record` convert all of them, so a field
+    added here is saved and loaded without more code (and ``run.json``'s schema refuses to
+    save a field it does not know).
+
+    Examples
+    --------
+    >>> state = FittedState(coins=["bitcoin"], dropped={"bitcoin": 0})
+    >>> FittedState.from_record(state.to_record()) == state
+    True
+    """
+
+    coins: list[str] = field(default_factory=list)  #: trained on, in coin-embedding order
+    features: list[str] = field(default_factory=list)  #: the network's input columns
+    scalers: dict[str, Scalers] = field(default_factory=dict)  #: per coin, its training slice
+    data: dict[str, dict[str, object]] = field(default_factory=dict)  #: per coin: data_info
+    exog_data: dict[str, dict[str, object]] = field(default_factory=dict)  #: per exog-only coin
+    skipped: list[str] = field(default_factory=list)  #: left out for too short a history
+    dropped: dict[str, int] = field(default_factory=dict)  #: per coin, bars without exog bars
+
+    def to_record(self) -> dict[str, Any]:
+        """Every field as JSON-ready values (scalers as their parameters), by field name."""
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
+        out["scalers"] = {c: s.to_dict() for c, s in self.scalers.items()}
+        return out
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> FittedState:
+        """Rebuild from :meth:`to_record`'s output (or ``run.json``, which holds its keys)."""
+        values = {f.name: copy.deepcopy(record[f.name]) for f in fields(cls)}
+        values["scalers"] = {c: Scalers.from_dict(s) for c, s in values["scalers"].items()}
+        return cls(**values)
+
+    def forecast_coin(
+        self, coin: str | None, frame: pd.DataFrame | None, target_coin: str | None
+    ) -> str:
+        """The coin to forecast: ``coin``, the frame's coin, the ``target_coin`` or the only
+        one trained on; an error naming the coins when none of those is forecast."""
+        if not self.coins:
+            raise CoincastError("the forecaster is not fitted yet: call fit(frame) first")
+        if len(self.coins) == 1 and coin is None:
+            return self.coins[0]  # a one-coin model may be applied to any coin's candles
+        if coin is None and frame is not None and frame.attrs.get("coin") in self.scalers:
+            coin = frame.attrs["coin"]
+        coin = coin or target_coin
+        if coin is None:
+            raise CoincastError(
+                f"this model forecasts {len(self.coins)} coins ({', '.join(self.coins)}); "
+                "say which: --coin COIN"
+            )
+        if coin not in self.scalers:
+            known = ", ".join(c for c in self.coins if c in self.scalers)
+            if coin in self.skipped:
+                raise CoincastError(
+                    f"--coin {coin} was skipped in training (too short a history for the "
+                    f"lookback); this model forecasts {known}"
+                )
+            raise CoincastError(
+                f"--coin {coin} is not one of the coins this model was trained on: {known}"
+            )
+        return coin
+
+
+class StateField(Generic[T]):
+    """A forecaster attribute kept in its :class:`FittedState` (``self.state``), so that
+    ``forecaster.coins`` reads and writes ``forecaster.state.coins``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> T:
+        if obj is None:
+            return self  # type: ignore[return-value]  # the descriptor itself, on the class
+        return getattr(obj.state, self.name)
+
+    def __set__(self, obj: Any, value: T) -> None:
+        setattr(obj.state, self.name, value)
