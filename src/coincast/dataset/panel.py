@@ -19,7 +19,7 @@ import torch
 
 from ..errors import CoincastError
 from ..intervals import interval_ms
-from ..series import describe, ms_from_index, validate_candles
+from ..series import describe, ms_from_index, utc, validate_candles
 from .features import compute_features
 from .windows import Scaler, Windows, need_rows, target_level, targets_at, window_ends
 
@@ -53,8 +53,7 @@ class CoinInputs:
     def row_at(self, end: pd.Timestamp | str, frame: pd.DataFrame) -> int:
         """The row of bar ``end`` (UTC when naive); an error naming the bars of ``frame``,
         the candles given, when there is none."""
-        ts = pd.Timestamp(end)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        ts = utc(end)
         row = int(self.frame.index.searchsorted(ts, side="right")) - 1
         if row < 0 or self.frame.index[row] != ts:
             raise CoincastError(

@@ -12,8 +12,7 @@ from torch import nn
 
 from ..dataset.panel import CoinInputs, Scalers
 from ..dataset.windows import Scaler
-from ..intervals import interval_ms
-from ..series import ms_from_index
+from ..series import future_index
 from .heads import Forecast, Head
 
 
@@ -61,19 +60,10 @@ def forecast_frame(values: Forecast, frame: pd.DataFrame, target: str) -> pd.Dat
     last_close = float(frame["close"].iloc[-1])
     cols = {name: to_price(v[None], np.array([last_close]), target)[0]
             for name, v in zip(("yhat", "lo", "hi"), values, strict=True)}  # fmt: skip
-    out = pd.DataFrame(cols, index=future_index(frame, len(values[0])))
+    index = future_index(frame.index[-1], frame.attrs["interval"], len(values[0]))
+    out = pd.DataFrame(cols, index=index)
     out.attrs.update(frame.attrs, last_ts=frame.index[-1], last_close=last_close)
     return out
-
-
-def future_index(frame: pd.DataFrame, horizon: int) -> pd.DatetimeIndex:
-    """The starts of the ``horizon`` bars after ``frame``'s last (at its interval)."""
-    step = interval_ms(frame.attrs["interval"])
-    last_ms = int(ms_from_index(frame.index)[-1])
-    return pd.DatetimeIndex(
-        pd.to_datetime(last_ms + step * np.arange(1, horizon + 1), unit="ms", utc=True),
-        name="ts",
-    )
 
 
 def validation_metrics(
