@@ -11,6 +11,7 @@ from coincast.errors import CoincastError
 from coincast.evaluation.adapters import LSTMModel
 from coincast.evaluation.backtest import WalkForward, plan, walk_forward
 from coincast.intervals import interval_ms
+from coincast.models.baselines import MovingAverage
 from coincast.models.forecaster import LSTMConfig
 from coincast.series import make_frame, ms_from_index
 
@@ -149,3 +150,30 @@ def test_lstm_refits_warm_start_with_few_epochs():
     assert model.fits == 3 and len(model.first_history) <= 3
     assert len(model.model.result.history) <= 2  # the last refit: refit_epochs
     assert set(table["model"]) == {"lstm"} and len(table) == 12
+
+
+def test_the_loop_asks_each_model_for_the_history_it_needs():
+    hungry = LastPlusH()
+    hungry.name, hungry.min_rows = "hungry", 45
+    with pytest.raises(CoincastError, match=r"leaving 40 rows to train on; at least 45"):
+        walk_forward([LastPlusH(), hungry], arange_frame(60), WalkForward(test=20))
+    assert LSTMModel(LSTMConfig(lookback=10, horizon=3)).min_rows == 10 + 3 + 30
+
+
+def test_two_configurations_of_one_class_sit_side_by_side():
+    short, long = MovingAverage(3, alias="ma-3"), MovingAverage(5, alias="ma-5")
+    table = walk_forward([short, long], arange_frame(40), WalkForward(test=5))
+    assert list(dict.fromkeys(table["model"])) == ["ma-3", "ma-5"]
+    assert table.groupby("model")["yhat"].first().to_dict() == {"ma-3": 133.0, "ma-5": 132.0}
+    with pytest.raises(CoincastError, match=r"two models are named 'ma'; give each its own alias"):
+        walk_forward([MovingAverage(3), MovingAverage(5)], arange_frame(40), WalkForward(test=5))
+
+
+def test_walk_forward_spec_is_checked_when_made():
+    assert WalkForward().test == 365 and WalkForward(start="2024-01-01").test is None
+    with pytest.raises(CoincastError, match="a rolling window needs window_size"):
+        WalkForward(window="rolling")
+    with pytest.raises(CoincastError, match="window must be expanding or rolling"):
+        WalkForward(window="sliding")  # type: ignore[arg-type]
+    with pytest.raises(CoincastError, match="--test must be >= 1"):
+        WalkForward(test=0)

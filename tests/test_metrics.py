@@ -16,7 +16,7 @@ from scipy import stats
 
 from coincast.errors import CoincastError
 from coincast.evaluation import metrics as m
-from coincast.evaluation.verdicts import verdicts
+from coincast.evaluation.verdicts import verdict, verdicts
 
 DAY = pd.Timedelta("1D")
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
@@ -334,6 +334,15 @@ def test_score_rejects_bad_tables():
 
 
 # -- verdicts ---------------------------------------------------------------------------------
+
+
+def test_one_rule_says_better_worse_or_no_different():
+    assert verdict(0.049, -0.1) == "better" and verdict(0.049, 0.1) == "worse"
+    assert verdict(0.05, -9.0) == "no different"  # the p-value must be below alpha
+    assert verdict(0.2, -1.0, alpha=0.25) == "better"
+    assert verdict(np.float64(0.01), np.float64(-2.0)) == "better"
+    assert verdict(None, -1.0) is None and verdict(math.nan, 1.0) is None
+    assert verdict(0.01, None) is None
 
 
 def test_verdicts_wording():

@@ -245,6 +245,18 @@ def test_inputs_round_trip_gives_the_same_report(tmp_path):
     assert _body(first) == _body(again)
 
 
+def test_a_saved_folder_reads_back_as_a_backtest_result(tmp_path):
+    write_report_inputs(tmp_path, BacktestResult(**make_inputs()))
+    loaded = load_report_inputs(tmp_path)
+    assert isinstance(loaded, BacktestResult) and loaded.disclaimer == DISCLAIMER
+    assert loaded.verdicts == make_inputs()["verdicts"] and len(loaded.history) == 30
+    assert BacktestResult(**{**make_inputs(), "disclaimer": ""}).disclaimer == ""
+    assert (
+        "not investment advice"
+        in BacktestResult(loaded.table, loaded.scores, [], loaded.trading, {}).disclaimer
+    )
+
+
 def test_missing_input_file_is_named(tmp_path):
     write_report_inputs(tmp_path, BacktestResult(**make_inputs()))
     (tmp_path / "scores.csv").unlink()

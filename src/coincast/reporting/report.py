@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.result import BacktestResult
-from ..evaluation.verdicts import verdict
+from ..evaluation.verdicts import ALPHA, verdict
 from . import backtest_plots as bp
 from .inputs import INPUTS, ReportError, _clean, load_report_inputs, write_report_inputs
 from .markup import DASH, _e, _kv, _missing, _num, _p, _section, _table, _tag, _when, _yes, fmt
@@ -180,7 +180,7 @@ def _significance(verdicts: list[str], scores: pd.DataFrame) -> str:
         "A p-value is the chance of a difference at least this large if there were no real "
         "difference. The Diebold-Mariano (DM) test compares each model's errors with the naive "
         "forecast's on the same dates; the binomial test asks whether the share of up/down "
-        "calls that were right beats a coin flip (50%). Below 0.05 we call a difference real; "
+        f"calls that were right beats a coin flip (50%). Below {ALPHA} we call a difference real; "
         "above it, what the chart shows may well be luck."
     )
     return _section("significance", "Better than chance?", said + _table(head, rows) + explain)
