@@ -198,6 +198,8 @@ class TrainSpy:
 
 def backtest(frame, models, *, warm_start: bool, start: str, epochs: int | None) -> dict:
     """One ``run_backtest`` with its timings, training calls and result."""
+    from coincast.evaluation.adapters import LSTMTraining
+    from coincast.evaluation.backtest import WalkForward
     from coincast.evaluation.run import run_backtest
     from coincast.models.forecaster import LSTMConfig
 
@@ -207,8 +209,9 @@ def backtest(frame, models, *, warm_start: bool, start: str, epochs: int | None)
     with TrainSpy() as spy, Meter() as m:
         ticks.t0 = m.t0
         result = run_backtest(
-            frame, models=list(models), start=start, end=TEST_END, refit_every=REFIT_EVERY,
-            lstm=cfg, refit_epochs=REFIT_EPOCHS, warm_start=warm_start, progress=ticks,
+            frame, WalkForward(start=start, end=TEST_END, refit_every=REFIT_EVERY),
+            models=list(models), progress=ticks,
+            lstm=LSTMTraining(cfg, refit_epochs=REFIT_EPOCHS, warm_start=warm_start),
         )  # fmt: skip
     parts = ticks.per_model(REFIT_EVERY)
     if "lstm" in parts:  # the spy's own evaluations are not the backtest's cost

@@ -108,6 +108,8 @@ def bench_throughput(fig: Figures, repeat: int, epochs: int) -> None:
 
 
 def answer(kind: str, fig: Figures, quick: bool, out_dir: Path) -> None:
+    from coincast.evaluation.adapters import LSTMTraining
+    from coincast.evaluation.backtest import WalkForward
     from coincast.evaluation.compare import by_coin, pairwise
     from coincast.evaluation.metrics import in_sample_naive_scale
     from coincast.evaluation.run import run_backtest
@@ -127,8 +129,8 @@ def answer(kind: str, fig: Figures, quick: bool, out_dir: Path) -> None:
     for coin, frame in frames.items():
         t = time.perf_counter()
         r = run_backtest(
-            frame, models=["lstm", "naive", "drift"], test=test, refit_every=refit, lstm=cfg,
-            training=VARIANTS, others=frames, shared=shared,
+            frame, WalkForward(test=test, refit_every=refit), models=["lstm", "naive", "drift"],
+            lstm=LSTMTraining(cfg, variants=VARIANTS, others=frames, shared=shared),
         )  # fmt: skip
         scores[coin], pairs[coin] = r.scores, r.comparison
         tables.append(r.table)
@@ -170,7 +172,9 @@ def per_coin_markdown(
     for r in table.to_dict("records"):
         p = pairs[r["coin"]].set_index(["a", "b"])
         s = scores[r["coin"]].set_index("model").loc["lstm-single"]
-        vs_naive = pd.Series({"ratio": s["rel_mae"], "dm_pvalue": s["dm_pvalue"]})
+        vs_naive = pd.Series(
+            {"ratio": s["rel_mae"], "dm_stat": s["dm_stat"], "dm_pvalue": s["dm_pvalue"]}
+        )
         rows.append((
             r["coin"], *(f"{r[f'mase:{m}']:.3f}" for m in [*NAMES, "naive"]),
             verdict(vs_naive),
@@ -181,13 +185,16 @@ def per_coin_markdown(
 
 
 def verdict(row: pd.Series, flip: bool = False) -> str:
-    """'better'/'worse'/'same' for the second model of a pair (``flip``) or the first."""
-    ratio, p = row["ratio"], row["dm_pvalue"]
-    if p is None or pd.isna(p):
+    """'better'/'worse'/'same' for the second model of a pair (``flip``) or the first, by the
+    one rule of every verdict (:func:`coincast.evaluation.verdicts.verdict`)."""
+    from coincast.evaluation.verdicts import verdict as judge
+
+    ratio, p, stat = row["ratio"], row["dm_pvalue"], row["dm_stat"]
+    word = judge(p, None if pd.isna(stat) else -stat if flip else stat)
+    if word is None:
         return "n/a"
     ratio = 1 / ratio if flip else ratio
-    word = "same" if p >= 0.05 else ("better" if ratio < 1 else "worse")
-    return f"{word} ({ratio:.3f}, p {p:.2f})"
+    return f"{'same' if word == 'no different' else word} ({ratio:.3f}, p {p:.2f})"
 
 
 def pooled_markdown(pooled: pd.DataFrame) -> str:

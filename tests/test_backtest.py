@@ -8,8 +8,10 @@ import pytest
 
 from coincast.data.sources import synthetic_candles
 from coincast.errors import CoincastError
-from coincast.evaluation.backtest import LSTMModel, plan, walk_forward
+from coincast.evaluation.adapters import LSTMModel
+from coincast.evaluation.backtest import WalkForward, plan, walk_forward
 from coincast.intervals import interval_ms
+from coincast.models.baselines import MovingAverage
 from coincast.models.forecaster import LSTMConfig
 from coincast.series import make_frame, ms_from_index
 
@@ -28,6 +30,7 @@ class LastPlusH:
     """Predicts last close + h: exact on close = 100 + t, so any off-by-one shows."""
 
     name = "stub"
+    min_rows = 10
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, pd.Timestamp, int]] = []
@@ -54,7 +57,7 @@ class LastPlusH:
 
 def test_last_value_plus_h_on_arange_scores_zero_error():
     frame = arange_frame(60)
-    table = walk_forward([LastPlusH()], frame, horizon=3, test=20, min_train=10)
+    table = walk_forward([LastPlusH()], frame, WalkForward(horizon=3, test=20, refit_every=1))
     assert list(table.columns) == [
         "coin",
         "model",
@@ -79,7 +82,7 @@ def test_last_value_plus_h_on_arange_scores_zero_error():
 def test_each_cutoff_sees_exactly_the_rows_up_to_it_and_refits_every_k():
     frame = arange_frame(50)
     model = LastPlusH()
-    walk_forward([model], frame, test=10, refit_every=4, min_train=10)
+    walk_forward([model], frame, WalkForward(test=10, refit_every=4))
     kinds = [k for k, _, _ in model.calls]
     assert kinds == ["fit", "update", "update", "update"] * 2 + ["fit", "update"]
     assert [last for _, last, _ in model.calls] == list(frame.index[39:49])
@@ -88,32 +91,33 @@ def test_each_cutoff_sees_exactly_the_rows_up_to_it_and_refits_every_k():
 
 def test_rolling_window_limits_what_a_model_sees():
     model = LastPlusH()
-    walk_forward([model], arange_frame(50), test=5, window="rolling", window_size=12, min_train=10)
+    spec = WalkForward(test=5, refit_every=1, window="rolling", window_size=12)
+    walk_forward([model], arange_frame(50), spec)
     assert {n for _, _, n in model.calls} == {12}
 
 
 def test_gaps_are_not_scored_and_start_end_select_the_test_period():
     frame = arange_frame(40, drop=(30,))
-    table = walk_forward([LastPlusH()], frame, test=8, min_train=10)
+    table = walk_forward([LastPlusH()], frame, WalkForward(test=8, refit_every=1))
     assert pd.Timestamp(frame.index[0]) + pd.Timedelta(days=30) not in set(table["ts"])
     assert (table["yhat"] == table["y"]).all()
     start, end = frame.index[20], frame.index[24]
-    t2 = walk_forward([LastPlusH()], frame, start=start, end=end, min_train=10)
+    t2 = walk_forward([LastPlusH()], frame, WalkForward(start=start, end=end, refit_every=1))
     assert list(t2["ts"]) == list(frame.index[20:25])
 
 
 def test_plan_errors_name_the_fix():
     frame = arange_frame(40)
     with pytest.raises(CoincastError, match="either --test N or --start/--end"):
-        plan(frame, test=5, start=frame.index[30])
+        plan(frame, WalkForward(test=5, start=frame.index[30]))
     with pytest.raises(
         CoincastError, match=r"leaving 5 rows to train on; at least 30.*Shorten --test"
     ):
-        plan(frame, test=35, min_train=30)
+        plan(frame, WalkForward(test=35), min_rows=30)
     with pytest.raises(CoincastError, match="holds no bar"):
-        plan(frame, start="2100-01-01")
+        plan(frame, WalkForward(start="2100-01-01"))
     with pytest.raises(CoincastError, match="--refit-every must be >= 1"):
-        walk_forward([LastPlusH()], frame, test=5, refit_every=0, min_train=10)
+        walk_forward([LastPlusH()], frame, WalkForward(test=5, refit_every=0))
 
 
 def _small_lstm() -> LSTMModel:
@@ -130,7 +134,8 @@ def test_no_model_sees_the_future(tmp_path):
     wild = np.linspace(5.0, 50.0, len(frame) - k - 1)
     for col in ("open", "high", "low", "close"):
         poisoned.iloc[k + 1 :, poisoned.columns.get_loc(col)] = frame[col].iloc[k + 1 :] * wild
-    run = lambda f: walk_forward([LastPlusH(), _small_lstm()], f, test=40, refit_every=7)  # noqa: E731
+    spec = WalkForward(test=40, refit_every=7)
+    run = lambda f: walk_forward([LastPlusH(), _small_lstm()], f, spec)  # noqa: E731
     a, b = run(frame), run(poisoned)
     seen = a["cutoff"] <= frame.index[k]
     assert seen.sum() > 0 and (~seen).sum() > 0
@@ -141,7 +146,34 @@ def test_no_model_sees_the_future(tmp_path):
 def test_lstm_refits_warm_start_with_few_epochs():
     frame = synthetic_candles(200, seed=2)
     model = _small_lstm()
-    table = walk_forward([model], frame, test=12, refit_every=5)
+    table = walk_forward([model], frame, WalkForward(test=12, refit_every=5))
     assert model.fits == 3 and len(model.first_history) <= 3
     assert len(model.model.result.history) <= 2  # the last refit: refit_epochs
     assert set(table["model"]) == {"lstm"} and len(table) == 12
+
+
+def test_the_loop_asks_each_model_for_the_history_it_needs():
+    hungry = LastPlusH()
+    hungry.name, hungry.min_rows = "hungry", 45
+    with pytest.raises(CoincastError, match=r"leaving 40 rows to train on; at least 45"):
+        walk_forward([LastPlusH(), hungry], arange_frame(60), WalkForward(test=20))
+    assert LSTMModel(LSTMConfig(lookback=10, horizon=3)).min_rows == 10 + 3 + 30
+
+
+def test_two_configurations_of_one_class_sit_side_by_side():
+    short, long = MovingAverage(3, alias="ma-3"), MovingAverage(5, alias="ma-5")
+    table = walk_forward([short, long], arange_frame(40), WalkForward(test=5))
+    assert list(dict.fromkeys(table["model"])) == ["ma-3", "ma-5"]
+    assert table.groupby("model")["yhat"].first().to_dict() == {"ma-3": 133.0, "ma-5": 132.0}
+    with pytest.raises(CoincastError, match=r"two models are named 'ma'; give each its own alias"):
+        walk_forward([MovingAverage(3), MovingAverage(5)], arange_frame(40), WalkForward(test=5))
+
+
+def test_walk_forward_spec_is_checked_when_made():
+    assert WalkForward().test == 365 and WalkForward(start="2024-01-01").test is None
+    with pytest.raises(CoincastError, match="a rolling window needs window_size"):
+        WalkForward(window="rolling")
+    with pytest.raises(CoincastError, match="window must be expanding or rolling"):
+        WalkForward(window="sliding")  # type: ignore[arg-type]
+    with pytest.raises(CoincastError, match="--test must be >= 1"):
+        WalkForward(test=0)

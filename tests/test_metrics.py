@@ -16,6 +16,7 @@ from scipy import stats
 
 from coincast.errors import CoincastError
 from coincast.evaluation import metrics as m
+from coincast.evaluation.verdicts import verdict, verdicts
 
 DAY = pd.Timedelta("1D")
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
@@ -253,7 +254,7 @@ def test_score_types_are_plain_python():
     assert type(rec["lagged_copy"]) is bool and type(rec["directional_n"]) is int
     alone = m.score(t[t["model"] == "good"]).iloc[0]  # no naive rows to compare with
     assert alone["rel_mae"] is None and alone["dm_stat"] is None
-    said = m.verdicts(m.score(t[t["model"] == "good"]))
+    said = verdicts(m.score(t[t["model"] == "good"]))
     assert said[0] == "good: not tested against the naive forecast (no naive forecast to match)"
 
 
@@ -313,7 +314,7 @@ def test_stablecoin_numbers_stay_finite():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         records = m.score(t, scale=m.in_sample_naive_scale(one)).to_dict("records")
-        m.verdicts(pd.DataFrame(records))
+        verdicts(pd.DataFrame(records))
     for r in records:
         for key in ("n", "mae", "rmse", "mape", "smape", "directional_n", "coverage", "pinball"):
             assert isinstance(r[key], int | float) and math.isfinite(r[key]), key
@@ -335,6 +336,15 @@ def test_score_rejects_bad_tables():
 # -- verdicts ---------------------------------------------------------------------------------
 
 
+def test_one_rule_says_better_worse_or_no_different():
+    assert verdict(0.049, -0.1) == "better" and verdict(0.049, 0.1) == "worse"
+    assert verdict(0.05, -9.0) == "no different"  # the p-value must be below alpha
+    assert verdict(0.2, -1.0, alpha=0.25) == "better"
+    assert verdict(np.float64(0.01), np.float64(-2.0)) == "better"
+    assert verdict(None, -1.0) is None and verdict(math.nan, 1.0) is None
+    assert verdict(0.01, None) is None
+
+
 def test_verdicts_wording():
     scores = pd.DataFrame([
         {"model": "lstm", "rel_mae": 0.99, "dm_stat": -0.8, "dm_pvalue": 0.41,
@@ -350,7 +360,7 @@ def test_verdicts_wording():
          "lagged_copy": True, "directional_accuracy": None, "directional_n": 0,
          "directional_pvalue": None, "coverage": None},
     ])  # fmt: skip
-    said = m.verdicts(scores)
+    said = verdicts(scores)
     assert "lstm: errors not distinguishable from the naive forecast's (DM p = 0.41)" in said
     assert "lstm: 51.2 % of directions right, not different from a coin flip (p = 0.68)" in said
     assert "lstm: the 90 % interval held 84.3 % of actuals" in said
@@ -366,10 +376,10 @@ def test_verdicts_wording():
 
 def test_verdicts_from_a_real_score_and_nan_input():
     t = table_of(CLOSE, {"naive": naive, "good": good})
-    said = m.verdicts(m.score(t, per_step=True))
+    said = verdicts(m.score(t, per_step=True))
     assert any(s.startswith("good (step 2): ") for s in said)
     # scores read back from a CSV hold NaN where score wrote None
-    said = m.verdicts(m.score(t).astype({"dm_pvalue": float, "dm_stat": float}))
+    said = verdicts(m.score(t).astype({"dm_pvalue": float, "dm_stat": float}))
     assert said
 
 

@@ -16,7 +16,8 @@ import torch
 from coincast.dataset.panel import build_panel, coin_inputs, exog_returns
 from coincast.dataset.windows import Scaler
 from coincast.errors import CoincastError
-from coincast.evaluation.backtest import PanelLSTMModel
+from coincast.evaluation.adapters import LSTMTraining, PanelLSTMModel
+from coincast.evaluation.backtest import WalkForward
 from coincast.evaluation.run import run_backtest
 from coincast.intervals import interval_ms
 from coincast.models.forecaster import LSTMConfig, LSTMForecaster
@@ -435,8 +436,9 @@ def test_shared_fits_give_the_same_backtests_with_fewer_trainings(monkeypatch, t
 
     def backtests(shared: dict | None) -> list[pd.DataFrame]:
         return [
-            run_backtest(f, models=["lstm"], test=10, refit_every=5, lstm=cfg, refit_epochs=1,
-                         training=["global"], others=frames, shared=shared).table
+            run_backtest(f, WalkForward(test=10, refit_every=5), models=["lstm"],
+                         lstm=LSTMTraining(cfg, refit_epochs=1, variants=["global"],
+                                           others=frames, shared=shared)).table
             for f in frames.values()
         ]  # fmt: skip
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from coincast.errors import CoincastError
+from coincast.evaluation.result import BacktestResult
 from coincast.reporting.backtest_plots import (
     plot_actual_vs_predicted,
     plot_errors,
@@ -142,7 +143,7 @@ def parse(path: Path) -> Page:
 def built(tmp_path_factory) -> tuple[Path, Page, dict]:
     folder = tmp_path_factory.mktemp("bt")
     inputs = make_inputs(coin=EVIL)
-    path = build_report(folder, **inputs)
+    path = build_report(folder, BacktestResult(**inputs))
     return path, parse(path), inputs
 
 
@@ -238,14 +239,26 @@ def _body(path: Path) -> str:
 
 def test_inputs_round_trip_gives_the_same_report(tmp_path):
     inputs = make_inputs(coin='bit,coin "nan"', horizon=1, bars=20)
-    first = build_report(tmp_path / "a", **inputs)
-    write_report_inputs(tmp_path / "b", **inputs)
-    again = build_report(tmp_path / "b", **load_report_inputs(tmp_path / "b"))
+    first = build_report(tmp_path / "a", BacktestResult(**inputs))
+    write_report_inputs(tmp_path / "b", BacktestResult(**inputs))
+    again = build_report(tmp_path / "b", load_report_inputs(tmp_path / "b"))
     assert _body(first) == _body(again)
 
 
+def test_a_saved_folder_reads_back_as_a_backtest_result(tmp_path):
+    write_report_inputs(tmp_path, BacktestResult(**make_inputs()))
+    loaded = load_report_inputs(tmp_path)
+    assert isinstance(loaded, BacktestResult) and loaded.disclaimer == DISCLAIMER
+    assert loaded.verdicts == make_inputs()["verdicts"] and len(loaded.history) == 30
+    assert BacktestResult(**{**make_inputs(), "disclaimer": ""}).disclaimer == ""
+    assert (
+        "not investment advice"
+        in BacktestResult(loaded.table, loaded.scores, [], loaded.trading, {}).disclaimer
+    )
+
+
 def test_missing_input_file_is_named(tmp_path):
-    write_report_inputs(tmp_path, **make_inputs())
+    write_report_inputs(tmp_path, BacktestResult(**make_inputs()))
     (tmp_path / "scores.csv").unlink()
     with pytest.raises(CoincastError, match=r"no scores\.csv .*coincast backtest"):
         load_report_inputs(tmp_path)
@@ -257,7 +270,7 @@ def test_missing_input_file_is_named(tmp_path):
 def test_report_without_optional_inputs(tmp_path):
     inputs = make_inputs(horizon=1)
     inputs.update(history=None, forecast=None, recent=None)
-    page = parse(build_report(tmp_path, **inputs, out=tmp_path / "sub" / "r.html"))
+    page = parse(build_report(tmp_path, BacktestResult(**inputs), out=tmp_path / "sub" / "r.html"))
     assert len([t for t, _ in page.tags if t == "img"]) == 2
 
 

@@ -17,6 +17,8 @@ from ..data.fetch import fetch
 from ..data.sources import CoinGeckoSource, SyntheticSource
 from ..data.store import Store
 from ..errors import CoincastError
+from ..evaluation.adapters import LSTMTraining
+from ..evaluation.backtest import WalkForward
 from ..evaluation.run import run_backtest
 from ..models.forecaster import LSTMConfig
 from ..reporting.folder import save_backtest
@@ -59,8 +61,8 @@ def demo_cmd(
         coin = frame.attrs["coin"]
         out.print(f"Backtesting {coin}: LSTM and baselines over the last {test} days ...")
         result = run_backtest(
-            frame, test=test, refit_every=30, refit_epochs=5,
-            lstm=LSTMConfig(epochs=40, log_every=0),
+            frame, WalkForward(test=test, refit_every=30),
+            lstm=LSTMTraining(LSTMConfig(epochs=40, log_every=0), refit_epochs=5),
         )  # fmt: skip
         reports.append(save_backtest(result, out_dir / f"backtest-{coin}"))
         _add_rows(summary, coin, result.scores)

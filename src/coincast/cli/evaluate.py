@@ -11,7 +11,10 @@ from rich.table import Table
 
 from ..coins import resolve_offline
 from ..errors import CoincastError
+from ..evaluation.adapters import LSTMTraining
+from ..evaluation.backtest import WalkForward
 from ..evaluation.run import DEFAULT_MODELS, run_backtest, scores_json
+from ..evaluation.verdicts import verdict
 from ..models.forecaster import LSTMConfig
 from ..reporting.folder import save_backtest
 from .common import handles_errors, open_store, out, parse_time, print_json
@@ -113,13 +116,16 @@ def backtest_cmd(
             store, [c for c in cfg.exog if c not in frames], interval, source, quote
         )
     folder = out_dir or Path("backtests") / f"{coin}-{interval}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    result = run_backtest(
-        frames[coin], models=split_list(models), horizon=horizon, test=test,
-        start=parse_time(start, "--start"), end=parse_time(end, "--end"),
-        refit_every=refit_every, window=window, window_size=window_size, lstm=cfg,
-        refit_epochs=refit_epochs, warm_start=warm_start, others=frames, exog=exog_frames,
-        training=split_list(compare_training) if compare_training else None,
+    spec = WalkForward(
+        horizon=horizon, test=test, start=parse_time(start, "--start"),
+        end=parse_time(end, "--end"), refit_every=refit_every, window=window,
+        window_size=window_size,
     )  # fmt: skip
+    lstm = LSTMTraining(
+        cfg, refit_epochs=refit_epochs, warm_start=warm_start, others=frames, exog=exog_frames,
+        variants=split_list(compare_training) if compare_training else None,
+    )  # fmt: skip
+    result = run_backtest(frames[coin], spec, models=split_list(models), lstm=lstm)
     report = save_backtest(result, folder)
     if as_json:
         print_json(scores_json(result) | {"report": str(report)})
@@ -137,7 +143,9 @@ def _print_scores(result) -> None:
     )  # fmt: skip
     for r in result.scores.to_dict("records"):
         rel = r.get("rel_mae")
-        vs = "-" if rel is None else _f(rel, 3) + (" worse" if rel >= 1 else "")
+        judged = verdict(r.get("dm_pvalue"), r.get("dm_stat"))
+        word = f" {judged}" if judged in ("better", "worse") else ""
+        vs = "-" if rel is None else _f(rel, 3) + word
         copy = "yes" if r["lagged_copy"] else "no"
         table.add_row(
             r["model"], _f(r["mae"]), _f(r["rmse"]), _pct(r["mape"]), _f(r["mase"], 3), vs,
@@ -177,5 +185,5 @@ def report_cmd(
         )
     if out_file is not None and out_file.suffix.lower() not in (".html", ".htm"):
         raise CoincastError(f"--out {out_file} must end in .html")
-    path = build_report(folder, **load_report_inputs(folder), out=out_file)
+    path = build_report(folder, load_report_inputs(folder), out=out_file)
     out.print(f"Report: {path}")

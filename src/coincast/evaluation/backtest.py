@@ -2,16 +2,18 @@
 
 At each cutoff a model sees only the rows up to the cutoff (an expanding or rolling window),
 forecasts ``horizon`` steps, and is refit every ``refit_every`` cutoffs (in between it is only
-given the longer window, without re-estimating anything). The result is one tidy table —
-``coin, model, cutoff, ts, step, y, yhat, lo, hi, last`` — from which every metric and picture
-is computed.
+given the longer window, without re-estimating anything). How the backtest walks is one
+:class:`WalkForward`; how much history a model needs, the model says (``min_rows``). The
+result is one tidy table — ``coin, model, cutoff, ts, step, y, yhat, lo, hi, last`` — from
+which every metric and picture is computed. The LSTM's adapters live in
+:mod:`coincast.evaluation.adapters`; this loop knows no model.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -19,19 +21,19 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CoincastError
-from ..models.forecaster import LSTMConfig, LSTMForecaster
-from ..models.training import EpochRecord
 from ..series import describe, validate_candles
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("coin", "model", "cutoff", "ts", "step", "y", "yhat", "lo", "hi", "last")
+DEFAULT_TEST = 365  #: test bars when neither ``test`` nor ``start`` is given
 
 
 class Forecaster(Protocol):
     """What the backtest needs of a model (the LSTM and every baseline)."""
 
-    name: str
+    name: str  #: the model's column in the table: the alias its caller gave it
+    min_rows: int  #: rows of history it needs before its first forecast
 
     def fit(self, frame: pd.DataFrame) -> Forecaster: ...
 
@@ -40,135 +42,52 @@ class Forecaster(Protocol):
     def predict(self, horizon: int) -> pd.DataFrame: ...
 
 
-class LSTMModel:
-    """The LSTM for backtests: a full fit at the first cutoff, then every refit warm-starts
-    from the previous weights for ``refit_epochs`` epochs (scalers refit each time), so a
-    365-cutoff backtest does not cost 365 full trainings.
+@dataclass(frozen=True)
+class WalkForward:
+    """How a walk-forward backtest walks, checked once when it is made.
 
-    ``warm_start=False`` retrains from scratch at every refit (for comparison).
+    The test bars are the last ``test`` rows (365 when neither ``test`` nor ``start`` is
+    given), or the rows from ``start`` to ``end`` (inclusive); each is forecast from the bar
+    before it, ``horizon`` steps ahead.
+
+    Examples
+    --------
+    >>> WalkForward(horizon=7, test=90, refit_every=10).test
+    90
+    >>> WalkForward(start="2024-01-01").start
+    Timestamp('2024-01-01 00:00:00+0000', tz='UTC')
     """
 
-    name = "lstm"
+    horizon: int = 1  #: steps forecast at each cutoff
+    test: int | None = None  #: test on the last N bars ...
+    start: pd.Timestamp | str | None = None  #: ... or from this bar ...
+    end: pd.Timestamp | str | None = None  #: ... to this one (default: the last bar)
+    refit_every: int = 30  #: refit every K cutoffs; in between a model is only updated
+    window: Literal["expanding", "rolling"] = "expanding"  #: rows from the first, or the last
+    window_size: int | None = None  #: rows of a rolling window
 
-    def __init__(
-        self,
-        config: LSTMConfig | None = None,
-        *,
-        refit_epochs: int = 5,
-        warm_start: bool = True,
-        on_epoch: Callable[[EpochRecord], None] | None = None,
-    ) -> None:
-        self.model = LSTMForecaster(config)
-        self.refit_epochs, self.warm_start = refit_epochs, warm_start
-        self.on_epoch = on_epoch
-        self.first_history: list[EpochRecord] = []
-        self.fits = 0
+    def __post_init__(self) -> None:
+        if self.test is not None and self.start is not None:
+            raise CoincastError("give either --test N or --start/--end, not both")
+        if self.start is None and self.test is None:
+            object.__setattr__(self, "test", DEFAULT_TEST)
+        if self.test is not None and self.test < 1:
+            raise CoincastError(f"--test must be >= 1, got {self.test}")
+        for name in ("start", "end"):
+            if (value := getattr(self, name)) is not None:
+                object.__setattr__(self, name, _utc(value))
+        if self.horizon < 1:
+            raise CoincastError(f"--horizon must be >= 1, got {self.horizon}")
+        if self.refit_every < 1:
+            raise CoincastError(f"--refit-every must be >= 1, got {self.refit_every}")
+        if self.window not in ("expanding", "rolling"):
+            raise CoincastError(f"window must be expanding or rolling, got {self.window!r}")
+        if self.window == "rolling" and not self.window_size:
+            raise CoincastError("a rolling window needs window_size (rows per window)")
 
-    def fit(self, frame: pd.DataFrame) -> LSTMModel:
-        self._train(frame)
-        if not self.fits:
-            self.first_history = list(self.model.result.history)
-        self.fits += 1
-        return self
-
-    def _train(self, data, **kwargs) -> None:
-        """The first fit in full; later ones warm-started for ``refit_epochs`` (or in full)."""
-        if self.fits and self.warm_start:
-            self.model.fit(data, warm_start=True, epochs=self.refit_epochs, **kwargs)
-        else:
-            self.model.fit(data, on_epoch=self.on_epoch if not self.fits else None, **kwargs)
-
-    def update(self, frame: pd.DataFrame) -> LSTMModel:
-        self.model.update(frame)
-        return self
-
-    def predict(self, horizon: int) -> pd.DataFrame:
-        return self.model.predict(horizon)
-
-
-class PanelLSTMModel(LSTMModel):
-    """The LSTM trained on several coins (a global model), backtested on one.
-
-    At every cutoff each other coin is cut at the same time as the backtested coin's view
-    (and, for a rolling window, from the same start), so no coin lends the model a bar from
-    after the cutoff. ``shared`` (a dict handed to several instances) keeps each fit's
-    weights and scalers by time span: backtests of several coins with the same cutoffs then
-    train the global model once per refit, not once per coin. Use it only with
-    ``target_coin`` unset (the model forecasts every coin).
-    """
-
-    def __init__(
-        self,
-        config: LSTMConfig | None,
-        others: Mapping[str, pd.DataFrame],
-        *,
-        exog: Mapping[str, pd.DataFrame] | None = None,
-        name: str = "lstm-global",
-        shared: dict | None = None,
-        **kwargs,
-    ) -> None:
-        super().__init__(config, **kwargs)
-        self.name = name
-        self.others, self.exog = dict(others), dict(exog or {})
-        self.shared = shared
-        if shared is not None and self.model.config.target_coin is not None:
-            raise CoincastError("shared fits need a model of every coin: leave target_coin unset")
-
-    def _cut(self, frame: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict]:
-        """Every coin's candles up to the view's last bar (and from its first, when the view
-        is a rolling window that starts after the coin's own first bar); the view itself for
-        its coin. Sets ``self.span``, the time span the fit depends on."""
-        self.coin = frame.attrs.get("coin", "")
-        if self.coin not in self.others:
-            raise CoincastError(
-                f"{self.coin} is backtested but not among the global model's coins "
-                f"({', '.join(self.others)})"
-            )
-        own = self.others[self.coin]
-        rolling = len(frame) and len(own) and frame.index[0] > own.index[0]
-        lo, hi = (frame.index[0] if rolling else None), frame.index[-1]
-        self.span = (lo, hi)
-        frames = {c: frame if c == self.coin else f.loc[lo:hi] for c, f in self.others.items()}
-        exog = {c: f.loc[lo:hi] for c, f in self.exog.items()}
-        return frames, exog
-
-    def _train(self, frame: pd.DataFrame) -> None:
-        frames, exog = self._cut(frame)
-        key = (self.name, *self.span)
-        if self.shared is not None and key in self.shared:
-            _restore(self.model, self.shared[key])
-            self.model.update(frames, exog=exog)
-        else:
-            super()._train(frames, exog=exog)
-        if self.shared is not None:
-            self.shared.setdefault(key, _snapshot(self.model))
-
-    def update(self, frame: pd.DataFrame) -> PanelLSTMModel:
-        frames, exog = self._cut(frame)
-        self.model.update(frames, exog=exog)
-        return self
-
-    def predict(self, horizon: int) -> pd.DataFrame:
-        return self.model.predict(horizon, coin=self.coin)
-
-
-def _snapshot(model: LSTMForecaster) -> dict:
-    """A copy of everything a fit produced (weights, scalers, coins, data, history)."""
-    net = model._fitted()
-    keys = ("coins", "scalers", "data", "exog_data", "skipped", "dropped", "metrics", "result")
-    return copy.deepcopy({"state": net.state_dict()} | {k: getattr(model, k) for k in keys})
-
-
-def _restore(model: LSTMForecaster, snapshot: dict) -> None:
-    """Put ``model`` (same config) back to a :func:`_snapshot`, without training."""
-    snap = copy.deepcopy(snapshot)
-    if model.net is None or model.coins != snap["coins"]:
-        model.coins = snap["coins"]
-        model.net = model._new_net()
-    model.net.load_state_dict(snap.pop("state"))
-    model.net.eval()
-    for key, value in snap.items():
-        setattr(model, key, value)
+    def first_row(self, cutoff: int) -> int:
+        """The first row a model sees at the ``cutoff`` row."""
+        return 0 if self.window == "expanding" else max(0, cutoff + 1 - int(self.window_size))
 
 
 @dataclass
@@ -183,91 +102,96 @@ class Plan:
         self.first_target = int(self.cutoffs[0]) + 1
 
 
-def plan(
-    frame: pd.DataFrame,
-    *,
-    test: int | None = None,
-    start: pd.Timestamp | str | None = None,
-    end: pd.Timestamp | str | None = None,
-    min_train: int = 1,
-) -> Plan:
-    """Cutoffs so that the test bars are the last ``test`` rows, or the rows from ``start`` to
-    ``end`` (inclusive); each test bar is forecast one step ahead from the bar before it."""
+def plan(frame: pd.DataFrame, spec: WalkForward | None = None, *, min_rows: int = 1) -> Plan:
+    """The cutoffs of ``spec``'s test period on ``frame``, leaving at least ``min_rows`` rows
+    to train on before the first test bar.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> p = plan(synthetic_candles(100), WalkForward(test=10), min_rows=30)
+    >>> p.first_target, p.last_target, len(p.cutoffs)
+    (90, 99, 10)
+    """
+    spec = spec or WalkForward()
     n = len(frame)
-    if test is not None and start is not None:
-        raise CoincastError("give either --test N or --start/--end, not both")
-    if start is not None:
+    if spec.start is not None:
         idx = frame.index
-        first = int(idx.searchsorted(_utc(start)))
-        last = int(idx.searchsorted(_utc(end), side="right")) - 1 if end is not None else n - 1
+        first = int(idx.searchsorted(spec.start))
+        last = n - 1 if spec.end is None else int(idx.searchsorted(spec.end, side="right")) - 1
     else:
-        test = 365 if test is None else test
-        if test < 1:
-            raise CoincastError(f"--test must be >= 1, got {test}")
-        first, last = n - test, n - 1
+        first, last = n - int(spec.test), n - 1
     if last < first or first >= n:
         raise CoincastError(
             f"the test period holds no bar of {describe(frame)}; check --start/--end"
         )
-    if first < min_train:
+    if first < min_rows:
         raise CoincastError(
             f"the test period starts at row {first} of {describe(frame)}, leaving {first} rows "
-            f"to train on; at least {min_train} are needed. Shorten --test or fetch more history"
+            f"to train on; at least {min_rows} are needed. Shorten --test or fetch more history"
         )
     return Plan(np.arange(first - 1, last, dtype="int64"), last)
 
 
+def min_rows(models: Sequence[Forecaster]) -> int:
+    """The history the hungriest of ``models`` needs (1 with no model)."""
+    return max([1, *(int(m.min_rows) for m in models)])
+
+
 def walk_forward(
-    models: list[Forecaster],
+    models: Sequence[Forecaster],
     frame: pd.DataFrame,
-    horizon: int = 1,
+    spec: WalkForward | None = None,
     *,
-    test: int | None = None,
-    start: pd.Timestamp | str | None = None,
-    end: pd.Timestamp | str | None = None,
-    refit_every: int = 1,
-    window: Literal["expanding", "rolling"] = "expanding",
-    window_size: int | None = None,
-    min_train: int = 30,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Backtest ``models`` on ``frame``; return the tidy table (see module docstring).
+    """Backtest ``models`` on ``frame`` as ``spec`` says; return the tidy table (see module
+    docstring). The first test bar leaves every model the ``min_rows`` it declares.
+
+    ``progress(model, done, total)`` is called after each cutoff.
 
     Examples
     --------
     >>> from coincast.models.baselines import Naive
     >>> from coincast.data.sources import synthetic_candles
-    >>> t = walk_forward([Naive()], synthetic_candles(100), test=10)
+    >>> t = walk_forward([Naive()], synthetic_candles(100), WalkForward(test=10))
     >>> len(t), list(t.columns)[:4]
     (10, ['coin', 'model', 'cutoff', 'ts'])
     """
     validate_candles(frame)
-    if refit_every < 1:
-        raise CoincastError(f"--refit-every must be >= 1, got {refit_every}")
-    if window not in ("expanding", "rolling"):
-        raise CoincastError(f"window must be expanding or rolling, got {window!r}")
-    if window == "rolling" and not window_size:
-        raise CoincastError("a rolling window needs window_size (rows per window)")
-    p = plan(frame, test=test, start=start, end=end, min_train=min_train)
-    close = frame["close"].to_numpy(dtype="float64")
-    parts = []
-    for model in models:
-        parts.append(
-            _one_model(model, frame, close, p, horizon, refit_every, window, window_size, progress)
+    spec = spec or WalkForward()
+    _check_names(models)
+    p = plan(frame, spec, min_rows=min_rows(models))
+    parts = [_one_model(model, frame, p, spec, progress) for model in models]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
+
+
+def _check_names(models: Sequence[Forecaster]) -> None:
+    """Each model needs a column of its own in the table."""
+    twice = [n for n, k in Counter(m.name for m in models).items() if k > 1]
+    if twice:
+        raise CoincastError(
+            f"two models are named {twice[0]!r}; give each its own alias=, e.g. "
+            f"{twice[0]}-1 and {twice[0]}-2"
         )
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
-    return table
 
 
-def _one_model(model, frame, close, p: Plan, horizon, refit_every, window, window_size, progress):
+def _one_model(
+    model: Forecaster,
+    frame: pd.DataFrame,
+    p: Plan,
+    spec: WalkForward,
+    progress: Callable[[str, int, int], None] | None,
+) -> pd.DataFrame:
+    """One model's rows of the table: fit or update at each cutoff, then forecast."""
     rows: dict[str, list] = {c: [] for c in COLUMNS}
+    close = frame["close"].to_numpy(dtype="float64")
     coin = frame.attrs.get("coin", "")
     total = len(p.cutoffs)
     for i, c in enumerate(p.cutoffs):
-        lo = 0 if window == "expanding" else max(0, c + 1 - window_size)
-        view = frame.iloc[lo : c + 1]  # the model sees nothing after the cutoff
-        (model.fit if i % refit_every == 0 else model.update)(view)
-        pred = model.predict(horizon)
+        view = frame.iloc[spec.first_row(c) : c + 1]  # the model sees nothing after the cutoff
+        (model.fit if i % spec.refit_every == 0 else model.update)(view)
+        pred = model.predict(spec.horizon)
         # Match forecasts to actual bars by timestamp: a bar missing from the data (a gap)
         # or after the test period is not scored.
         at = frame.index.get_indexer(pred.index)

@@ -14,7 +14,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .metrics import ALPHA, dm_test
+from .metrics import dm_test
+from .verdicts import verdict
 
 PAIR_COLUMNS = ("a", "b", "n", "mae_a", "mae_b", "ratio", "dm_stat", "dm_pvalue", "better")
 
@@ -24,8 +25,8 @@ def pairwise(
 ) -> pd.DataFrame:
     """Each pair of ``models``: step-1 MAE of both on the forecasts they share (same coin and
     cutoff), their ratio ``mae_a / mae_b``, and a Diebold-Mariano test (squared errors; a
-    negative statistic favours ``a``). ``better`` names the significantly better model
-    (p < 0.05), or is None.
+    negative statistic favours ``a``). ``better`` names the better model when
+    :func:`~coincast.evaluation.verdicts.verdict` finds one, or is None.
 
     ``scale`` divides each coin's errors by a number (e.g. its naive MAE), so that a table
     pooling several coins is not dominated by the most expensive one.
@@ -53,7 +54,7 @@ def pairwise(
         mae_a = float(np.mean(np.abs(ea))) if len(ea) else None
         mae_b = float(np.mean(np.abs(eb))) if len(eb) else None
         stat, p = dm_test(ea, eb) if len(ea) else (None, None)
-        better = None if p is None or p >= ALPHA else (a if stat < 0 else b)
+        better = {"better": a, "worse": b}.get(verdict(p, stat))
         ratio = mae_a / mae_b if mae_a is not None and mae_b else None
         rows.append(dict(zip(PAIR_COLUMNS, (a, b, len(ea), mae_a, mae_b, ratio, stat, p, better),
                              strict=True)))  # fmt: skip

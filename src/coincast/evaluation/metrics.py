@@ -2,7 +2,8 @@
 (``coin, model, cutoff, ts, step, y, yhat, lo, hi, last``; ``last`` is the close at the cutoff).
 
 Small pure kernels on arrays; :func:`score` applies them per model and compares each model with
-the naive forecast on the same (cutoff, step) points; :func:`verdicts` puts that in words.
+the naive forecast on the same (cutoff, step) points;
+:func:`coincast.evaluation.verdicts.verdicts` puts that in words.
 Kernels never divide by zero nor warn: undefined values are NaN (None for the two tests), and
 :func:`score` returns None for them, so its rows are JSON-ready. Shares are fractions.
 """
@@ -16,9 +17,6 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import CoincastError
-
-#: Significance level of every verdict.
-ALPHA = 0.05
 
 COLUMNS = (
     "model", "n", "mae", "rmse", "mape", "smape", "mase", "rel_mae", "directional_accuracy",
@@ -344,53 +342,3 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
         if any(r[c] is None for r in rows):
             frame[c] = pd.Series([r[c] for r in rows], index=frame.index, dtype=object)
     return frame
-
-
-def _fmt_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
-
-
-def verdicts(scores: pd.DataFrame, baseline: str = "naive") -> list[str]:
-    """Plain-language sentences about each model's scores (significance level 0.05).
-
-    Examples
-    --------
-    >>> verdicts(pd.DataFrame([{"model": "lstm", "rel_mae": 1.0, "dm_stat": 0.8,
-    ...     "dm_pvalue": 0.41, "lagged_copy": False, "directional_accuracy": 0.512,
-    ...     "directional_n": 250, "directional_pvalue": 0.68}]))  # doctest: +NORMALIZE_WHITESPACE
-    ["lstm: errors not distinguishable from the naive forecast's (DM p = 0.41)",
-     'lstm: 51.2 % of directions right, not different from a coin flip (p = 0.68)']
-    """
-    out = []
-    for raw in scores.to_dict("records"):
-        r = {k: _plain(v) for k, v in raw.items()}
-        name = f"{r['model']} (step {r['step']})" if r.get("step") is not None else r["model"]
-        if r["model"] != baseline:
-            out.append(f"{name}: {_accuracy_words(r, baseline)}")
-        if r.get("lagged_copy"):
-            out.append(f"{name}: mostly repeats the last value (lagged-copy check)")
-        out.append(f"{name}: {_direction_words(r)}")
-        if r.get("coverage") is not None:
-            out.append(f"{name}: the 90 % interval held {100 * r['coverage']:.1f} % of actuals")
-    return out
-
-
-def _accuracy_words(r: dict, baseline: str) -> str:
-    rel, stat, p = r.get("rel_mae"), r.get("dm_stat"), r.get("dm_pvalue")
-    ratio = f"MAE {rel:.2f}x {baseline}" if rel is not None else None
-    if p is None:
-        why = "too few points or identical errors" if ratio else f"no {baseline} forecast to match"
-        return f"not tested against the {baseline} forecast ({why}{'; ' + ratio if ratio else ''})"
-    if p < ALPHA:
-        word = "better" if stat < 0 else "worse"
-        return f"{word} than {baseline} ({', '.join(filter(None, [ratio, f'DM {_fmt_p(p)}']))})"
-    return f"errors not distinguishable from the {baseline} forecast's (DM {_fmt_p(p)})"
-
-
-def _direction_words(r: dict) -> str:
-    share, p = r.get("directional_accuracy"), r.get("directional_pvalue")
-    if not r.get("directional_n") or share is None or p is None:
-        return "no direction to score (the forecast or the actual never moved from the last value)"
-    judged = "better than" if share > 0.5 else "worse than"
-    judged = f"{'not different from' if p >= ALPHA else judged} a coin flip"
-    return f"{100 * share:.1f} % of directions right, {judged} ({_fmt_p(p)})"

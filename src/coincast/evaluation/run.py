@@ -1,15 +1,14 @@
 """The whole honest evaluation in one call: backtest the LSTM and the baselines on one coin,
 score them, test the differences and simulate a trading rule.
 
-Library first: :func:`run_backtest` returns everything;
+Library first: :func:`run_backtest` returns a :class:`~coincast.evaluation.result.BacktestResult`;
 :func:`coincast.reporting.folder.save_backtest` writes it as a folder.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -17,196 +16,154 @@ import pandas as pd
 
 from ..errors import CoincastError
 from ..models.baselines import BASELINES, make_baseline
-from ..models.forecaster import LSTMConfig
 from ..models.runs import package_versions
-from ..models.training import EpochRecord
 from . import metrics, trading
-from .backtest import LSTMModel, PanelLSTMModel, plan, walk_forward
+from .adapters import LSTMModel, LSTMTraining, lstm_models
+from .backtest import Forecaster, Plan, WalkForward, min_rows, plan, walk_forward
 from .compare import comparison_verdicts, pairwise
+from .result import BacktestResult
+from .verdicts import verdicts
+
+__all__ = ["DEFAULT_MODELS", "BacktestResult", "check_models", "run_backtest", "scores_json"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODELS = ("lstm", "naive", "drift", "seasonal", "ma", "arima")
-#: What the LSTM is trained on: the backtested coin only, or every listed coin (a global
-#: model); ``+exog`` adds the --exog coins' returns as inputs.
-TRAINING = ("single", "global", "single+exog", "global+exog")
 
 
-@dataclass
-class BacktestResult:
-    """Everything a backtest produced."""
+def check_models(models: Sequence[str | Forecaster]) -> list[str | Forecaster]:
+    """Known model names (or models), the naive forecast always included (every score is
+    relative to it).
 
-    table: pd.DataFrame
-    scores: pd.DataFrame
-    verdicts: list[str]
-    trading: pd.DataFrame
-    meta: dict
-    history: list[dict] = field(default_factory=list)
-    forecast: pd.DataFrame | None = None
-    recent: pd.DataFrame | None = None
-    comparison: pd.DataFrame | None = None  #: LSTM variants against each other
-
-
-def check_models(names: list[str] | tuple[str, ...]) -> list[str]:
-    """Known model names, the naive forecast always included (every score is relative to it)."""
+    Examples
+    --------
+    >>> check_models(["lstm", "drift"])
+    ['lstm', 'drift', 'naive']
+    """
     known = ("lstm", *BASELINES)
-    bad = [n for n in names if n not in known]
+    bad = [n for n in models if isinstance(n, str) and n not in known]
     if bad:
         raise CoincastError(f"unknown model(s) {', '.join(bad)}; known: {', '.join(known)}")
-    names = list(dict.fromkeys(names))
-    return names if "naive" in names else [*names, "naive"]
+    models = list(dict.fromkeys(models))
+    return models if "naive" in map(_name, models) else [*models, "naive"]
 
 
 def run_backtest(
     frame: pd.DataFrame,
+    spec: WalkForward | None = None,
     *,
-    models: list[str] | tuple[str, ...] = DEFAULT_MODELS,
-    horizon: int = 1,
-    test: int | None = None,
-    start: pd.Timestamp | str | None = None,
-    end: pd.Timestamp | str | None = None,
-    refit_every: int = 30,
-    window: str = "expanding",
-    window_size: int | None = None,
-    lstm: LSTMConfig | None = None,
-    refit_epochs: int = 5,
-    warm_start: bool = True,
+    models: Sequence[str | Forecaster] = DEFAULT_MODELS,
+    lstm: LSTMTraining | None = None,
     fee: float = 0.001,
     slippage: float = 0.0005,
     progress: Callable[[str, int, int], None] | None = None,
-    on_epoch: Callable[[EpochRecord], None] | None = None,
-    training: Sequence[str] | None = None,
-    others: Mapping[str, pd.DataFrame] | None = None,
-    exog: Mapping[str, pd.DataFrame] | None = None,
-    shared: dict | None = None,
 ) -> BacktestResult:
     """Walk-forward backtest of ``models`` on ``frame`` with scores against the naive forecast.
 
-    ``lstm`` configures the LSTM (its ``horizon`` is set to ``horizon``); the baselines need
-    no settings. MASE is scaled by the naive forecast's in-sample error on the rows before
-    the test period.
+    Parameters
+    ----------
+    frame
+        The backtested coin's candles.
+    spec
+        How the backtest walks (default :class:`WalkForward`: the last 365 bars, refit
+        every 30 cutoffs).
+    models
+        Names of :data:`DEFAULT_MODELS` (``"lstm"`` and the baselines, with their default
+        settings) or models themselves, named by their ``alias``.
+    lstm
+        How to train the LSTM (its ``config.horizon`` becomes ``spec.horizon``). More than one
+        of its ``variants`` puts them side by side and tests each pair
+        (:func:`coincast.evaluation.compare.pairwise`).
+    fee, slippage
+        Costs of the trading simulation (:func:`coincast.evaluation.trading.simulate`).
+    progress
+        ``progress(model, done, total)`` after each cutoff.
 
-    ``training`` lists the ways to train the LSTM (see :data:`TRAINING`; default: global
-    when ``others`` holds several coins, with ``+exog`` when ``lstm.exog`` is set). More than
-    one puts the variants side by side, named ``lstm-single``, ``lstm-global``…, and tests
-    each pair (:func:`coincast.evaluation.compare.pairwise`). ``others`` maps every coin of
-    the global model to its candles; ``exog`` gives exog coins that are not in ``others``;
-    ``shared`` lets backtests of several coins share the global model's fits (see
-    :class:`~coincast.evaluation.backtest.PanelLSTMModel`).
+    Returns
+    -------
+    BacktestResult
+        MASE is scaled by the naive forecast's in-sample error on the rows before the test
+        period; with the LSTM, ``forecast`` is its last refit's forecast from all of ``frame``.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> r = run_backtest(synthetic_candles(200), WalkForward(test=20), models=["drift"])
+    >>> r.scores["model"].tolist()
+    ['drift', 'naive']
     """
-    names = check_models(models)
-    cfg = (lstm or LSTMConfig()).model_copy(update={"horizon": horizon})
-    lstm_models: list[LSTMModel] = []
-    built = []
-    for name in names:
-        if name == "lstm":
-            lstm_models = _lstm_variants(
-                frame, cfg, training, others, exog, shared,
-                refit_epochs=refit_epochs, warm_start=warm_start, on_epoch=on_epoch,
-            )  # fmt: skip
-            built.extend(lstm_models)
-        else:
-            built.append(make_baseline(name))
-    lstm_model = lstm_models[0] if lstm_models else None
-    min_train = cfg.lookback + cfg.horizon + 30 if lstm_model else 30
-    p = plan(frame, test=test, start=start, end=end, min_train=min_train)
-    table = walk_forward(
-        built, frame, horizon, test=test, start=start, end=end, refit_every=refit_every,
-        window=window, window_size=window_size, min_train=min_train, progress=progress,
-    )  # fmt: skip
+    spec = spec or WalkForward()
+    asked = check_models(models)
+    built, lstms = _build(frame, asked, lstm, spec.horizon)
+    p = plan(frame, spec, min_rows=min_rows(built))
+    table = walk_forward(built, frame, spec, progress=progress)
     train_close = frame["close"].to_numpy(dtype="float64")[: p.first_target]
     scores = metrics.score(table, scale=metrics.in_sample_naive_scale(train_close))
     sim = trading.simulate(
         table, fee=fee, slippage=slippage,
         periods_per_year=trading.periods_per_year(frame.attrs["interval"]),
     )  # fmt: skip
-    meta = _meta(
-        frame, table, p, horizon, refit_every, window, names, cfg, refit_epochs, warm_start
-    )
-    result = BacktestResult(table, scores, metrics.verdicts(scores), sim, meta)
-    if others:  # what a global LSTM learned from, beside the backtested coin
-        meta["coins"] = list(dict.fromkeys([frame.attrs["coin"], *others]))
-    if len(lstm_models) > 1:
-        result.comparison = pairwise(table, [m.name for m in lstm_models])
+    meta = _meta(frame, p, spec, [_name(m) for m in asked], lstm)
+    result = BacktestResult(table, scores, verdicts(scores), sim, meta)
+    if len(lstms) > 1:
+        result.comparison = pairwise(table, [m.name for m in lstms])
         result.verdicts += comparison_verdicts(result.comparison)
-        meta["training"] = [m.name for m in lstm_models]
-    if lstm_model is not None:
-        result.history = [
-            {"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
-            for r in lstm_model.first_history
-        ]
-        # The future: the last refit's model, forecasting from all the data.
-        lstm_model.update(frame)
-        result.forecast = lstm_model.predict(horizon)
-        result.recent = frame
+        meta["training"] = [m.name for m in lstms]
+    if lstms:
+        _add_forecast(result, lstms[0], frame, spec.horizon)
     return result
 
 
-def _lstm_variants(
+def _name(model: str | Forecaster) -> str:
+    return model if isinstance(model, str) else model.name
+
+
+def _build(
     frame: pd.DataFrame,
-    cfg: LSTMConfig,
-    training: Sequence[str] | None,
-    others: Mapping[str, pd.DataFrame] | None,
-    exog: Mapping[str, pd.DataFrame] | None,
-    shared: dict | None,
-    **kwargs,
-) -> list[LSTMModel]:
-    """One backtest model per way of training the LSTM."""
-    coin = frame.attrs["coin"]
-    coins = {coin: frame, **(others or {})} if coin not in (others or {}) else dict(others)
-    if training is None:
-        training = ["global" if len(coins) > 1 else "single"]
-        training[0] += "+exog" if cfg.exog else ""
-    bad = [t for t in training if t not in TRAINING]
-    if bad or not training:
-        raise CoincastError(
-            f"unknown training variant(s) {', '.join(bad) or '(none)'}; use a comma-separated "
-            f"list of {', '.join(TRAINING)}"
-        )
-    training = list(dict.fromkeys(training))
-    if any(t.endswith("+exog") for t in training) and not cfg.exog:
-        raise CoincastError("a +exog variant needs the coins to read: --exog bitcoin")
-    if any(t.startswith("global") for t in training) and len(coins) < 2:
-        raise CoincastError("a global variant needs other coins to train on: list them too")
-    exog_frames = {}
-    for e in cfg.exog:
-        f = coins.get(e) if e in coins else (exog or {}).get(e)
-        if f is None:
-            raise CoincastError(f"--exog {e}: no candles of {e} were given; fetch {e}")
-        exog_frames[e] = f
-    plain = cfg.model_copy(update={"exog": []})
-    out: list[LSTMModel] = []
-    for t in training:
-        name = "lstm" if len(training) == 1 else f"lstm-{t}"
-        with_exog = t.endswith("+exog")
-        c = cfg if with_exog else plain
-        if t == "single":
-            model: LSTMModel = LSTMModel(c, **kwargs)
+    asked: Sequence[str | Forecaster],
+    lstm: LSTMTraining | None,
+    horizon: int,
+) -> tuple[list[Forecaster], list[LSTMModel]]:
+    """The backtest's models, and among them the LSTM's variants."""
+    built: list[Forecaster] = []
+    lstms: list[LSTMModel] = []
+    for model in asked:
+        if model == "lstm":
+            lstms = lstm_models(frame, lstm or LSTMTraining(), horizon)
+            built.extend(lstms)
         else:
-            pool = coins if t.startswith("global") else {coin: frame}
-            model = PanelLSTMModel(
-                c, pool, exog=exog_frames if with_exog else None, name=name,
-                shared=shared if t.startswith("global") else None, **kwargs,
-            )  # fmt: skip
-        model.name = name
-        out.append(model)
-    return out
+            built.append(make_baseline(model) if isinstance(model, str) else model)
+    return built, lstms
+
+
+def _add_forecast(
+    result: BacktestResult, model: LSTMModel, frame: pd.DataFrame, horizon: int
+) -> None:
+    """The LSTM's training history, and the future: the last refit's model forecasting from
+    all the data."""
+    result.history = [
+        {"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
+        for r in model.first_history
+    ]
+    model.update(frame)
+    result.forecast = model.predict(horizon)
+    result.recent = frame
 
 
 def _meta(
-    frame, table, p, horizon, refit_every, window, names, cfg, refit_epochs, warm_start
+    frame: pd.DataFrame, p: Plan, spec: WalkForward, names: list[str], lstm: LSTMTraining | None
 ) -> dict:
     a = frame.attrs
-    return {
+    meta = {
         "coin": a["coin"],
         "interval": a["interval"],
-        "horizon": horizon,
+        "horizon": spec.horizon,
         "models": names,
         "test_start": frame.index[p.first_target].isoformat(),
         "test_end": frame.index[p.last_target].isoformat(),
         "cutoffs": len(p.cutoffs),
-        "refit_every": refit_every,
-        "window": window,
+        "refit_every": spec.refit_every,
+        "window": spec.window,
         "data": {
             "source": a["source"],
             "quote": a["quote"],
@@ -214,12 +171,18 @@ def _meta(
             "end": frame.index[-1].isoformat(),
             "rows": len(frame),
         },
-        "config": {**cfg.model_dump(), "refit_epochs": refit_epochs, "warm_start": warm_start}
-        if "lstm" in names
-        else {},
+        "config": _lstm_settings(lstm or LSTMTraining(), spec.horizon) if "lstm" in names else {},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "packages": package_versions(),
     }
+    if lstm is not None and lstm.others:  # what a global LSTM learned from, beside the coin
+        meta["coins"] = list(dict.fromkeys([a["coin"], *lstm.others]))
+    return meta
+
+
+def _lstm_settings(lstm: LSTMTraining, horizon: int) -> dict:
+    cfg = lstm.config.model_copy(update={"horizon": horizon})
+    return {**cfg.model_dump(), "refit_epochs": lstm.refit_epochs, "warm_start": lstm.warm_start}
 
 
 def scores_json(result: BacktestResult) -> dict:

@@ -8,7 +8,9 @@ walk-forward backtest treats them alike:
   parameters; the same as ``fit`` for every model but ARIMA;
 - ``predict(horizon) -> DataFrame``: the ``horizon`` bars after the last row given, indexed by
   their starts ``ts``, with ``yhat`` (point forecast of the close) and ``lo``/``hi`` (a central
-  90 % prediction interval, NaN where the model has none).
+  90 % prediction interval, NaN where the model has none);
+- ``min_rows``: the rows ``fit`` needs; ``name``: the ``alias`` given (default: the class's
+  name), so two configurations of one class can sit side by side in a backtest.
 
 A model sees only the rows it is given and keeps no reference to the frame.
 """
@@ -50,11 +52,16 @@ def season_length(interval: str) -> int:
 
 
 class Baseline:
-    """Shared plumbing: subclasses implement ``_fit(close, frame)`` and ``_forecast(h)``."""
+    """Shared plumbing: subclasses implement ``_fit(close, frame)`` and ``_forecast(h)``.
+
+    ``alias`` names the model (default: the class's ``name``).
+    """
 
     name = "baseline"
+    min_rows = 1  #: rows of history ``fit`` needs
 
-    def __init__(self) -> None:
+    def __init__(self, *, alias: str | None = None) -> None:
+        self.name = alias or type(self).name
         self._origin: tuple[dict[str, Any], pd.Timestamp, float] | None = None  # attrs, ts, close
 
     def fit(self, frame: pd.DataFrame) -> Self:
@@ -134,6 +141,7 @@ class Drift(Naive):
     """
 
     name = "drift"
+    min_rows = 2
 
     def _fit(self, close: np.ndarray, frame: pd.DataFrame) -> None:
         _need(2, len(close), frame, "drift (a line through the first and last close)")
@@ -163,9 +171,14 @@ class SeasonalNaive(Baseline):
 
     name = "seasonal"
 
-    def __init__(self, season: int | None = None) -> None:
-        super().__init__()
+    def __init__(self, season: int | None = None, *, alias: str | None = None) -> None:
+        super().__init__(alias=alias)
         self.season = _positive("season", season)
+
+    @property
+    def min_rows(self) -> int:
+        """One season of rows; with the season left to the interval, ``fit`` checks it."""
+        return self.season or 1
 
     def _fit(self, close: np.ndarray, frame: pd.DataFrame) -> None:
         m = self.season or season_length(frame.attrs.get("interval", "?"))
@@ -196,9 +209,14 @@ class MovingAverage(Baseline):
 
     name = "ma"
 
-    def __init__(self, window: int | None = None) -> None:
-        super().__init__()
+    def __init__(self, window: int | None = None, *, alias: str | None = None) -> None:
+        super().__init__(alias=alias)
         self.window = _positive("window", window)
+
+    @property
+    def min_rows(self) -> int:
+        """``window`` rows (at least 2; with the window left to the interval, ``fit`` checks)."""
+        return self.window or 2
 
     def _fit(self, close: np.ndarray, frame: pd.DataFrame) -> None:
         w = self.window or max(2, season_length(frame.attrs.get("interval", "?")))
@@ -235,6 +253,7 @@ class ARIMA(Baseline):
     """
 
     name = "arima"
+    min_rows = ARIMA_MIN_ROWS
 
     def __init__(
         self,
@@ -242,8 +261,9 @@ class ARIMA(Baseline):
         *,
         max_rows: int = 1000,
         trend: str | None = None,
+        alias: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(alias=alias)
         self.orders = [_check_order(o) for o in (DEFAULT_ORDERS if orders is None else orders)]
         if not self.orders:
             raise CoincastError("orders is empty; pass at least one (p, d, q), e.g. [(1, 1, 0)]")
@@ -343,6 +363,8 @@ def make_baseline(name: str, **kwargs: Any) -> Baseline:
     --------
     >>> make_baseline("seasonal", season=24).season
     24
+    >>> make_baseline("ma", window=20, alias="ma-20").name
+    'ma-20'
     """
     if name not in BASELINES:
         raise CoincastError(f"unknown baseline {name!r}; use one of: {', '.join(BASELINES)}")

@@ -1,4 +1,6 @@
-"""What a backtest folder holds so its report can be rebuilt offline (``coincast report``)."""
+"""What a backtest folder holds so its report can be rebuilt offline (``coincast report``):
+a :class:`~coincast.evaluation.result.BacktestResult`, written by :func:`write_report_inputs`
+and read back whole by :func:`load_report_inputs`."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CoincastError
+from ..evaluation.result import BacktestResult
 from .backtest_plots import FAN_BARS
 
 FORMAT = "coincast-report-inputs/1"
@@ -51,36 +54,31 @@ def _clean(o: Any) -> Any:
     return o if isinstance(o, str | int | float | bool | type(None)) else str(o)
 
 
-def write_report_inputs(
-    folder: Path,
-    *,
-    table: pd.DataFrame,
-    scores: pd.DataFrame,
-    verdicts: list[str],
-    trading: pd.DataFrame,
-    disclaimer: str,
-    meta: dict[str, Any],
-    history: list[dict[str, Any]] | None = None,
-    forecast: pd.DataFrame | None = None,
-    recent: pd.DataFrame | None = None,
-) -> Path:
-    """Save everything :func:`build_report` needs into ``folder`` (see :data:`INPUTS`);
-    :func:`load_report_inputs` reads it back. Returns ``folder``."""
+def write_report_inputs(folder: Path, result: BacktestResult) -> Path:
+    """Save everything :func:`~coincast.reporting.report.build_report` needs of ``result``
+    into ``folder`` (see :data:`INPUTS`; the LSTM comparison table is not kept: its verdicts
+    are); :func:`load_report_inputs` reads it back. Returns ``folder``.
+
+    Examples
+    --------
+    >>> # write_report_inputs(Path("backtests/btc"), run_backtest(frame))
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / "table.csv", index=False)
-    scores.to_csv(folder / "scores.csv", index=False)
-    trading.to_csv(folder / "trading.csv", index=False)
-    record = {"format": FORMAT, "meta": meta, "verdicts": list(verdicts), "disclaimer": disclaimer}
+    result.table.to_csv(folder / "table.csv", index=False)
+    result.scores.to_csv(folder / "scores.csv", index=False)
+    result.trading.to_csv(folder / "trading.csv", index=False)
+    record = {"format": FORMAT, "meta": result.meta, "verdicts": list(result.verdicts),
+              "disclaimer": result.disclaimer}  # fmt: skip
     (folder / "report.json").write_text(json.dumps(_clean(record), indent=2), encoding="utf-8")
     for name in ("history.json", "forecast.csv", "recent.csv"):
         (folder / name).unlink(missing_ok=True)  # never leave a stale one from an earlier run
-    if history:
-        (folder / "history.json").write_text(json.dumps(_clean(list(history))), "utf-8")
-    if forecast is not None:
-        forecast.to_csv(folder / "forecast.csv", index_label="ts")
-    if recent is not None:  # the fan draws only the last closes
-        recent.iloc[-FAN_BARS:].to_csv(folder / "recent.csv", index_label="ts")
+    if result.history:
+        (folder / "history.json").write_text(json.dumps(_clean(list(result.history))), "utf-8")
+    if result.forecast is not None:
+        result.forecast.to_csv(folder / "forecast.csv", index_label="ts")
+    if result.recent is not None:  # the fan draws only the last closes
+        result.recent.iloc[-FAN_BARS:].to_csv(folder / "recent.csv", index_label="ts")
     return folder
 
 
@@ -99,9 +97,9 @@ def _read_csv(path: Path, times: tuple[str, ...] = (), index: str | None = None)
     return frame
 
 
-def load_report_inputs(folder: Path) -> dict[str, Any]:
-    """Read what :func:`write_report_inputs` saved; the result's keys are
-    :func:`build_report`'s keyword arguments: ``build_report(folder, **inputs)``.
+def load_report_inputs(folder: Path) -> BacktestResult:
+    """Read back what :func:`write_report_inputs` saved, for
+    ``build_report(folder, load_report_inputs(folder))``.
 
     Raises :class:`ReportError` naming a missing or unreadable file.
     """
@@ -121,14 +119,16 @@ def load_report_inputs(folder: Path) -> dict[str, Any]:
         raise ReportError(f"a JSON file in {folder} cannot be read: {exc}") from exc
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ReportError(f"{folder / 'report.json'} is not a {FORMAT} file; rerun the backtest.")
-    return {
-        "table": _read_csv(folder / "table.csv", ("cutoff", "ts")),
-        "scores": _read_csv(folder / "scores.csv"),
-        "verdicts": list(record.get("verdicts") or []),
-        "trading": _read_csv(folder / "trading.csv"),
-        "disclaimer": str(record.get("disclaimer") or ""),
-        "meta": record.get("meta") or {},
-        "history": history,
-        "forecast": _read_csv(folder / "forecast.csv", index="ts"),
-        "recent": _read_csv(folder / "recent.csv", index="ts"),
-    }
+    result = BacktestResult(
+        table=_read_csv(folder / "table.csv", ("cutoff", "ts")),
+        scores=_read_csv(folder / "scores.csv"),
+        verdicts=list(record.get("verdicts") or []),
+        trading=_read_csv(folder / "trading.csv"),
+        meta=record.get("meta") or {},
+        history=list(history or []),
+        forecast=_read_csv(folder / "forecast.csv", index="ts"),
+        recent=_read_csv(folder / "recent.csv", index="ts"),
+    )
+    if record.get("disclaimer"):  # else the one every backtest shows
+        result.disclaimer = str(record["disclaimer"])
+    return result

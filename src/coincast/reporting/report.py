@@ -11,20 +11,23 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..evaluation.result import BacktestResult
+from ..evaluation.verdicts import ALPHA, verdict
 from . import backtest_plots as bp
 from .inputs import INPUTS, ReportError, _clean, load_report_inputs, write_report_inputs
+from .markup import DASH, _e, _kv, _missing, _num, _p, _section, _table, _tag, _when, _yes, fmt
 
-__all__ = ["INPUTS", "ReportError", "build_report", "load_report_inputs", "write_report_inputs"]
+__all__ = [
+    "DASH", "INPUTS", "ReportError", "build_report", "fmt", "load_report_inputs",
+    "write_report_inputs",
+]  # fmt: skip
 
 COVERAGE_TARGET = 0.90  # band coverage aimed at, unless meta["coverage_level"] says otherwise
-DASH = "\u2013"  # en dash: a missing value
 NAIVE = bp.NAIVE
 # column, header, format, best value (min, max, target), what it means
 METRICS = [
@@ -46,85 +49,6 @@ TRADING = [
     ("trades", "trades", "int"),
     ("exposure", "time in market", "pct1"),
 ]
-
-
-def _missing(v: Any) -> bool:
-    return v is None or (not isinstance(v, str | bool) and bool(pd.isna(v)))
-
-
-def _num(v: Any) -> float:
-    try:
-        return float("nan") if _missing(v) else float(v)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def _yes(v: Any) -> bool:
-    return v.strip().lower() in ("true", "1", "yes") if isinstance(v, str) else bool(v)
-
-
-def fmt(v: Any, kind: str = "text") -> str:
-    """A value as table text (not yet escaped): None and NaN as a dash, numbers by ``kind``."""
-    if _missing(v):
-        return DASH
-    if kind == "text":
-        return str(v)
-    if kind == "bool":
-        return "yes" if _yes(v) else "no"
-    x = _num(v)
-    if np.isnan(x):
-        return str(v)
-    formats = {"int": "{:,.0f}", "pct": "{:.2%}", "pct1": "{:.1%}", "ratio": "{:.3f}",
-               "num": "{:.2f}", "stat": "{:+.2f}"}  # fmt: skip
-    if kind == "price":
-        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3g}"
-    if kind == "p":
-        return "< 0.001" if x < 0.001 else f"{x:.3f}"
-    return formats.get(kind, "{:.4g}").format(x)
-
-
-def _when(v: Any) -> str:
-    """A time as ``2024-01-31`` (midnight) or ``2024-01-31 12:00 UTC``."""
-    if _missing(v):
-        return DASH
-    try:
-        t = pd.Timestamp(v)
-    except (TypeError, ValueError):
-        return str(v)
-    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    return t.strftime("%Y-%m-%d") if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _e(v: Any) -> str:
-    return escape(str(v), quote=True)
-
-
-def _tag(name: str, inner: str, **attrs: Any) -> str:
-    """``<name attrs>inner</name>``; ``inner`` must already be HTML, attributes are escaped."""
-    a = "".join(f' {k.rstrip("_").replace("_", "-")}="{_e(v)}"' for k, v in attrs.items() if v)
-    return f"<{name}{a}>{inner}</{name}>"
-
-
-def _table(head: list[str], rows: list[list[str]], cls: str = "", row_cls=None) -> str:
-    """A table from escaped header texts and ready cell HTML (``<td>`` elements)."""
-    thead = "".join(_tag("th", h) for h in head)
-    body = "".join(
-        _tag("tr", "".join(r), class_=row_cls[i] if row_cls else "") for i, r in enumerate(rows)
-    )
-    return _tag("table", f"<thead><tr>{thead}</tr></thead><tbody>{body}</tbody>", class_=cls)
-
-
-def _kv(pairs: list[tuple[str, Any]], cls: str = "kv") -> str:
-    rows = [[_tag("th", _e(k)), _tag("td", _e(v))] for k, v in pairs]
-    return _tag("table", _tag("tbody", "".join(_tag("tr", "".join(r)) for r in rows)), class_=cls)
-
-
-def _section(sid: str, title: str, inner: str) -> str:
-    return _tag("section", f"<h2>{_e(title)}</h2>{inner}", id=sid)
-
-
-def _p(text: str, cls: str = "") -> str:
-    return _tag("p", text, class_=cls)
 
 
 # ---------------------------------------------------------------- sections
@@ -153,9 +77,9 @@ def _summary(meta: dict, scores: pd.DataFrame) -> str:
         rel = _num(r.get("rel_mae"))
         if r.get("model") != NAIVE and not np.isnan(rel):
             word = "lower" if rel < 1 else "higher" if rel > 1 else "no lower"
-            p = _num(r.get("dm_pvalue"))
-            luck = "" if np.isnan(p) else f" ({'more' if p < 0.05 else 'not more'} than chance,"
-            luck += "" if np.isnan(p) else f" DM p {_p_text(p)})"
+            p, judged = _num(r.get("dm_pvalue")), verdict(r.get("dm_pvalue"), r.get("dm_stat"))
+            chance = "not more" if judged == "no different" else "more"
+            luck = "" if judged is None else f" ({chance} than chance, DM p {_p_text(p)})"
             lines.append(f"{r['model']}: MAE {abs(1 - rel):.1%} {word} than naive's{luck}.")
     intro = _p(
         "The naive forecast says <em>the next price is the last price</em>. It costs nothing, "
@@ -190,16 +114,19 @@ def _p_text(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {fmt(p, 'p')}"
 
 
-def _versus_naive(model: str, rel: float, p: float = float("nan")) -> tuple[str, str]:
-    """Beats or loses to naive only when the DM test says the difference is not chance."""
-    if model == NAIVE:
+def _versus_naive(r: dict) -> tuple[str, str]:
+    """The text and class of a model's "vs naive" cell: beats or loses to naive only when the
+    DM test says so (:func:`~coincast.evaluation.verdicts.verdict`); every model that does not
+    beat it is marked."""
+    if r.get("model") == NAIVE:
         return "reference", ""
-    if np.isnan(rel):
+    if np.isnan(_num(r.get("rel_mae"))):
         return DASH, ""
-    significant = not np.isnan(p) and p < 0.05
-    if rel >= 1:
-        return ("loses to naive" if significant else "not better than naive"), "loses-to-naive"
-    return ("beats naive", "beats") if significant else ("not distinguishable from naive", "")
+    judged = verdict(r.get("dm_pvalue"), r.get("dm_stat"))
+    if judged == "better":
+        return "beats naive", "beats"
+    words = {"worse": "loses to naive", "no different": "not better than naive"}
+    return words.get(judged or "", "not tested"), "loses-to-naive"
 
 
 def _metrics(scores: pd.DataFrame, target: float) -> str:
@@ -213,9 +140,7 @@ def _metrics(scores: pd.DataFrame, target: float) -> str:
         for c, _, kind, _, _ in cols:
             cls = "num best" if i in best[c] else "num"
             cells.append(_tag("td", _e(fmt(r.get(c), kind)), class_=cls, data_col=c))
-        text, cls = _versus_naive(
-            str(r.get("model")), _num(r.get("rel_mae")), _num(r.get("dm_pvalue"))
-        )
+        text, cls = _versus_naive(r)
         cells.append(_tag("td", _e(text), class_=cls, data_col="vs_naive"))
         rows.append(cells)
         row_cls.append(cls)
@@ -230,17 +155,20 @@ def _metrics(scores: pd.DataFrame, target: float) -> str:
     return _section("metrics", "Forecast errors", table + note + details)
 
 
+_DM_WORDS = {"better": "differs from naive: lower errors",
+             "worse": "differs from naive: higher errors",
+             "no different": "not distinguishable from naive"}  # fmt: skip
+_COIN_WORDS = {"better": "better than a coin flip", "worse": "worse than a coin flip",
+               "no different": "not distinguishable from a coin flip"}  # fmt: skip
+
+
 def _significance(verdicts: list[str], scores: pd.DataFrame) -> str:
     rows = []
     for r in scores.to_dict("records"):
         p_dm, p_dir = _num(r.get("dm_pvalue")), _num(r.get("directional_pvalue"))
-        rel, acc = _num(r.get("rel_mae")), _num(r.get("directional_accuracy"))
-        dm = DASH if np.isnan(p_dm) else "not distinguishable from naive"
-        if p_dm < 0.05:
-            dm = "differs from naive: " + ("lower errors" if rel < 1 else "higher errors")
-        coin = DASH if np.isnan(p_dir) else "not distinguishable from a coin flip"
-        if p_dir < 0.05:
-            coin = "better than a coin flip" if acc > 0.5 else "worse than a coin flip"
+        acc = _num(r.get("directional_accuracy"))
+        dm = _DM_WORDS.get(verdict(p_dm, r.get("dm_stat")), DASH)
+        coin = _COIN_WORDS.get(verdict(p_dir, 0.5 - acc), DASH)  # above one half is better
         right = DASH if np.isnan(acc) else f"{acc:.1%} of {fmt(r.get('directional_n'), 'int')}"
         texts = [fmt(r.get("model")), fmt(r.get("dm_stat"), "stat"), fmt(p_dm, "p"), dm,
                  right, fmt(p_dir, "p"), coin]  # fmt: skip
@@ -252,7 +180,7 @@ def _significance(verdicts: list[str], scores: pd.DataFrame) -> str:
         "A p-value is the chance of a difference at least this large if there were no real "
         "difference. The Diebold-Mariano (DM) test compares each model's errors with the naive "
         "forecast's on the same dates; the binomial test asks whether the share of up/down "
-        "calls that were right beats a coin flip (50%). Below 0.05 we call a difference real; "
+        f"calls that were right beats a coin flip (50%). Below {ALPHA} we call a difference real; "
         "above it, what the chart shows may well be luck."
     )
     return _section("significance", "Better than chance?", said + _table(head, rows) + explain)
@@ -367,43 +295,32 @@ def _check_table(table: pd.DataFrame) -> None:
         )
 
 
-def build_report(
-    folder: Path,
-    *,
-    table: pd.DataFrame,
-    scores: pd.DataFrame,
-    verdicts: list[str],
-    trading: pd.DataFrame,
-    disclaimer: str,
-    meta: dict[str, Any],
-    history: list[dict[str, Any]] | None = None,
-    forecast: pd.DataFrame | None = None,
-    recent: pd.DataFrame | None = None,
-    out: Path | None = None,
-) -> Path:
+def build_report(folder: Path, result: BacktestResult, *, out: Path | None = None) -> Path:
     """Draw the backtest's pictures into ``folder`` and write one self-contained HTML page
     (default ``folder / "report.html"``); returns its path.
 
     Examples
     --------
-    >>> # inputs = load_report_inputs(Path("runs/btc-backtest"))
-    >>> # build_report(Path("runs/btc-backtest"), **inputs)
+    >>> # build_report(Path("backtests/btc"), load_report_inputs(Path("backtests/btc")))
     """
-    _check_table(table)
+    r = result
+    _check_table(r.table)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = Path(out) if out is not None else folder / "report.html"
+    meta = r.meta
     target = float(meta.get("coverage_level") or COVERAGE_TARGET)
     built = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     title = f"coincast backtest: {fmt(meta.get('coin'))} {fmt(meta.get('interval'))}"
+    pngs = bp.draw_figures(folder, r.table, r.history, r.forecast, r.recent, _fan_attrs(meta))
     sections = [
-        _summary(meta, scores),
+        _summary(meta, r.scores),
         _config(meta),
-        _metrics(scores, target),
-        _significance(list(verdicts or []), scores),
-        _lagged_copy(scores, table),
-        _pictures(bp.draw_figures(folder, table, history, forecast, recent, _fan_attrs(meta))),
-        _trading(trading, disclaimer),
+        _metrics(r.scores, target),
+        _significance(list(r.verdicts or []), r.scores),
+        _lagged_copy(r.scores, r.table),
+        _pictures(pngs),
+        _trading(r.trading, r.disclaimer),
         _reproduce(meta, built),
     ]
     ids = ["summary", "config", "metrics", "significance", "lagged-copy", "pictures",
