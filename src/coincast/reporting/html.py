@@ -1,6 +1,6 @@
-"""The HTML kit every coincast page is built with: escaping, tags, tables, inlined pictures and
-the page shell. Text from users, servers or data always goes through :func:`e`; the functions
-that take ``inner`` expect HTML that is already safe.
+"""The HTML kit every coincast page is built with: values as table text, escaping, tags,
+tables, inlined pictures and the page shell. Text from users, servers or data always goes
+through :func:`e`; the functions that take ``inner`` expect HTML that is already safe.
 
 Examples
 --------
@@ -16,6 +16,69 @@ import base64
 from html import escape
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..series import utc
+
+DASH = "\u2013"  # en dash: a missing value
+
+
+# -- values as table text ------------------------------------------------------------------
+
+
+def missing(v: Any) -> bool:
+    """None or NaN: a value the table shows as a dash."""
+    return v is None or (not isinstance(v, str | bool) and bool(pd.isna(v)))
+
+
+def num(v: Any) -> float:
+    """``v`` as a float; NaN when it is missing or not a number."""
+    try:
+        return float("nan") if missing(v) else float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def yes(v: Any) -> bool:
+    """A flag read back from CSV text (``"True"``, ``"1"``, ``"yes"``) or a bool."""
+    return v.strip().lower() in ("true", "1", "yes") if isinstance(v, str) else bool(v)
+
+
+def fmt(v: Any, kind: str = "text") -> str:
+    """A value as table text (not yet escaped): None and NaN as a dash, numbers by ``kind``."""
+    if missing(v):
+        return DASH
+    if kind == "text":
+        return str(v)
+    if kind == "bool":
+        return "yes" if yes(v) else "no"
+    x = num(v)
+    if np.isnan(x):
+        return str(v)
+    formats = {"int": "{:,.0f}", "pct": "{:.2%}", "pct1": "{:.1%}", "ratio": "{:.3f}",
+               "num": "{:.2f}", "stat": "{:+.2f}"}  # fmt: skip
+    if kind == "price":
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3g}"
+    if kind == "p":
+        return "< 0.001" if x < 0.001 else f"{x:.3f}"
+    return formats.get(kind, "{:.4g}").format(x)
+
+
+def when(v: Any) -> str:
+    """A time as ``2024-01-31`` (midnight) or ``2024-01-31 12:00 UTC``."""
+    if missing(v):
+        return DASH
+    try:
+        t = pd.Timestamp(v)
+    except (TypeError, ValueError):
+        return str(v)
+    t = utc(t)
+    return t.strftime("%Y-%m-%d") if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- markup --------------------------------------------------------------------------------
 
 
 def e(v: Any) -> str:

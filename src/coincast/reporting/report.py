@@ -8,7 +8,6 @@ Sections: summary, config, metrics, significance, lagged-copy, pictures, trading
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +18,9 @@ import pandas as pd
 from ..evaluation.result import BacktestResult
 from ..evaluation.verdicts import ALPHA, verdict
 from . import backtest_plots as bp
+from . import html
+from .html import DASH, fmt
 from .inputs import INPUTS, ReportError, _clean, load_report_inputs, write_report_inputs
-from .markup import DASH, _e, _kv, _missing, _num, _p, _section, _table, _tag, _when, _yes, fmt
 
 __all__ = [
     "DASH", "INPUTS", "ReportError", "build_report", "fmt", "load_report_inputs",
@@ -60,12 +60,15 @@ def _summary(meta: dict, scores: pd.DataFrame) -> str:
         ("coin", fmt(meta.get("coin"))),
         ("interval", fmt(meta.get("interval"))),
         ("horizon", f"{fmt(meta.get('horizon'))} bar(s) ahead"),
-        ("test period", f"{_when(meta.get('test_start'))} to {_when(meta.get('test_end'))}"),
+        (
+            "test period",
+            f"{html.when(meta.get('test_start'))} to {html.when(meta.get('test_end'))}",
+        ),
         ("cutoffs (forecast origins)", fmt(meta.get("cutoffs"), "int")),
         ("refit every", f"{fmt(meta.get('refit_every'))} cutoff(s)"),
         ("training window", fmt(meta.get("window"))),
         ("data", f"{fmt(data.get('source'))}, quote {fmt(data.get('quote'))}"),
-        ("data range", f"{_when(data.get('start'))} to {_when(data.get('end'))}"),
+        ("data range", f"{html.when(data.get('start'))} to {html.when(data.get('end'))}"),
         ("data rows", fmt(data.get("rows"), "int")),
     ]
     if meta.get("coins"):  # a global LSTM
@@ -74,30 +77,30 @@ def _summary(meta: dict, scores: pd.DataFrame) -> str:
         facts.append(("LSTM variants", ", ".join(map(str, meta["training"]))))
     lines = []
     for r in scores.to_dict("records"):
-        rel = _num(r.get("rel_mae"))
+        rel = html.num(r.get("rel_mae"))
         if r.get("model") != NAIVE and not np.isnan(rel):
             word = "lower" if rel < 1 else "higher" if rel > 1 else "no lower"
-            p, judged = _num(r.get("dm_pvalue")), verdict(r.get("dm_pvalue"), r.get("dm_stat"))
+            p, judged = html.num(r.get("dm_pvalue")), verdict(r.get("dm_pvalue"), r.get("dm_stat"))
             chance = "not more" if judged == "no different" else "more"
             luck = "" if judged is None else f" ({chance} than chance, DM p {_p_text(p)})"
             lines.append(f"{r['model']}: MAE {abs(1 - rel):.1%} {word} than naive's{luck}.")
-    intro = _p(
+    intro = html.p(
         "The naive forecast says <em>the next price is the last price</em>. It costs nothing, "
         "and on prices that move almost like a random walk it is hard to beat. A model earns "
         "its keep only if its errors are lower than the naive forecast's (MAE ÷ naive below "
         "1) by more than chance (see Significance)."
     )
-    headline = _tag("ul", "".join(_tag("li", _e(s)) for s in lines), class_="headline")
-    return _section("summary", "Summary", _kv(facts) + intro + (headline if lines else ""))
+    headline = html.tag("ul", "".join(html.tag("li", html.e(s)) for s in lines), class_="headline")
+    return html.section("summary", "Summary", html.kv(facts) + intro + (headline if lines else ""))
 
 
 def _config(meta: dict) -> str:
     config = _clean(meta.get("config") or {})
     if not config:
-        return _section("config", "Model settings", _p("No model settings were recorded."))
+        return html.section("config", "Model settings", html.p("No model settings were recorded."))
     show = {k: json.dumps(v) if isinstance(v, list | dict | tuple) else fmt(v)
             for k, v in config.items()}  # fmt: skip
-    return _section("config", "Model settings (LSTM)", _kv(list(show.items())))
+    return html.section("config", "Model settings (LSTM)", html.kv(list(show.items())))
 
 
 def _best(values: list[float], rule: str | None, target: float) -> set[int]:
@@ -120,7 +123,7 @@ def _versus_naive(r: dict) -> tuple[str, str]:
     beat it is marked."""
     if r.get("model") == NAIVE:
         return "reference", ""
-    if np.isnan(_num(r.get("rel_mae"))):
+    if np.isnan(html.num(r.get("rel_mae"))):
         return DASH, ""
     judged = verdict(r.get("dm_pvalue"), r.get("dm_stat"))
     if judged == "better":
@@ -132,27 +135,33 @@ def _versus_naive(r: dict) -> tuple[str, str]:
 def _metrics(scores: pd.DataFrame, target: float) -> str:
     cols = [m for m in METRICS if m[0] in scores.columns]
     recs = scores.to_dict("records")
-    best = {c: _best([_num(r.get(c)) for r in recs], rule, target) for c, _, _, rule, _ in cols}
-    head = ["model"] + [_tag("span", _e(h), title=tip) for _, h, _, _, tip in cols] + ["vs naive"]
+    best = {c: _best([html.num(r.get(c)) for r in recs], rule, target) for c, _, _, rule, _ in cols}
+    head = (
+        ["model"]
+        + [html.tag("span", html.e(h), title=tip) for _, h, _, _, tip in cols]
+        + ["vs naive"]
+    )
     rows, row_cls = [], []
     for i, r in enumerate(recs):
-        cells = [_tag("td", _e(r.get("model")), class_="model", data_col="model")]
+        cells = [html.tag("td", html.e(r.get("model")), class_="model", data_col="model")]
         for c, _, kind, _, _ in cols:
             cls = "num best" if i in best[c] else "num"
-            cells.append(_tag("td", _e(fmt(r.get(c), kind)), class_=cls, data_col=c))
+            cells.append(html.tag("td", html.e(fmt(r.get(c), kind)), class_=cls, data_col=c))
         text, cls = _versus_naive(r)
-        cells.append(_tag("td", _e(text), class_=cls, data_col="vs_naive"))
+        cells.append(html.tag("td", html.e(text), class_=cls, data_col="vs_naive"))
         rows.append(cells)
         row_cls.append(cls)
-    glossary = "".join(f"<dt>{_e(h)}</dt><dd>{_e(tip)}</dd>" for _, h, _, _, tip in cols)
-    note = _p(
+    glossary = "".join(f"<dt>{html.e(h)}</dt><dd>{html.e(tip)}</dd>" for _, h, _, _, tip in cols)
+    note = html.p(
         f"The best value of each column is <span class='best'>marked</span> (lowest error, "
         f"most directions right, coverage closest to {target:.0%}). Rows "
         "<span class='loses-to-naive'>marked red</span> do not beat the naive forecast."
     )
-    details = _tag("details", "<summary>What the columns mean</summary>" + _tag("dl", glossary))
-    table = _table(head, rows, "metrics", row_cls)
-    return _section("metrics", "Forecast errors", table + note + details)
+    details = html.tag(
+        "details", "<summary>What the columns mean</summary>" + html.tag("dl", glossary)
+    )
+    table = html.table(head, rows, "metrics", row_cls)
+    return html.section("metrics", "Forecast errors", table + note + details)
 
 
 _DM_WORDS = {"better": "differs from naive: lower errors",
@@ -165,25 +174,27 @@ _COIN_WORDS = {"better": "better than a coin flip", "worse": "worse than a coin 
 def _significance(verdicts: list[str], scores: pd.DataFrame) -> str:
     rows = []
     for r in scores.to_dict("records"):
-        p_dm, p_dir = _num(r.get("dm_pvalue")), _num(r.get("directional_pvalue"))
-        acc = _num(r.get("directional_accuracy"))
+        p_dm, p_dir = html.num(r.get("dm_pvalue")), html.num(r.get("directional_pvalue"))
+        acc = html.num(r.get("directional_accuracy"))
         dm = _DM_WORDS.get(verdict(p_dm, r.get("dm_stat")), DASH)
         coin = _COIN_WORDS.get(verdict(p_dir, 0.5 - acc), DASH)  # above one half is better
         right = DASH if np.isnan(acc) else f"{acc:.1%} of {fmt(r.get('directional_n'), 'int')}"
         texts = [fmt(r.get("model")), fmt(r.get("dm_stat"), "stat"), fmt(p_dm, "p"), dm,
                  right, fmt(p_dir, "p"), coin]  # fmt: skip
-        rows.append([_tag("td", _e(t)) for t in texts])
+        rows.append([html.tag("td", html.e(t)) for t in texts])
     head = ["model", "DM statistic", "DM p-value", "errors vs naive", "direction right",
             "binomial p-value", "directions vs chance"]  # fmt: skip
-    said = _tag("ul", "".join(_tag("li", _e(v)) for v in verdicts), class_="verdicts")
-    explain = _p(
+    said = html.tag("ul", "".join(html.tag("li", html.e(v)) for v in verdicts), class_="verdicts")
+    explain = html.p(
         "A p-value is the chance of a difference at least this large if there were no real "
         "difference. The Diebold-Mariano (DM) test compares each model's errors with the naive "
         "forecast's on the same dates; the binomial test asks whether the share of up/down "
         f"calls that were right beats a coin flip (50%). Below {ALPHA} we call a difference real; "
         "above it, what the chart shows may well be luck."
     )
-    return _section("significance", "Better than chance?", said + _table(head, rows) + explain)
+    return html.section(
+        "significance", "Better than chance?", said + html.table(head, rows) + explain
+    )
 
 
 def _move_ratio(table: pd.DataFrame) -> dict[str, float]:
@@ -200,20 +211,21 @@ def _move_ratio(table: pd.DataFrame) -> dict[str, float]:
 def _lagged_copy(scores: pd.DataFrame, table: pd.DataFrame) -> str:
     ratio = _move_ratio(table) if "last" in table.columns else {}
     recs = scores.to_dict("records")
-    copies = [str(r["model"]) for r in recs if not _missing(r.get("lagged_copy"))
-              and _yes(r.get("lagged_copy"))]  # fmt: skip
+    copies = [str(r["model"]) for r in recs if not html.missing(r.get("lagged_copy"))
+              and html.yes(r.get("lagged_copy"))]  # fmt: skip
     verdict = (
         "Mostly repeat the last value: " + ", ".join(copies) + "."
         if copies
         else "No model was flagged as mostly repeating the last value."
     )
     rows = [
-        [_tag("td", _e(r.get("model"))), _tag("td", _e(fmt(r.get("lagged_copy"), "bool"))),
-         _tag("td", _e(fmt(ratio.get(str(r.get("model"))), "ratio")), class_="num")]
+        [html.tag("td", html.e(r.get("model"))),
+         html.tag("td", html.e(fmt(r.get("lagged_copy"), "bool"))),
+         html.tag("td", html.e(fmt(ratio.get(str(r.get("model"))), "ratio")), class_="num")]
         for r in recs
     ]  # fmt: skip
     head = ["model", "repeats the last value?", "forecast move ÷ actual move"]
-    explain = _p(
+    explain = html.p(
         "Why this matters: a “prediction” that is just the last price, drawn one bar later, "
         "lies almost on top of the actual line on a chart of months or years, because prices "
         "rarely move far in one bar. It looks like a model that has learnt the market, yet it "
@@ -223,42 +235,42 @@ def _lagged_copy(scores: pd.DataFrame, table: pd.DataFrame) -> str:
         "from the last close with how far the price really moved (median of both): near 0 "
         "means the model copies, the naive forecast is 0 by construction."
     )
-    return _section(
+    return html.section(
         "lagged-copy", "Is it just copying the last price?",
-        _p(_e(verdict), "verdict") + _table(head, rows) + explain,
+        html.p(html.e(verdict), "verdict") + html.table(head, rows) + explain,
     )  # fmt: skip
 
 
 def _pictures(pngs: list[tuple[Path, str]]) -> str:
-    figs = []
-    for path, caption in pngs:
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        img = f'<img src="data:image/png;base64,{data}" alt="{_e(caption)}">'
-        figs.append(_tag("figure", img + _tag("figcaption", _e(caption))))
-    return _section("pictures", "Pictures", "".join(figs) or _p("No pictures."))
+    figs = [html.image(path, caption, caption) for path, caption in pngs]
+    return html.section("pictures", "Pictures", "".join(figs) or html.p("No pictures."))
 
 
 def _trading(trading: pd.DataFrame, disclaimer: str) -> str:
     cols = [c for c in TRADING if c[0] in trading.columns]
     rows = [
-        [_tag("td", _e(r.get("model")))]
-        + [_tag("td", _e(fmt(r.get(c), kind)), class_="num") for c, _, kind in cols]
+        [html.tag("td", html.e(r.get("model")))]
+        + [html.tag("td", html.e(fmt(r.get(c), kind)), class_="num") for c, _, kind in cols]
         for r in trading.to_dict("records")
     ]
-    warn = _p(f"<strong>An illustration, not advice.</strong> {_e(disclaimer)}", "disclaimer")
-    table = _table(["model"] + [_e(h) for _, h, _ in cols], rows, "trading")
-    return _section("trading", "Trading simulation: an illustration, not advice", warn + table)
+    warn = html.p(
+        f"<strong>An illustration, not advice.</strong> {html.e(disclaimer)}", "disclaimer"
+    )
+    table = html.table(["model"] + [html.e(h) for _, h, _ in cols], rows, "trading")
+    return html.section("trading", "Trading simulation: an illustration, not advice", warn + table)
 
 
 def _reproduce(meta: dict, built: str) -> str:
-    facts = [("backtest created", _when(meta.get("created")))]
+    facts = [("backtest created", html.when(meta.get("created")))]
     facts += [(k, fmt(v)) for k, v in (meta.get("packages") or {}).items()]
-    body = _kv(facts) + _p(
-        "This page was built " + _tag("span", _e(built), class_="built") + ". The backtest folder "
+    body = html.kv(facts) + html.p(
+        "This page was built "
+        + html.tag("span", html.e(built), class_="built")
+        + ". The backtest folder "
         "holds its inputs (" + ", ".join(f"<code>{n}</code>" for n in INPUTS) + "); "
         "<code>coincast report DIR</code> rebuilds the page from them."
     )
-    return _section("reproduce", "Reproduce", body)
+    return html.section("reproduce", "Reproduce", body)
 
 
 # ---------------------------------------------------------------- the page
@@ -325,16 +337,13 @@ def build_report(folder: Path, result: BacktestResult, *, out: Path | None = Non
     ]
     ids = ["summary", "config", "metrics", "significance", "lagged-copy", "pictures",
            "trading", "reproduce"]  # fmt: skip
-    nav = _tag("nav", "".join(f'<a href="#{i}">{i}</a>' for i in ids))
-    page = (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body><main>"
-        f"<h1>{_e(title)}</h1>"
-        + _p("How good are these forecasts, honestly? Each model is scored on forecasts it "
-             "made without seeing the future, and compared with the naive forecast.", "lede")
-        + nav + "\n".join(sections) + "</main></body></html>\n"
-    )  # fmt: skip
+    nav = html.tag("nav", "".join(f'<a href="#{i}">{i}</a>' for i in ids))
+    lede = html.p(
+        "How good are these forecasts, honestly? Each model is scored on forecasts it made "
+        "without seeing the future, and compared with the naive forecast.",
+        "lede",
+    )
+    page = html.page(title, CSS, lede + nav + "\n".join(sections))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out
