@@ -15,13 +15,13 @@ from ..data.fetch import FetchResult, fetch
 from ..data.sources import get_source, read_file
 from ..data.store import key_of
 from ..errors import CoincastError
+from ..intervals import parse_time
 from .common import (
     err,
     fail,
     handles_errors,
     open_store,
     out,
-    parse_time,
     print_json,
     progress_bar,
     span,
