@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict, TypeVar
 
 import typer
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from rich.markup import escape
 
@@ -128,13 +129,15 @@ def flag_for(name: str, field: FieldInfo, default: Any = None) -> Flag:
 
 
 def lstm_flags(
-    own: Iterable[str] = (), defaults: Mapping[str, Any] | None = None
+    own: Iterable[str] = (),
+    defaults: Mapping[str, Any] | None = None,
+    config: type[BaseModel] = LSTMConfig,
 ) -> dict[str, Flag]:
-    """The flag of every LSTMConfig field but those in :data:`NOT_FLAGS` and ``own`` (which
-    the command declares itself); ``defaults`` replace the defaults shown."""
+    """The flag of every field of ``config`` but those in :data:`NOT_FLAGS` and ``own``
+    (which the command declares itself); ``defaults`` replace the defaults shown."""
     skip = set(own) | set(NOT_FLAGS)
     flags = {}
-    for name, field in LSTMConfig.model_fields.items():
+    for name, field in config.model_fields.items():
         if name not in skip:
             default = (defaults or {}).get(name, field.get_default(call_default_factory=True))
             flags[name] = replace(flag_for(name, field, default), **OVERRIDES.get(name, {}))
