@@ -15,6 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from coincast.cli import app
+from coincast.models import LSTMForecaster
+from coincast.models.training import TrainingInterrupted
 
 runner = CliRunner()
 
@@ -305,6 +307,18 @@ def test_resume_continues_to_the_same_model_as_a_straight_run(eth, tmp_path):
     assert (r["best_epoch"], r["metrics"]) == (s["best_epoch"], s["metrics"])
     weights = tmp_path / "runs" / "r" / "model.safetensors"
     assert weights.read_bytes() == (tmp_path / "runs" / "s" / "model.safetensors").read_bytes()
+
+
+def test_an_interrupted_run_says_how_to_resume(eth, monkeypatch):
+    def interrupted(self, *args, **kwargs):
+        raise TrainingInterrupted("training interrupted after epoch 2; resume with --resume")
+
+    monkeypatch.setattr(LSTMForecaster, "fit", interrupted)
+    _one_error(
+        run(eth, "train", "eth", *TINY, "--out", "runs/i"),
+        "training interrupted after epoch 2; resume with --resume: "
+        "coincast train ethereum --out runs/i --resume",
+    )
 
 
 def test_resume_with_other_settings_is_refused(eth, tmp_path):

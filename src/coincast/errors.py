@@ -37,3 +37,7 @@ class IntervalError(CoincastError):
 
 class StoreError(CoincastError):
     """The local store cannot answer (no such series, ambiguous choice, bad file)."""
+
+
+class ShortHistoryError(DataError):
+    """A series has too few rows for one window of lookback, horizon and feature warm-up."""

@@ -6,22 +6,24 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from .. import __version__
 from ..data.fetch import FetchResult, fetch
-from ..data.sources import get_source, read_file
-from ..data.store import key_of
+from ..data.sources import Source, get_source, read_file
+from ..data.store import Store, key_of
 from ..errors import CoincastError
+from ..intervals import parse_time
 from .common import (
     err,
     fail,
     handles_errors,
     open_store,
     out,
-    parse_time,
     print_json,
     progress_bar,
     span,
@@ -108,36 +110,38 @@ def fetch_cmd(
         raise CoincastError("--end needs --start (or use --days)")
     src = get_source(source)
     t0, t1 = parse_time(start, "--start"), parse_time(end, "--end")
-    results: list[FetchResult] = []
-    failures: list[str] = []
+    options = {"interval": interval, "quote": quote, "start": t0, "end": t1, "days": days}
     with open_store() as store, progress_bar("chunks", err) as bar:
         if hasattr(src, "store"):
             src.store = store  # caches CoinGecko's coin list
-        for coin in coins:
-            task = bar.add_task(coin, total=None)
-            try:
-                r = fetch(
-                    store,
-                    src,
-                    coin,
-                    interval=interval,
-                    quote=quote,
-                    start=t0,
-                    end=t1,
-                    days=days,
-                    progress=lambda done, total, task=task: bar.update(
-                        task, completed=done, total=total
-                    ),
-                )
-            except CoincastError as exc:
-                failures.append(f"{coin}: {exc}")
-                bar.remove_task(task)
-                continue
-            bar.update(task, completed=max(r.chunks, 1), total=max(r.chunks, 1))
-            results.append(r)
+        results, failures = _fetch_each(store, src, coins, bar, options)
     _fetch_summary(results, as_json)
     if failures:
         fail("; ".join(failures) if len(failures) > 1 else failures[0])
+
+
+def _fetch_each(
+    store: Store, src: Source, coins: list[str], bar: Progress, options: dict[str, Any]
+) -> tuple[list[FetchResult], list[str]]:
+    """Fetch each coin with ``options`` (a progress line each): the results, and one
+    ``coin: error`` line per coin that failed (the others are fetched all the same)."""
+    results: list[FetchResult] = []
+    failures: list[str] = []
+    for coin in coins:
+        task = bar.add_task(coin, total=None)
+
+        def progress(done: int, total: int, task: TaskID = task) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            r = fetch(store, src, coin, **options, progress=progress)
+        except CoincastError as exc:
+            failures.append(f"{coin}: {exc}")
+            bar.remove_task(task)
+            continue
+        bar.update(task, completed=max(r.chunks, 1), total=max(r.chunks, 1))
+        results.append(r)
+    return results, failures
 
 
 def _fetch_summary(results: list[FetchResult], as_json: bool) -> None:

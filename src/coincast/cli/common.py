@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..coins import resolve_offline
 from ..data.paths import default_store_path
 from ..data.store import Store
 from ..errors import CoincastError
@@ -83,19 +84,9 @@ def _default(x: Any) -> Any:
     raise TypeError(type(x).__name__)
 
 
-def parse_time(value: str | None, option: str) -> pd.Timestamp | None:
-    """A date or timestamp from the command line (naive means UTC)."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise CoincastError(
-            f"{option} {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
-        ) from None
-    if ts is pd.NaT:
-        raise CoincastError(f"{option} {value!r} is not a date; use YYYY-MM-DD")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+def coin_ids(coins: list[str]) -> list[str]:
+    """The ids of ``coins`` (ids or symbols) in order, each once."""
+    return list(dict.fromkeys(resolve_offline(c) for c in coins))
 
 
 def span(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import typer
 from rich.table import Table
 
-from ..errors import CoincastError
+from ..data.frames import export_frame, read_frame
 from ..series import describe, find_gaps
 from .common import handles_errors, open_store, out, print_json, span
 
@@ -113,22 +112,6 @@ def export_cmd(
     out.print(f"Wrote {len(frame):,} candles of {describe(frame)} to {out_path}")
 
 
-def export_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` (.csv or .parquet) atomically: no partial file on failure."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise CoincastError(f"--out {path} must end in .csv or .parquet")
-    table = frame.reset_index()
-    table["ts"] = table["ts"].map(pd.Timestamp.isoformat) if suffix == ".csv" else table["ts"]
-    tmp = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        table.to_csv(tmp, index=False)
-    else:
-        table.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
 @data_app.command("gaps")
 @handles_errors
 def gaps_cmd(
@@ -169,12 +152,5 @@ def gaps_cmd(
 
 
 def _read(coin: str, interval: str | None, source: str | None, quote: str | None) -> pd.DataFrame:
-    from ..coins import resolve_offline
-
     with open_store() as store:
-        return store.read_candles(
-            resolve_offline(coin),
-            interval,
-            source=source.lower() if source else None,
-            quote=quote.lower() if quote else None,
-        )
+        return read_frame(store, coin, interval, source, quote)

@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from ..explain import explain
+from ..models.folders import run_folder
+from ..models.run_data import window_for
 from ..models.runs import load_run
-from .common import handles_errors, out
-from .model import run_folder, window_for
+from .common import handles_errors, open_store, out
 
 
 @handles_errors
@@ -30,7 +31,8 @@ def explain_cmd(
     """
     folder = run_folder(run)
     model = load_run(folder)
-    inputs = window_for(model, window, coin)
+    with open_store() as store:
+        inputs = window_for(store, model, window, coin)
     result = explain(model, inputs, out_dir or folder / "explain")
     out.print(
         f"Window: {len(inputs.index)} bars, {inputs.index[0]} to {inputs.index[-1]}; "

@@ -3,88 +3,38 @@
 from __future__ import annotations
 
 import math
-import tomllib
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import typer
-import yaml
 from rich.table import Table
 
-from ..coins import resolve_offline
 from ..errors import CoincastError
+from ..intervals import parse_time
 from ..models import LSTMForecaster
-from ..models.forecaster import LSTMConfig
-from ..models.runs import RECORD, check_run_name, load_run, save_run
-from ..models.training import format_epoch
+from ..models.config import LSTMConfig
+from ..models.folders import check_new_run, default_run_folder, run_folder
+from ..models.run_data import Frames, forecast_latest, training_frames
+from ..models.runs import load_run, save_run
+from ..models.training import EpochRecord, TrainingInterrupted, format_epoch
 from ..reporting.plots import plot_forecast
-from .common import handles_errors, open_store, out, parse_time, print_json, progress_bar
-
-RUNS = Path("runs")
-
-# Flags shared by `train` and `backtest`.
-LEARN = typer.Option(None, "--learn", help="returns (default) or price.")
-EXOG = typer.Option(None, "--exog", help="Comma-separated coins whose returns are extra inputs.")
-COIN_EMBEDDING = typer.Option(
-    None, "--coin-embedding/--no-coin-embedding", help="Several coins: a vector per coin [on]."
-)
-SKIP_SHORT = typer.Option(
-    False, "--skip-short", help="Skip coins too short for the lookback (else an error)."
-)
-
-
-def many_coin_settings(exog: str | None, coin_embedding: bool | None, skip_short: bool) -> dict:
-    """LSTMConfig settings from the several-coins flags (None: not given)."""
-    return {
-        "exog": [resolve_offline(c) for c in split_list(exog)] if exog else None,
-        "coin_embedding": coin_embedding,
-        "on_short": "skip" if skip_short else None,
-    }
+from .common import coin_ids, handles_errors, open_store, out, print_json, progress_bar
+from .options import Series, lstm_options, series_options
 
 
 @handles_errors
+@series_options("Bar interval to train on.")
+@lstm_options()
 def train_cmd(
     coins: list[str] = typer.Argument(
         ..., help="Coin ids or symbols in the store; several train one global model."
     ),
-    interval: str = typer.Option("1d", "--interval", "-i", help="Bar interval to train on."),
-    source: str | None = typer.Option(None, "--source", "-s", help="Stored source to read."),
-    quote: str | None = typer.Option(None, "--quote", "-q", help="Quote currency to read."),
-    horizon: int | None = typer.Option(None, help="Steps to forecast at once [1]."),
-    lookback: int | None = typer.Option(None, help="Input steps per window [30]."),
-    hidden: int | None = typer.Option(None, help="LSTM hidden units [64]."),
-    layers: int | None = typer.Option(None, help="Stacked LSTM layers [2]."),
-    dropout: float | None = typer.Option(None, help="Dropout between layers [0]."),
-    epochs: int | None = typer.Option(None, help="Maximum epochs [50]."),
-    batch: int | None = typer.Option(None, help="Windows per mini-batch [64]."),
-    lr: float | None = typer.Option(None, help="Adam learning rate [0.001]."),
-    learn: str | None = LEARN,
-    head: str | None = typer.Option(None, help="point (default), quantile or gaussian."),
-    target: str | None = typer.Option(
-        None, "--target", help="With several coins: the one to forecast [all of them]."
-    ),
-    exog: str | None = EXOG,
-    coin_embedding: bool | None = COIN_EMBEDDING,
-    skip_short: bool = SKIP_SHORT,
-    features: str | None = typer.Option(
-        None,
-        help="Comma-separated inputs: log_return, log_volume_change, range, rsi, macd, "
-        "volatility, close [log_return].",
-    ),
-    recursive: bool | None = typer.Option(None, "--recursive/--direct", help="Multi-step mode."),
-    val_fraction: float | None = typer.Option(None, help="Share of windows for validation [0.1]."),
-    patience: int | None = typer.Option(None, help="Early-stopping patience in epochs [10]."),
-    seed: int | None = typer.Option(None, help="Random seed [0]."),
-    threads: int | None = typer.Option(None, help="CPU threads [all cores]."),
-    log_every: int | None = typer.Option(None, help="Epochs between loss lines [10]."),
+    *,
+    series: Series,
+    lstm: LSTMConfig,
     until: str | None = typer.Option(None, "--until", help="Train on data up to this date."),
     out_dir: Path | None = typer.Option(
-        None, "--out", "-o", help="Run folder [runs/COIN-INTERVAL-TIME]."
-    ),
-    config: Path | None = typer.Option(
-        None, "--config", "-c", help="TOML or YAML file of settings."
+        None, "--out", "-o", help="Run folder.", show_default="runs/COIN-INTERVAL-TIME"
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing run folder."),
@@ -92,67 +42,66 @@ def train_cmd(
 ) -> None:
     """Train an LSTM on stored coins (one, or several for a global model) and save the run.
 
-    Flags override the --config file, which overrides the defaults in [brackets].
+    Flags override the --config file, which overrides the defaults.
 
     Example: coincast train bitcoin --interval 1d --epochs 50 --out runs/btc-1d
 
     Example: coincast train bitcoin ethereum solana --target ethereum --exog bitcoin
     """
-    flags = dict(
-        horizon=horizon, lookback=lookback, hidden=hidden, layers=layers, dropout=dropout,
-        epochs=epochs, batch=batch, lr=lr, target=learn, head=head, recursive=recursive,
-        val_fraction=val_fraction, patience=patience, seed=seed, threads=threads,
-        log_every=log_every, target_coin=resolve_offline(target) if target else None,
-        features=split_list(features) if features else None,
-        **many_coin_settings(exog, coin_embedding, skip_short),
-    )  # fmt: skip
-    settings = {**read_config(config), **{k: v for k, v in flags.items() if v is not None}}
-    model = LSTMForecaster(**settings)
-    names = list(dict.fromkeys(resolve_offline(c) for c in coins))
-    stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    label = names[0] if len(names) == 1 else f"{model.config.target_coin or 'global'}-x{len(names)}"
-    folder = out_dir or RUNS / f"{label}-{interval}-{stamp}"
-    check_run_name(folder.name)
-    if ".." in folder.parts:
-        raise CoincastError(f"--out {folder} is not allowed: no '..' in run paths")
-    if (folder / RECORD).exists() and not (resume or force):
-        raise CoincastError(f"{folder} already holds a run; choose another --out, or --force")
+    model = LSTMForecaster(lstm)
+    names = coin_ids(coins)
+    folder = out_dir or default_run_folder(names, series["interval"], model.config.target_coin)
+    check_new_run(folder, resume=resume, force=force)
     end = parse_time(until, "--until")
     with open_store() as store:
-        frames = read_frames(store, names, interval, source, quote, end)
-        exog_frames = read_frames(
-            store, [c for c in model.config.exog if c not in frames], interval, source, quote, end
-        )
-    cfg = model.config
-
-    bar = progress_bar("epochs", out, disable=as_json)
-    task = bar.add_task("training", total=cfg.epochs)
-
-    def on_epoch(record) -> None:
-        bar.update(task, completed=record.epoch)
-        if as_json:
-            return
-        if cfg.log_every and (record.epoch % cfg.log_every == 0 or record.epoch == cfg.epochs):
-            bar.console.print(format_epoch(record, cfg.epochs))
-
+        frames, exog = training_frames(store, names, model.config.exog, **series, end=end)
     if not as_json:
         for frame in frames.values():
-            first, last = frame.index[0], frame.index[-1]
-            out.print(
-                f"Training on {len(frame):,} {frame.attrs['interval']} bars of "
-                f"{frame.attrs['coin']} ({first:%Y-%m-%d} .. {last:%Y-%m-%d})"
-            )
+            out.print(f"Training on {_bars(frame)}")
+    try:
+        _fit(model, frames, exog, folder, resume=resume, quiet=as_json)
+    except TrainingInterrupted as exc:
+        raise CoincastError(
+            f"{exc}: coincast train {' '.join(names)} --out {folder} --resume"
+        ) from None
+    _warnings(model, as_json)
+    save_run(model, folder)
+    _train_summary(model, folder, as_json)
+
+
+def _bars(frame: pd.DataFrame) -> str:
+    """``300 1d bars of ethereum (2024-04-18 .. 2025-02-11)``."""
+    first, last = frame.index[0], frame.index[-1]
+    return (
+        f"{len(frame):,} {frame.attrs['interval']} bars of {frame.attrs['coin']} "
+        f"({first:%Y-%m-%d} .. {last:%Y-%m-%d})"
+    )
+
+
+def _fit(
+    model: LSTMForecaster, frames: Frames, exog: Frames, folder: Path, *, resume: bool, quiet: bool
+) -> None:
+    """Train with a progress bar, and a loss line every ``log_every`` epochs."""
+    cfg = model.config
+    bar = progress_bar("epochs", out, disable=quiet)
+    task = bar.add_task("training", total=cfg.epochs)
+
+    def on_epoch(record: EpochRecord) -> None:
+        bar.update(task, completed=record.epoch)
+        if not quiet and _logged(record.epoch, cfg):
+            bar.console.print(format_epoch(record, cfg.epochs))
+
     with bar:
-        try:
-            model.fit(
-                frames, exog=exog_frames, on_epoch=on_epoch, checkpoint_dir=folder, resume=resume
-            )
-        except CoincastError as exc:
-            if "interrupted" in str(exc):
-                raise CoincastError(
-                    f"{exc}: coincast train {' '.join(names)} --out {folder} --resume"
-                ) from None
-            raise
+        model.fit(frames, exog=exog, on_epoch=on_epoch, checkpoint_dir=folder, resume=resume)
+
+
+def _logged(epoch: int, cfg: LSTMConfig) -> bool:
+    return bool(cfg.log_every) and (epoch % cfg.log_every == 0 or epoch == cfg.epochs)
+
+
+def _warnings(model: LSTMForecaster, as_json: bool) -> None:
+    """Coins skipped or bars dropped; the last epoch when early stopping ended off-beat."""
+    cfg = model.config
     for c in model.skipped:
         out.print(f"[yellow]Skipped {c}: too little history for --lookback {cfg.lookback}")
     for c, n in model.dropped.items():
@@ -160,71 +109,8 @@ def train_cmd(
             out.print(f"[yellow]{c}: {n} bars have no bar of {', '.join(cfg.exog)} "
                       "at the same time; left out")  # fmt: skip
     last = model.result.history[-1] if model.result.history else None
-    shown = cfg.log_every and last and (last.epoch % cfg.log_every == 0 or last.epoch == cfg.epochs)
-    if last and cfg.log_every and not shown and not as_json:
+    if last and cfg.log_every and not _logged(last.epoch, cfg) and not as_json:
         out.print(format_epoch(last, cfg.epochs) + " (early stop)")
-    save_run(model, folder)
-    _train_summary(model, folder, as_json)
-
-
-def split_list(text: str) -> list[str]:
-    """``"a, b,c"`` -> ``["a", "b", "c"]``."""
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def read_frames(store, coins, interval, source, quote, end=None) -> dict[str, pd.DataFrame]:
-    """Stored candles of each coin; an error naming the coin when one has none."""
-    frames = {}
-    for c in coins:
-        frame = store.read_candles(c, interval, source=source, quote=quote, end=end)
-        if frame.empty:
-            until = "" if end is None else f" up to {end}"
-            raise CoincastError(
-                f"no stored {interval} data for {c}{until}; fetch it: "
-                f"coincast fetch {c} --interval {interval}"
-            )
-        frames[c] = frame
-    return frames
-
-
-def run_frames(model: LSTMForecaster) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """The latest stored candles of every coin a loaded run reads: coins, exog coins."""
-    with open_store() as store:
-        frames = {c: _stored(store, d) for c, d in model.data.items() if c in model.scalers}
-        exog = {c: _stored(store, d) for c, d in model.exog_data.items()}
-    return frames, exog
-
-
-def _stored(store, d: dict) -> pd.DataFrame:
-    return read_frames(store, [d["coin"]], d["interval"], d["source"], d["quote"])[d["coin"]]
-
-
-def read_config(path: Path | None) -> dict[str, Any]:
-    """Settings from a TOML or YAML file (a flat table of LSTMConfig fields)."""
-    if path is None:
-        return {}
-    if not path.is_file():
-        raise CoincastError(f"--config {path}: no such file")
-    try:
-        if path.suffix.lower() == ".toml":
-            data = tomllib.loads(path.read_text())
-        elif path.suffix.lower() in (".yaml", ".yml"):
-            data = yaml.safe_load(path.read_text()) or {}
-        else:
-            raise CoincastError(f"--config {path} must be a .toml, .yaml or .yml file")
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise CoincastError(
-            f"--config {path} cannot be parsed: {str(exc).splitlines()[0]}"
-        ) from None
-    if not isinstance(data, dict):
-        raise CoincastError(f"--config {path} must hold a table of settings")
-    unknown = sorted(map(str, set(data) - set(LSTMConfig.model_fields)))
-    if unknown:
-        raise CoincastError(
-            f"--config {path}: unknown setting(s) {', '.join(unknown)}; "
-            f"known: {', '.join(LSTMConfig.model_fields)}"
-        )
-    return data
 
 
 def _train_summary(model: LSTMForecaster, folder: Path, as_json: bool) -> None:
@@ -283,29 +169,13 @@ def predict_cmd(
     Example: coincast predict runs/btc-1d --horizon 1 --json
     """
     model = load_run(run_folder(run))
-    coin = model.forecast_coin(resolve_offline(coin) if coin else None)
-    frames, exog = run_frames(model)
-    frame = frames[coin]
-    forecast = model.predict(horizon, frame=frame, coin=coin, exog=frames | exog)
+    with open_store() as store:
+        forecast, frame = forecast_latest(store, model, horizon, coin)
     if plot is not None:
         if plot.suffix.lower() != ".png":
             raise CoincastError(f"--plot {plot} must end in .png")
         plot_forecast(frame, forecast, plot)
     _print_forecast(forecast, frame, as_json, plot)
-
-
-def run_folder(run: Path) -> Path:
-    """A run folder given as a path, or as a name under ``runs/``."""
-    return run if run.exists() or len(run.parts) > 1 else RUNS / check_run_name(str(run))
-
-
-def window_for(model: LSTMForecaster, window: str = "LAST", coin: str | None = None):
-    """The input window of a loaded run ending at bar ``window`` (``LAST`` or a date), read
-    from the store: what ``coincast explain`` looks inside."""
-    coin = model.forecast_coin(resolve_offline(coin) if coin else None)
-    frames, exog = run_frames(model)
-    end = None if window.upper() == "LAST" else parse_time(window, "--window")
-    return model.window_inputs(frames[coin], end, coin=coin, exog=frames | exog)
 
 
 def _print_forecast(

@@ -73,31 +73,51 @@ def fetch(
     48
     """
     check_interval(interval)
-    now = now if now is not None else utc_now()
-    coin = source.resolve_coin(coin)
+    key = _series_key(source, coin, quote, interval)
+    lo, hi = _range(interval, start, end, days, now if now is not None else utc_now())
+    chunks = _missing_chunks(store, source, key, lo, hi)
+    new = _download(store, source, key, chunks, progress)
+    return _result(store, key, new, len(chunks))
+
+
+Chunk = tuple[int, int]  #: ``[start, end)`` in epoch ms
+
+
+def _series_key(source: Source, coin: str, quote: str | None, interval: str) -> SeriesKey:
+    """The stored series a fetch fills: the source's coin id, the quote (lower-cased)."""
     quote = (quote or source.default_quote).lower()
-    lo, hi = _range(interval, start, end, days, now)
-    key = SeriesKey(source.name, coin, quote, interval)
+    return SeriesKey(source.name, source.resolve_coin(coin), quote, interval)
+
+
+def _missing_chunks(store: Store, source: Source, key: SeriesKey, lo: int, hi: int) -> list[Chunk]:
+    """The source's chunks covering what the store lacks of ``[lo, hi)``; the source checks
+    the whole request first (its history limit), so nothing is fetched when it is refused."""
     missing = store.missing_ranges(key, lo, hi)
-    pieces = [c for s, e in missing for c in source.chunks(interval, s, e)]
-    if pieces:
-        source.check_request(coin, quote, interval, pieces[0][0], pieces[-1][1])
+    chunks = [c for s, e in missing for c in source.chunks(key.interval, s, e)]
+    if chunks:
+        source.check_request(key.coin, key.quote, key.interval, chunks[0][0], chunks[-1][1])
+    return chunks
+
+
+def _download(
+    store: Store, source: Source, key: SeriesKey, chunks: list[Chunk], progress: Progress | None
+) -> int:
+    """Fetch, validate and store each chunk with the range it covers; the new rows."""
     new = 0
-    for i, (s, e) in enumerate(pieces):
-        frame = validate_candles(source.fetch_chunk(coin, quote, interval, s, e))
+    for i, (s, e) in enumerate(chunks):
+        frame = validate_candles(source.fetch_chunk(key.coin, key.quote, key.interval, s, e))
         new += store.write_candles(frame, covered=(s, e))
         log.debug("%s: stored %d bars for [%d, %d)", key, len(frame), s, e)
         if progress is not None:
-            progress(i + 1, len(pieces))
+            progress(i + 1, len(chunks))
+    return new
+
+
+def _result(store: Store, key: SeriesKey, new: int, chunks: int) -> FetchResult:
     info = store.info(key)
-    return FetchResult(
-        key,
-        new,
-        info.rows if info else 0,
-        info.start if info else None,
-        info.end if info else None,
-        len(pieces),
-    )
+    if info is None:
+        return FetchResult(key, new, 0, None, None, chunks)
+    return FetchResult(key, new, info.rows, info.start, info.end, chunks)
 
 
 def _range(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import CoincastError
+from ..errors import CoincastError, ShortHistoryError
 from ..intervals import interval_ms
 from ..series import describe, ms_from_index, utc, validate_candles
 from .features import compute_features
@@ -264,7 +264,7 @@ def _drop_short(
     for c, ci in inputs.items():
         try:
             need_rows(lookback, horizon, ci.warm, describe(ci.frame), len(ci.frame))
-        except CoincastError as exc:
+        except ShortHistoryError as exc:
             if on_short != "skip" or forecast == [c]:
                 raise
             log.warning("%s: too little history for lookback %d; skipped", c, lookback)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import CoincastError
+from ..errors import ShortHistoryError
 
 
 @dataclass
@@ -137,10 +137,11 @@ def window_ends(first_row: int, last_row: int, lookback: int, horizon: int) -> n
 
 
 def need_rows(lookback: int, horizon: int, warmup: int, what: str, have: int) -> None:
-    """Raise when ``have`` rows cannot hold one window plus its targets."""
+    """Raise :class:`~coincast.errors.ShortHistoryError` when ``have`` rows cannot hold one
+    window plus its targets."""
     need = warmup + lookback + horizon
     if have < need:
-        raise CoincastError(
+        raise ShortHistoryError(
             f"lookback ({lookback}) + horizon ({horizon}) + feature warm-up ({warmup}) needs at "
             f"least {need} rows; {what} has {have}. Fetch more history or reduce --lookback"
         )
