@@ -117,8 +117,10 @@ def change_information(y, yhat, last, lags: int | None = None, alpha: float = AL
     lags
         HAC lags. Forecasts ``h`` steps ahead from cutoffs one bar apart overlap by ``h - 1``
         bars: pass at least ``h - 1``. None: the Newey-West rule :func:`newey_west_lags`.
-        Bartlett weights discount the last lags, so with persistent forecasts and overlap
-        the test rejects somewhat too often in samples of a few hundred points.
+        With overlap *and* a persistent forecast (a smooth model) HAC is not enough: on a
+        random walk a no-skill 20-bar momentum forecast is rejected at 5 % in 10 % (1000
+        points) to 16 % (300 points) of samples at step 5 with ``lags = 4``. Passing only
+        every ``h``-th cutoff (no overlap) with ``lags = 0`` gives 6 % to 8 %.
     alpha
         ``copies_last`` is True when H0 cannot be rejected at this level.
 
