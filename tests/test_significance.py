@@ -310,6 +310,20 @@ def test_direction_by_step_nonoverlapping_keeps_every_kth_cutoff():
     assert sig.direction_by_step(t, nonoverlapping=True)["n"].tolist() == [30] * 5
 
 
+def test_direction_by_step_keeps_none_for_undefined_tests():
+    # step 1: all three right, Py = Px = 2/3, so PT = (4/9) / sqrt(32/729) = 3 / sqrt(2);
+    # step 2: the forecast always says up
+    moves = [2.0, 0, 2, 2, 2, 2]
+    t = pd.DataFrame({"cutoff": [0, 1, 2] * 2, "step": [1] * 3 + [2] * 3, "y": moves,
+                      "yhat": moves, "last": 1.0})  # fmt: skip
+    rows = sig.direction_by_step(t).to_dict("records")
+    assert rows[0]["reason"] is None and rows[0]["pvalue"] == pytest.approx(
+        stats.norm.sf(3 / 2**0.5)
+    )
+    assert rows[1]["pvalue"] is None and rows[1]["stat"] is None and rows[1]["share"] == 1.0
+    assert "always points the same way" in rows[1]["reason"]
+
+
 def test_direction_by_step_rejects_bad_tables():
     with pytest.raises(CoincastError, match="lacks column"):
         sig.direction_by_step(pd.DataFrame({"step": [1], "y": [1.0]}))

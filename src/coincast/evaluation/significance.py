@@ -295,8 +295,9 @@ def direction_by_step(
     >>> t = pd.DataFrame({"cutoff": [0, 1, 2, 3] * 2, "step": [1] * 4 + [2] * 4,
     ...     "y": [2.0, 0, 2, 0, 2, 2, 0, 0], "yhat": [2.0, 0, 2, 0, 0, 2, 2, 0],
     ...     "last": 1.0})
-    >>> direction_by_step(t)[["step", "n", "share", "expected"]].values.tolist()
-    [[1, 4, 1.0, 0.5], [2, 4, 0.5, 0.5]]
+    >>> r = direction_by_step(t)
+    >>> r["step"].tolist(), r["share"].tolist(), r["pvalue"].round(4).tolist()
+    ([1, 2], [1.0, 0.5], [0.0105, 0.5])
     """
     if missing := [c for c in _TABLE if c not in table.columns]:
         msg = f"table lacks column(s) {', '.join(missing)}; pass the backtest's table"
@@ -319,9 +320,11 @@ def direction_by_step(
         row = dict(zip(keys, (*key[:-1], step), strict=True))
         rows.append(row | {k: r[k] for k in ("n", "share", "expected", "stat", "pvalue", "reason")})
     columns = [*keys, "n", "share", "expected", "stat", "pvalue", "reason"]
-    return pd.DataFrame(rows, columns=columns).astype(
-        {c: object for c in ("share", "expected", "stat", "pvalue")}
-    )
+    frame = pd.DataFrame(rows, columns=columns)
+    for c in columns:  # columns holding a None keep it (object dtype), not NaN: JSON-ready
+        if any(r[c] is None for r in rows):
+            frame[c] = pd.Series([r[c] for r in rows], index=frame.index, dtype=object)
+    return frame
 
 
 def _sharpe(r: np.ndarray) -> np.ndarray:
