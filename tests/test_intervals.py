@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from coincast.errors import CoincastError
-from coincast.intervals import parse_time
+from coincast.series import parse_time
 
 
 def test_parse_time_is_utc():

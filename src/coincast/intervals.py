@@ -6,9 +6,7 @@ multiple of its length since the Unix epoch.
 
 from __future__ import annotations
 
-import pandas as pd
-
-from .errors import CoincastError, IntervalError
+from .errors import IntervalError
 
 #: Interval name -> length in milliseconds, finest first.
 INTERVALS: dict[str, int] = {
@@ -52,31 +50,3 @@ def bar_start(ts_ms: int, interval: str) -> int:
     step = interval_ms(interval)
     offset = _WEEK_OFFSET_MS if interval == "1w" else 0
     return (ts_ms - offset) // step * step + offset
-
-
-def parse_time(value: str | None, option: str = "time") -> pd.Timestamp | None:
-    """A date or timestamp given as text, in UTC (naive means UTC); ``None`` stays ``None``.
-
-    Parameters
-    ----------
-    value
-        ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (anything :class:`pandas.Timestamp` reads).
-    option
-        What the value was given as (``--start``), named in the error message.
-
-    Examples
-    --------
-    >>> parse_time("2024-06-30", "--window")
-    Timestamp('2024-06-30 00:00:00+0000', tz='UTC')
-    """
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise CoincastError(
-            f"{option} {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
-        ) from None
-    if ts is pd.NaT:
-        raise CoincastError(f"{option} {value!r} is not a date; use YYYY-MM-DD")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

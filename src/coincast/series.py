@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, IntervalError
+from .errors import CoincastError, DataError, IntervalError
 from .intervals import INTERVALS, bar_start, check_interval, interval_ms
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -69,6 +69,34 @@ def from_ms(ms: int) -> pd.Timestamp:
     Timestamp('1970-01-02 00:00:00+0000', tz='UTC')
     """
     return pd.Timestamp(int(ms), unit="ms", tz="UTC")
+
+
+def parse_time(value: str | None, option: str = "time") -> pd.Timestamp | None:
+    """A date or timestamp given as text, in UTC (naive means UTC); ``None`` stays ``None``.
+
+    Parameters
+    ----------
+    value
+        ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (anything :class:`pandas.Timestamp` reads).
+    option
+        What the value was given as (``--start``), named in the error message.
+
+    Examples
+    --------
+    >>> parse_time("2024-06-30", "--window")
+    Timestamp('2024-06-30 00:00:00+0000', tz='UTC')
+    """
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise CoincastError(
+            f"{option} {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        ) from None
+    if ts is pd.NaT:
+        raise CoincastError(f"{option} {value!r} is not a date; use YYYY-MM-DD")
+    return utc(ts)
 
 
 def future_index(last: pd.Timestamp, interval: str, horizon: int) -> pd.DatetimeIndex:

@@ -17,7 +17,7 @@ from ..data.fetch import FetchResult, fetch
 from ..data.sources import Source, get_source, read_file
 from ..data.store import Store, key_of
 from ..errors import CoincastError
-from ..intervals import parse_time
+from ..series import parse_time
 from .common import (
     err,
     fail,

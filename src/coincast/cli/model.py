@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from ..errors import CoincastError
-from ..intervals import parse_time
 from ..models import LSTMForecaster
 from ..models.config import LSTMConfig
 from ..models.folders import check_new_run, default_run_folder, run_folder
@@ -18,6 +17,7 @@ from ..models.run_data import Frames, forecast_latest, training_frames
 from ..models.runs import load_run, save_run
 from ..models.training import EpochRecord, TrainingInterrupted, format_epoch
 from ..reporting.plots import plot_forecast
+from ..series import parse_time
 from .common import coin_ids, handles_errors, open_store, out, print_json, progress_bar
 from .options import Series, lstm_options, series_options
 

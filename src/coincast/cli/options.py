@@ -30,9 +30,9 @@ from rich.markup import escape
 
 from ..coins import resolve_offline
 from ..dataset.features import FEATURES
-from ..intervals import parse_time
 from ..models.config import LSTMConfig
 from ..models.settings import lstm_config
+from ..series import parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import CoincastError
 from ..intervals import bar_start, check_interval, interval_ms
-from ..series import validate_candles
+from ..series import from_ms, to_ms, validate_candles
 from .sources.base import Source, utc_now
 from .store import SeriesKey, Store
 
@@ -130,28 +130,22 @@ def _range(
     """``[lo, hi)`` in epoch ms, aligned to bar starts, ending at the last complete bar."""
     if days is not None and start is not None:
         raise CoincastError("give either --days or --start, not both")
-    now_ms = _ms(now)
+    now_ms = to_ms(now)
     hi = bar_start(now_ms, interval)  # start of the bar still forming: excluded
     if end is not None:  # inclusive: the bar starting at or containing `end` is the last
-        hi = min(hi, bar_start(_ms(end), interval) + interval_ms(interval))
+        hi = min(hi, bar_start(to_ms(end), interval) + interval_ms(interval))
     if days is not None:
         if days <= 0:
             raise CoincastError(f"--days must be > 0, got {days:g}")
         lo = bar_start(now_ms - int(days * 86_400_000), interval)
     elif start is not None:
-        lo = bar_start(_ms(start) + interval_ms(interval) - 1, interval)  # first whole bar
+        lo = bar_start(to_ms(start) + interval_ms(interval) - 1, interval)  # first whole bar
     else:
         lo = bar_start(now_ms - 365 * 86_400_000 + 86_400_000, interval)
     if lo >= hi:
         raise CoincastError(
-            f"the range {pd.Timestamp(lo, unit='ms', tz='UTC')} .. "
-            f"{pd.Timestamp(hi, unit='ms', tz='UTC')} holds no complete {interval} bar; "
+            f"the range {from_ms(lo)} .. "
+            f"{from_ms(hi)} holds no complete {interval} bar; "
             "widen it with --start/--end or --days"
         )
     return lo, hi
-
-
-def _ms(t: pd.Timestamp | str) -> int:
-    ts = pd.Timestamp(t)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int(ts.value // 1_000_000)

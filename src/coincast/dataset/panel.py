@@ -19,7 +19,7 @@ import torch
 
 from ..errors import CoincastError, ShortHistoryError
 from ..intervals import interval_ms
-from ..series import describe, ms_from_index, utc, validate_candles
+from ..series import describe, from_ms, ms_from_index, utc, validate_candles
 from .features import compute_features
 from .windows import Scaler, Windows, need_rows, target_level, targets_at, window_ends
 
@@ -226,7 +226,7 @@ def build_panel(
         if not len(train_ends):
             raise CoincastError(
                 f"{describe(ci.frame)}: no training windows before the validation period "
-                f"starts ({pd.Timestamp(split, unit='ms', tz='UTC')}); fetch more history, "
+                f"starts ({from_ms(split)}); fetch more history, "
                 "lower --lookback or --val-fraction, or leave the coin out"
             )
         last_fit_row = len(ms) if split is None else int(np.searchsorted(ms, split, "right"))

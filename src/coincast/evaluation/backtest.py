@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CoincastError
-from ..series import describe, validate_candles
+from ..series import describe, utc, validate_candles
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class WalkForward:
             raise CoincastError(f"--test must be >= 1, got {self.test}")
         for name in ("start", "end"):
             if (value := getattr(self, name)) is not None:
-                object.__setattr__(self, name, _utc(value))
+                object.__setattr__(self, name, utc(value))
         if self.horizon < 1:
             raise CoincastError(f"--horizon must be >= 1, got {self.horizon}")
         if self.refit_every < 1:
@@ -213,8 +213,3 @@ def _one_model(
     out = pd.DataFrame(rows)
     out["step"] = out["step"].astype("int64")
     return out
-
-
-def _utc(t: pd.Timestamp | str) -> pd.Timestamp:
-    ts = pd.Timestamp(t)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

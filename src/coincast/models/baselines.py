@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..errors import CoincastError, DataError, IntervalError
 from ..intervals import interval_ms
-from ..series import describe, ms_from_index
+from ..series import describe, future_index
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,7 @@ class Baseline:
             raise CoincastError(f"horizon ({horizon!r}) must be a whole number >= 1")
         h = np.arange(1, horizon + 1)
         cols = dict(zip(("yhat", "lo", "hi"), self._forecast(h), strict=True))
-        ts = ms_from_index(pd.DatetimeIndex([last_ts]))[0] + interval_ms(attrs["interval"]) * h
-        index = pd.DatetimeIndex(pd.to_datetime(ts, unit="ms", utc=True), name="ts")  # as the LSTM
+        index = future_index(last_ts, attrs["interval"], horizon)  # as the LSTM
         out = pd.DataFrame({k: np.asarray(v, dtype="float64") for k, v in cols.items()}, index)
         out.attrs.update(attrs, last_ts=last_ts, last_close=last_close)
         return out

@@ -9,7 +9,7 @@ import pandas as pd
 from ..coins import resolve_offline
 from ..data.frames import read_frames
 from ..data.store import Store
-from ..intervals import parse_time
+from ..series import parse_time
 from .forecaster import LSTMForecaster, WindowInputs
 
 Frames = dict[str, pd.DataFrame]
