@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .base import Z90  # the Gaussian head's lo/hi: a central 90 % interval
+
 DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
-Z90 = 1.6448536269514722  # the Gaussian head's lo/hi: a central 90 % interval
 
 Forecast = tuple[np.ndarray, np.ndarray, np.ndarray]  #: yhat, lo, hi, each (..., H)
 
