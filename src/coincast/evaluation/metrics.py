@@ -298,12 +298,15 @@ def _versus(g, base, is_baseline: bool) -> tuple[float | None, float | None, flo
     if is_baseline:
         return rel, None, None
     d = (err - err_b).groupby(pairs["cutoff"]).mean().to_numpy("float64")
-    return (rel, *_dm_from_differential(d, _overlap(pairs)))
+    return (rel, *_dm_from_differential(d, overlap(pairs)))
 
 
-def _overlap(points: pd.DataFrame) -> int:
-    """DM lags: forecasts from cutoffs ``k`` apart overlap while k * spacing < reach."""
-    reach = int(points["step"].max())
+def overlap(points: pd.DataFrame, reach: int | None = None) -> int:
+    """How many successive cutoffs' forecasts of ``points`` overlap: forecasts from cutoffs
+    ``k`` apart overlap while ``k * spacing < reach`` bars (``reach``: the furthest step, by
+    default the table's). The lags of a DM test, the stride that makes step-``reach``
+    forecasts independent; ``reach`` when no ``ts`` column tells the bar."""
+    reach = int(points["step"].max()) if reach is None else reach
     if "ts" not in points.columns:
         return reach
     try:

@@ -21,13 +21,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from arch.bootstrap import StationaryBootstrap, optimal_block_length
 from scipy import stats
 
 from ..errors import CoincastError
-
-#: Default significance level.
-ALPHA = 0.05
+from .metrics import overlap
+from .verdicts import ALPHA
 
 _ALTERNATIVES = ("greater", "two-sided")
 
@@ -253,19 +251,6 @@ def direction_test(y, yhat, last, *, alternative: str = "greater") -> dict:
 _TABLE = ("cutoff", "step", "y", "yhat", "last")
 
 
-def _stride(g: pd.DataFrame, step: int) -> int:
-    """Keep every ``stride``-th cutoff so that step-``step`` forecasts do not overlap: ``step``
-    when cutoffs are one bar apart (or no ``ts`` column tells the bar), fewer when wider."""
-    if "ts" not in g.columns:
-        return step
-    try:
-        bar = ((g["ts"] - g["cutoff"]) / g["step"]).min()
-        spacing = pd.Series(g["cutoff"].unique()).sort_values().diff().min()
-        return max(1, min(step, math.ceil(step * bar / spacing)))
-    except (TypeError, ValueError, ZeroDivisionError):  # odd cutoff types, one cutoff
-        return step
-
-
 def direction_by_step(
     table: pd.DataFrame, *, alternative: str = "greater", nonoverlapping: bool = False
 ) -> pd.DataFrame:
@@ -315,7 +300,7 @@ def direction_by_step(
             msg = f"the table repeats a cutoff ({what}step {step}); one row each, please"
             raise CoincastError(msg)
         if nonoverlapping:
-            g = g.iloc[:: _stride(g, step)]
+            g = g.iloc[:: overlap(g, step)]
         r = direction_test(g["y"], g["yhat"], g["last"], alternative=alternative)
         row = dict(zip(keys, (*key[:-1], step), strict=True))
         rows.append(row | {k: r[k] for k in ("n", "share", "expected", "stat", "pvalue", "reason")})
@@ -403,6 +388,8 @@ def trading_pvalue(
         return out | {"reason": "the strategy returns differ from the benchmark's by a constant"}
     if statistic == "sharpe" and min(np.ptp(s), np.ptp(b)) <= 1e-15:
         return out | {"reason": "a series of returns does not vary: its Sharpe ratio is undefined"}
+    from arch.bootstrap import StationaryBootstrap, optimal_block_length  # only when used
+
     if block_length is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
