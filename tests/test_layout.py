@@ -109,3 +109,18 @@ def test_every_top_level_module_is_vocabulary():
     assert flat == VOCABULARY
     folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert folders == set(STAGES) - {"vocabulary"}
+
+
+def test_the_readme_draws_every_module():
+    readme = (SRC.parent / "README.md").read_text(encoding="utf-8")
+    tree = readme[readme.index("## Development") :].split("```text", 1)[1].split("```", 1)[0]
+    for c in "/(),:;":
+        tree = tree.replace(c, " ")
+    words = {w.removesuffix(".py") for w in tree.split()}
+    missing = [
+        str(p.relative_to(PACKAGE))
+        for p in MODULES
+        if p.stem not in ("__init__", "__main__") and p.stem not in words
+    ]
+    stages = [s for s in STAGES if s != "vocabulary" and s not in words]
+    assert missing == [] and stages == [], "README's Development tree lacks these"
