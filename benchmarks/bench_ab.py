@@ -100,7 +100,8 @@ def main() -> None:
                            check=False)  # fmt: skip
     print(f"\nA/B against {args.base}, {args.repeat} alternating fresh processes per side, "
           f"one thread, python {sys.version.split()[0]}, cpus {os.cpu_count()}\n")  # fmt: skip
-    print(markdown(("workload", f"base {args.base}", "this tree", "this / base, median of pairs"), rows))
+    head = ("workload", f"base {args.base}", "this tree", "this / base, median of pairs")
+    print(markdown(head, rows))
 
 
 def measure(work: str, base_src: Path, repeat: int) -> tuple[str, str, str, str]:
