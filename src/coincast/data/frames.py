@@ -85,23 +85,31 @@ def read_frames(
             c, interval, source=source, quote=quote, end=end, min_complete=min_complete
         )
         if frame.empty:
-            until = "" if end is None else f" up to {end}"
-            key = store.resolve(c, interval, source, quote)
-            stored = store.read_key(key, end=end)
-            if len(stored):
-                best = bar_completeness(stored, interval)["complete"].max()
-                raise StoreError(
-                    f"no {interval} bar of {c}{until} is complete enough: the stored "
-                    f"{key.interval} data fills at most {best:.0%} of one, and a bar needs "
-                    f"{min_complete:.0%} (min_complete); fetch whole {key.interval} data, or "
-                    f"lower min_complete (coincast data gaps {c} -i {interval} shows the bars)"
-                )
-            raise StoreError(
-                f"no stored {interval} data for {c}{until}; fetch it: "
-                f"coincast fetch {c} --interval {interval}"
-            )
+            raise _no_bar(store, c, interval, source, quote, end, min_complete)
         frames[c] = frame
     return frames
+
+
+def _no_bar(
+    store: Store, coin: str, interval: str, source: str | None, quote: str | None,
+    end: pd.Timestamp | None, min_complete: float,
+) -> StoreError:  # fmt: skip
+    """Why ``coin`` has no bar: nothing stored, or none complete enough once resampled."""
+    until = "" if end is None else f" up to {end}"
+    key = store.resolve(coin, interval, source, quote)
+    stored = store.read_key(key, end=end)
+    if not len(stored):
+        return StoreError(
+            f"no stored {interval} data for {coin}{until}; fetch it: "
+            f"coincast fetch {coin} --interval {interval}"
+        )
+    best = bar_completeness(stored, interval)["complete"].max()
+    return StoreError(
+        f"no {interval} bar of {coin}{until} is complete enough: the stored {key.interval} "
+        f"data fills at most {best:.0%} of one, and a bar needs {min_complete:.0%} "
+        f"(min_complete); fetch whole {key.interval} data, or lower min_complete "
+        f"(coincast data gaps {coin} -i {interval} shows the bars)"
+    )
 
 
 @dataclass(frozen=True)
