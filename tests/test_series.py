@@ -1,23 +1,18 @@
-"""The canonical candle frame: validation, gaps, resampling, interval inference."""
+"""The canonical candle frame: validation, gaps, interval inference (resampling: test_resample)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from coincast.data.sources.files import read_file
 from coincast.errors import DataError, IntervalError
-from coincast.intervals import INTERVALS, bar_start
+from coincast.intervals import INTERVALS
 from coincast.series import (
     COLUMNS,
     find_gaps,
     infer_interval,
     make_frame,
-    ms_from_index,
-    resample,
     validate_candles,
 )
 
@@ -84,95 +79,6 @@ def test_find_gaps_reports_each_hole():
     assert gaps["start"].iloc[0] == pd.Timestamp(3 * MIN, unit="ms", tz="UTC")
     assert gaps["end"].iloc[1] == pd.Timestamp(9 * MIN, unit="ms", tz="UTC")
     assert find_gaps(frame_of(np.arange(5) * MIN, np.ones(5))).empty
-
-
-def test_resample_applies_ohlcv_rules():
-    ts = np.arange(120) * MIN  # two whole hours
-    close = np.arange(1, 121, dtype=float)
-    f = frame_of(
-        ts, close, open=close - 0.5, high=close + 1, low=close - 1, volume=np.full(120, 2.0)
-    )
-    h = resample(f, "1h")
-    assert len(h) == 2
-    assert h["open"].tolist() == [0.5, 60.5]
-    assert h["high"].tolist() == [61.0, 121.0]
-    assert h["low"].tolist() == [0.0, 60.0]
-    assert h["close"].tolist() == [60.0, 120.0]
-    assert h["volume"].tolist() == [120.0, 120.0]
-    assert h.attrs["interval"] == "1h" and h.attrs["coin"] == "x"
-
-
-def test_resample_drops_incomplete_first_and_last_bars_but_keeps_inner_gaps():
-    ts = (
-        np.r_[np.arange(30, 60), np.arange(60, 100), np.arange(125, 180), np.arange(180, 200)] * MIN
-    )
-    h = resample(frame_of(ts, np.ones(len(ts))), "1h")
-    # hour 0 starts mid-way (dropped), hour 1 is short inside the data (kept), hour 2 whole,
-    # hour 3 ends early (dropped)
-    assert (ms_from_index(h.index) // (60 * MIN)).tolist() == [1, 2]
-
-
-def test_resample_to_finer_interval_is_an_error_naming_a_source():
-    f = frame_of([0, 86_400_000], [1.0, 2.0], interval="1d")
-    with pytest.raises(IntervalError, match=r"cannot make 1h bars from 1d data.*exchange:binance"):
-        resample(f, "1h")
-
-
-def test_weeks_start_on_monday():
-    monday = pd.Timestamp("2024-01-01", tz="UTC")  # a Monday
-    ts = (monday + pd.to_timedelta(np.arange(14), "D")).as_unit("ms").asi8
-    w = resample(frame_of(ts, np.arange(1, 15), interval="1d"), "1w")
-    assert [t.day_name() for t in w.index] == ["Monday", "Monday"]
-    assert w["close"].tolist() == [7.0, 14.0]
-    assert (
-        bar_start(int(monday.value // 1_000_000) + 3 * 86_400_000, "1w")
-        == monday.value // 1_000_000
-    )
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    start_minute=st.integers(0, 3 * 1440),
-    length=st.integers(1, 5 * 1440),
-    holes=st.lists(st.tuples(st.integers(0, 5 * 1440), st.integers(1, 300)), max_size=6),
-    seed=st.integers(0, 2**16),
-)
-def test_resampling_in_steps_equals_resampling_at_once(start_minute, length, holes, seed):
-    minutes = np.arange(start_minute, start_minute + length)
-    keep = np.ones(length, dtype=bool)
-    for at, size in holes:
-        keep[at : at + size] = False
-    minutes = minutes[keep]
-    if len(minutes) == 0:
-        return
-    rng = np.random.default_rng(seed)
-    close = np.exp(np.cumsum(rng.normal(0, 0.01, len(minutes)))) * 100
-    spread = rng.uniform(0, 0.01, (2, len(minutes)))
-    f = frame_of(
-        minutes * MIN,
-        close,
-        open=close,
-        high=close * (1 + spread[0]),
-        low=close * (1 - spread[1]),
-        volume=rng.uniform(0, 10, len(minutes)),
-    )
-    stepwise = resample(resample(f, "1h"), "1d")
-    direct = resample(f, "1d")
-    pd.testing.assert_frame_equal(stepwise, direct, check_exact=False, rtol=1e-12)
-
-
-@pytest.mark.parametrize("coin", ["BTC", "ETH"])
-def test_real_minute_data_resamples_consistently(data_dir, coin):
-    f, _ = read_file(data_dir / "yahoo" / "minute" / f"{coin}-USD_1m.csv", coin=coin)
-    daily = resample(f, "1d")
-    pd.testing.assert_frame_equal(
-        resample(resample(f, "1h"), "1d"), daily, check_exact=False, rtol=1e-12
-    )
-    pd.testing.assert_frame_equal(
-        resample(resample(f, "15m"), "1d"), daily, check_exact=False, rtol=1e-12
-    )
-    assert len(find_gaps(f)) > 0  # the README says the minute files have gaps
-    assert daily.index[0] >= f.index[0] and daily.index[-1] <= f.index[-1]
 
 
 def test_infer_interval():

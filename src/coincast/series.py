@@ -3,7 +3,9 @@
 A candle frame is a :class:`pandas.DataFrame` with
 
 - index ``ts``: tz-aware UTC timestamps of bar starts, strictly increasing and unique;
-- columns ``open high low close volume`` (float64) and optionally ``market_cap``;
+- columns ``open high low close volume`` (float64) and optionally ``market_cap`` and
+  ``complete`` (the share of a resampled bar's sub-bars present, in (0, 1]; only on frames
+  resampled with ``min_complete`` below 1, see :func:`resample`);
 - ``frame.attrs`` naming ``coin``, ``quote``, ``interval`` and ``source``.
 
 Frames are validated once, where data enters (:func:`validate_candles`); code downstream
@@ -20,7 +22,7 @@ from .intervals import INTERVALS, bar_start, check_interval, interval_ms
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 COLUMNS = (*PRICE_COLUMNS, "volume")
-OPTIONAL_COLUMNS = ("market_cap",)
+OPTIONAL_COLUMNS = ("market_cap", "complete")
 META_KEYS = ("coin", "quote", "interval", "source")
 
 
@@ -169,6 +171,10 @@ def validate_candles(frame: pd.DataFrame) -> pd.DataFrame:
     o, h, lo, c, v = values.T
     _first_violation(name, frame.index, lo <= 0, "low must be > 0 (prices are positive)")
     _first_violation(name, frame.index, v < 0, "volume must be >= 0")
+    if "complete" in frame.columns:
+        share = frame["complete"].to_numpy(dtype="float64")
+        bad = ~((share > 0) & (share <= 1))  # NaN fails too
+        _first_violation(name, frame.index, bad, "complete must be in (0, 1]")
     # A relative tolerance absorbs float rounding in vendor data (e.g. 1e-12 differences).
     tol = 1e-9 * np.maximum(np.abs(h), 1.0)
     _first_violation(name, frame.index, h < np.maximum(o, c) - tol, "high must be >= open, close")
@@ -227,20 +233,34 @@ def find_gaps(frame: pd.DataFrame, interval: str | None = None) -> pd.DataFrame:
     )
 
 
-def resample(frame: pd.DataFrame, interval: str) -> pd.DataFrame:
+def resample(frame: pd.DataFrame, interval: str, min_complete: float = 1.0) -> pd.DataFrame:
     """Aggregate ``frame`` to the coarser ``interval`` with OHLCV rules.
 
-    First open, max high, min low, last close, summed volume, last market cap. A bar whose
-    first or last sub-bar is missing at either end of the data is incomplete and dropped;
-    bars inside the data are kept even when a gap leaves them short (see :func:`find_gaps`).
+    First open, max high, min low, last close, summed volume, last market cap. One rule
+    decides which bars are kept, at both ends of the data and inside it alike: a bar is kept
+    when at least ``min_complete`` of its sub-bars are present (see :func:`bar_completeness`).
+    The default, 1, keeps whole bars only, so a bar cut short by a gap becomes a missing bar
+    that :func:`find_gaps` reports, and a bar still forming at the end is not taken for a
+    whole one. Below 1, the kept bars carry a ``complete`` column (the share of their
+    sub-bars present); at 1 the frame has no such column, exactly as before the rule.
 
     Raises
     ------
     IntervalError
         When ``interval`` is finer than the frame's.
+    CoincastError
+        When ``min_complete`` is not between 0 and 1.
+
+    Examples
+    --------
+    >>> f = make_frame(np.arange(90) * 60_000, {c: np.ones(90) for c in COLUMNS},
+    ...                coin="x", quote="usd", interval="1m", source="synthetic")
+    >>> len(resample(f, "1h")), resample(f, "1h", min_complete=0.5)["complete"].tolist()
+    (1, [1.0, 0.5])
     """
     have = frame.attrs["interval"]
     check_interval(interval)
+    _check_share(min_complete)
     if interval == have:
         return frame
     if interval_ms(interval) < interval_ms(have):
@@ -252,16 +272,69 @@ def resample(frame: pd.DataFrame, interval: str) -> pd.DataFrame:
         return frame.copy()
     ts = ms_from_index(frame.index)
     columns = {c: frame[c].to_numpy() for c in frame.columns if c in OHLCV_RULES}
-    starts, cols = aggregate(ts, columns, interval, OHLCV_RULES)
-    keep = np.ones(len(starts), dtype=bool)
-    keep[0] = ts[0] == starts[0]
-    keep[-1] &= ts[-1] == starts[-1] + interval_ms(interval) - INTERVALS[have]
+    columns[_SHARE] = _sub_share(frame)
+    starts, cols = aggregate(ts, columns, interval, {**OHLCV_RULES, _SHARE: "sum"})
+    complete = cols.pop(_SHARE) / (INTERVALS[interval] // INTERVALS[have])
+    keep = complete >= min_complete - _SHARE_TOL
+    if min_complete < 1:
+        cols["complete"] = np.minimum(complete, 1.0)
     return make_frame(
         starts[keep],
         {k: v[keep] for k, v in cols.items()},
         **{k: frame.attrs[k] for k in ("coin", "quote", "source")},
         interval=interval,
     )
+
+
+def bar_completeness(frame: pd.DataFrame, interval: str) -> pd.DataFrame:
+    """How complete each bar of the coarser ``interval`` made from ``frame`` would be.
+
+    Returns
+    -------
+    DataFrame
+        One row per bar holding at least one of ``frame``'s rows, indexed by bar start
+        ``ts``: ``rows`` (sub-bars present), ``expected`` (sub-bars in a whole bar) and
+        ``complete`` (the share present, ``rows / expected``; a sub-bar that is itself short,
+        from an earlier :func:`resample`, counts by its own ``complete``).
+
+    Examples
+    --------
+    >>> f = make_frame(np.r_[0:60, 60:94] * 60_000, {c: np.ones(94) for c in COLUMNS},
+    ...                coin="x", quote="usd", interval="1m", source="synthetic")
+    >>> bar_completeness(f, "1h")[["rows", "expected"]].to_numpy().tolist()
+    [[60, 60], [34, 60]]
+    """
+    have = frame.attrs["interval"]
+    expected = interval_ms(interval) // interval_ms(have)
+    ts = ms_from_index(frame.index)
+    cols = {"rows": np.ones(len(ts), dtype="int64"), _SHARE: _sub_share(frame)}
+    starts, out = aggregate(ts, cols, interval, {"rows": "sum", _SHARE: "sum"})
+    return pd.DataFrame(
+        {
+            "rows": out["rows"].astype("int64"),
+            "expected": np.full(len(starts), expected, dtype="int64"),
+            "complete": np.minimum(out[_SHARE] / expected, 1.0),
+        },
+        index=index_from_ms(starts),
+    )
+
+
+_SHARE = "_share"  # working column: how much of a sub-bar is present (1 unless itself short)
+_SHARE_TOL = 1e-9  # a sum of shares may round just below the rule's threshold
+
+
+def _sub_share(frame: pd.DataFrame) -> np.ndarray:
+    if "complete" in frame.columns:
+        return frame["complete"].to_numpy(dtype="float64")
+    return np.ones(len(frame))
+
+
+def _check_share(min_complete: float) -> None:
+    if not 0 <= min_complete <= 1:
+        raise CoincastError(
+            f"min_complete ({min_complete}) must be between 0 and 1: the share of a bar's "
+            "sub-bars that must be present (1 keeps whole bars only, 0.9 allows 10 % missing)"
+        )
 
 
 #: How each column aggregates into a coarser bar.

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.main import get_command
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from coincast.cli import app
 from coincast.data.store import Store
+from coincast.series import COLUMNS, make_frame
 
 runner = CliRunner()
 
@@ -82,7 +84,12 @@ def test_import_and_data_commands(store_path, data_dir):
     assert set(shown[0]) == {"ts", "open", "high", "low", "close", "volume"}
     weekly = json.loads(run(store_path, "data", "show", "ethereum", "-i", "1w", "--json").stdout)
     assert all(pd.Timestamp(c["ts"]).day_name() == "Monday" for c in weekly)
-    assert json.loads(run(store_path, "data", "gaps", "ethereum", "--json").stdout) == []
+    assert json.loads(run(store_path, "data", "gaps", "ethereum", "--json").stdout) == {
+        "gaps": [],
+        "stored_interval": "1d",
+        "min_complete": 1.0,
+        "incomplete": [],  # read as stored: nothing resampled
+    }
 
 
 def test_export_round_trips_through_import(tmp_path, store_path, data_dir):
@@ -105,8 +112,76 @@ def test_gaps_table_on_minute_data(store_path, data_dir):
     result = run(store_path, "data", "gaps", "bitcoin")
     assert result.exit_code == 0
     assert "missing bars; 32,007 bars present" in result.stdout
-    gaps = json.loads(run(store_path, "data", "gaps", "bitcoin", "--json").stdout)
+    gaps = json.loads(run(store_path, "data", "gaps", "bitcoin", "--json").stdout)["gaps"]
     assert gaps and all(g["missing"] >= 1 for g in gaps)
+
+
+def test_gaps_of_resampled_real_minutes_name_the_incomplete_bars(store_path, data_dir):
+    run(
+        store_path, "import", str(data_dir / "yahoo" / "minute" / "BTC-USD_1m.csv"), "--coin", "btc"
+    )
+    lines = run(store_path, "data", "gaps", "bitcoin", "-i", "1h").stdout.splitlines()
+    assert lines[:2] == [
+        "bitcoin/usd 1h (csv): no bars",
+        "696 1h bars are made from incomplete 1m data: 696 dropped, 0 kept (a bar is kept with "
+        "at least 100% of its 1m bars; --min-complete)",
+    ]
+    assert re.match(r"^│ 2025-01-13 13:00:00\+00:00 +│ 34/60 +│ 56\.7% +│ no +│$", lines[6])
+    loose = json.loads(
+        run(store_path, "data", "gaps", "btc", "-i", "1h", "--min-complete", "0.5", "--json").stdout
+    )
+    assert loose["stored_interval"] == "1m" and loose["min_complete"] == 0.5
+    assert len(loose["incomplete"]) == 696 and all(b["kept"] for b in loose["incomplete"])
+    assert loose["incomplete"][0] == {
+        "ts": "2025-01-13T13:00:00+00:00", "rows": 34, "expected": 60, "complete": 34 / 60,
+        "kept": True,
+    }  # fmt: skip
+
+
+def _minutes_store(store_path: Path) -> None:
+    """Five hours of demo minutes: 59/60, 60, 34/60 (inside), 60, 59/60."""
+    ts = np.r_[1:154, 180:299] * 60_000
+    ones = np.ones(len(ts))
+    frame = make_frame(ts, {c: ones for c in COLUMNS}, coin="demo", quote="usd", interval="1m",
+                       source="synthetic")  # fmt: skip
+    with Store(store_path) as s:
+        s.write_candles(frame)
+
+
+def test_data_gaps_shows_the_rule_the_count_and_the_worst_bars(store_path):
+    _minutes_store(store_path)
+    result = run(store_path, "data", "gaps", "demo", "-i", "1h")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert "1970-01-01 02:00:00+00:00" in lines[4] and lines[4].endswith("│ 1    │")
+    assert lines[6] == "1 gaps, 1 missing bars; 2 bars present"  # hours 1 and 3 are whole
+    assert lines[7] == (
+        "3 1h bars are made from incomplete 1m data: 3 dropped, 0 kept (a bar is kept with at "
+        "least 100% of its 1m bars; --min-complete)"
+    )
+    worst = [re.sub(r" *│ *", "|", line).strip("|") for line in lines[12:15]]
+    assert worst == [
+        "1970-01-01 02:00:00+00:00|34/60|56.7%|no",
+        "1970-01-01 00:00:00+00:00|59/60|98.3%|no",
+        "1970-01-01 04:00:00+00:00|59/60|98.3%|no",
+    ]
+    loose = run(store_path, "data", "gaps", "demo", "-i", "1h", "--min-complete", "0.95")
+    assert (
+        "3 1h bars are made from incomplete 1m data: 1 dropped, 2 kept (a bar is kept with "
+        "at least 95% of its 1m bars" in loose.stdout
+    )
+    assert "4 bars present" in loose.stdout
+    whole = run(store_path, "data", "gaps", "demo", "-i", "1m").stdout
+    assert "incomplete" not in whole and "272 bars present" in whole
+
+
+def test_data_show_gives_the_share_of_a_short_bar(store_path):
+    _minutes_store(store_path)
+    shown = json.loads(run(store_path, "data", "show", "demo", "-i", "1h", "--min-complete", "0.5",
+                           "--json").stdout)  # fmt: skip
+    assert [round(b["complete"] * 60) for b in shown] == [59, 60, 34, 60, 59]
+    plain = json.loads(run(store_path, "data", "show", "demo", "-i", "1h", "--json").stdout)
+    assert [b["ts"][11:16] for b in plain] == ["01:00", "03:00"] and "complete" not in plain[0]
 
 
 @pytest.mark.parametrize(

@@ -100,6 +100,28 @@ def test_train_prints_each_coin_it_trains_on(store):
     assert "Run saved to runs/two" in lines
 
 
+def test_train_summary_of_a_global_model_names_whose_figures_it_shows(store):
+    text = ok(run(store, "train", "alpha", "beta", "gamma", *TINY, "--out", "runs/m")).stdout
+    lines = text.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("┃ epochs")) + 2
+    assert re.match(r"^│ 2 +│ [12] +│ [\d.]+ +│ per coin +│ per coin +│ [\d.]+ \(", lines[row])
+    assert (
+        "Validation figures: median MAE / naive over 3 coins (alpha, beta, gamma); MAE and "
+        "naive MAE are per coin (val_mae:COIN), in each coin's price."
+    ) in lines
+    coin_row = re.compile(r"^│ (alpha|beta|gamma) ")
+    per = [line.split("│")[1].strip() for line in lines if coin_row.match(line)]
+    assert per == ["alpha", "beta", "gamma"]
+    summary = json.loads(ok(run(store, "train", "alpha", "beta", "gamma", *TINY, "--out",
+                                "runs/m2", "--json")).stdout)  # fmt: skip
+    rel = sorted(summary[f"val_rel_mae:{c}"] for c in ("alpha", "beta", "gamma"))
+    assert summary["val_rel_mae"] == rel[1]  # the median of three is the middle one
+
+    target = ok(run(store, "train", "alpha", "beta", "--target", "beta", *TINY, "--out", "runs/t"))
+    assert "Validation figures: beta (the target coin)." in target.stdout.splitlines()
+    assert "per coin" not in target.stdout
+
+
 def test_predict_on_a_run_of_several_coins_needs_coin(store):
     ok(run(store, "train", "alpha", "beta", "gamma", *TINY, "--out", "runs/all"))
     one_error(

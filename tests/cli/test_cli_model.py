@@ -31,6 +31,7 @@ SUMMARY_KEYS = [
     "stopped_early",
     "train_loss",
     "val_loss",
+    "val_of",
     "val_mae",
     "val_naive_mae",
     "val_rel_mae",
@@ -103,6 +104,7 @@ def test_train_prints_epoch_lines_the_folder_and_a_summary(eth, tmp_path):
         "Validation chose the stopping epoch, so these figures flatter the model; "
         "judge it on a walk-forward backtest."
     )
+    assert lines[-2] == "Validation figures: ethereum."
     folder = tmp_path / "runs" / "e7"
     assert (folder / "model.safetensors").stat().st_size > 0
     record = _record("runs/e7")

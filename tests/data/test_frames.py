@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from coincast.data.frames import export_frame, read_frame, read_frames
+from coincast.data.frames import export_frame, gap_report, read_frame, read_frames
 from coincast.data.sources import read_file, synthetic_candles
 from coincast.errors import CoincastError, StoreError
+from coincast.series import COLUMNS, make_frame
 
 
 @pytest.fixture
@@ -48,3 +50,56 @@ def test_export_refuses_other_suffixes(tmp_path):
     with pytest.raises(CoincastError, match=r"must end in \.csv or \.parquet"):
         export_frame(synthetic_candles(3), tmp_path / "x.txt")
     assert not list(tmp_path.iterdir())
+
+
+# -- resampled reads: the completeness rule ------------------------------------------------------
+
+
+def _write_minutes(store, minutes: np.ndarray) -> None:
+    ones = np.ones(len(minutes))
+    cols = {c: ones for c in COLUMNS}
+    frame = make_frame(
+        minutes * 60_000, cols, coin="demo", quote="usd", interval="1m", source="synthetic"
+    )
+    store.write_candles(frame)
+
+
+def _short_hours(store) -> None:
+    """Demo minutes: hour 0 has 40 of 60, hour 1 is whole, hour 2 has 59 of 60."""
+    _write_minutes(store, np.r_[0:40, 60:179])
+
+
+def test_reading_a_coarser_interval_keeps_whole_bars_unless_told(store):
+    _short_hours(store)
+    assert read_frame(store, "demo", "1h").index.hour.tolist() == [1]
+    loose = read_frame(store, "demo", "1h", min_complete=0.6)
+    assert loose.index.hour.tolist() == [0, 1, 2]
+    assert loose["complete"].tolist() == [40 / 60, 1.0, 59 / 60]
+    frames = read_frames(store, ["demo"], "1h", min_complete=0.9)
+    assert frames["demo"].index.hour.tolist() == [1, 2]
+
+
+def test_read_frames_says_when_no_bar_is_complete_enough(store):
+    _write_minutes(store, np.arange(40))  # 40 minutes: no whole hour
+    with pytest.raises(
+        StoreError,
+        match=r"^no 1h bar of demo is complete enough: the stored 1m data fills at most 67% of "
+        r"one, and a bar needs 100% \(min_complete\); fetch whole 1m data, or lower "
+        r"min_complete \(coincast data gaps demo -i 1h shows the bars\)$",
+    ):
+        read_frames(store, ["demo"], "1h")
+
+
+def test_gap_report_counts_the_bars_made_from_incomplete_data(store):
+    _short_hours(store)
+    r = gap_report(store, "demo", "1h", min_complete=0.9)
+    assert r.stored == "1m" and r.min_complete == 0.9
+    assert r.frame.index.hour.tolist() == [1, 2]
+    assert r.gaps.empty  # hour 0 was dropped at the start: no hole between kept bars
+    assert r.incomplete.index.hour.tolist() == [0, 2]  # least complete first
+    assert r.incomplete["rows"].tolist() == [40, 59]
+    assert r.incomplete["complete"].tolist() == [40 / 60, 59 / 60]
+    assert r.incomplete["kept"].tolist() == [False, True]
+    as_stored = gap_report(store, "demo")
+    assert as_stored.stored == "1m" and as_stored.incomplete.empty
+    assert as_stored.gaps["missing"].tolist() == [20]  # minutes 40..59

@@ -366,8 +366,26 @@ def test_the_frames_coin_picks_the_coin(global_model, three):
 
 def test_the_target_coin_is_forecast_by_default(three):
     model = LSTMForecaster(**TINY, target_coin="beta").fit(three)
-    assert set(model.metrics) == {"val_mae", "val_naive_mae", "val_rel_mae"}  # beta's alone
+    m = model.metrics
+    assert set(m) == {"val_of", "val_mae", "val_naive_mae", "val_rel_mae"}  # beta's alone
+    assert m["val_of"] == "beta (the target coin)"
+    assert m["val_mae"] == pytest.approx(m["val_rel_mae"] * m["val_naive_mae"], rel=1e-12)
     pd.testing.assert_frame_equal(model.predict(), model.predict(coin="beta"))
+
+
+def test_a_global_model_without_a_target_reports_the_median_over_its_coins(global_model):
+    m = global_model.metrics
+    coins = ["alpha", "beta", "gamma"]
+    rel = [m[f"val_rel_mae:{c}"] for c in coins]
+    assert all(isinstance(r, float) for r in rel)
+    assert m["val_rel_mae"] == float(np.median(rel)) == sorted(rel)[1]
+    assert m["val_of"].startswith("median MAE / naive over 3 coins (alpha, beta, gamma)")
+    assert m["val_mae"] is None and m["val_naive_mae"] is None  # prices differ: words say so
+    assert "per coin" in m["val_of"]
+    for c in coins:
+        assert m[f"val_mae:{c}"] == pytest.approx(
+            m[f"val_rel_mae:{c}"] * m[f"val_naive_mae:{c}"], rel=1e-12
+        )
 
 
 # -- run folders -------------------------------------------------------------------------------

@@ -157,7 +157,8 @@ def test_run_json_records_config_data_packages_history_and_weights(run, fitted, 
         assert {"epoch", "train_loss", "val_loss", "seconds", "windows"} <= set(h)
         assert h["epoch"] == i and h["windows"] > 0
     assert record["metrics"] == f.metrics
-    assert set(record["metrics"]) == {"val_mae", "val_naive_mae", "val_rel_mae"}
+    assert set(record["metrics"]) == {"val_of", "val_mae", "val_naive_mae", "val_rel_mae"}
+    assert record["metrics"]["val_of"] == f.coins[0]  # one coin: its own figures
     assert record["weights"] == {"file": WEIGHTS, "sha256": sha256(run / WEIGHTS)}
     assert sorted(p.name for p in run.iterdir()) == [WEIGHTS, RECORD]  # no .tmp files left
 

@@ -447,7 +447,12 @@ def test_without_a_validation_slice_the_training_loss_decides():
     f = LSTMForecaster(val_fraction=0.0, epochs=3, patience=100, **FAST).fit(
         predictable_candles(300)
     )
-    assert f.metrics == {"val_mae": None, "val_naive_mae": None, "val_rel_mae": None}
+    assert f.metrics == {
+        "val_of": "none: no validation windows (val_fraction is 0, or too few bars for one)",
+        "val_mae": None,
+        "val_naive_mae": None,
+        "val_rel_mae": None,
+    }
     history = f.result.history
     assert all(r.val_loss is None for r in history)
     assert f.result.best_epoch == int(np.argmin([r.train_loss for r in history])) + 1

@@ -8,8 +8,8 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from ..data.frames import export_frame, read_frame
-from ..series import describe, find_gaps
+from ..data.frames import GapReport, export_frame, gap_report, read_frame
+from ..series import describe
 from .common import handles_errors, open_store, out, print_json, span
 
 data_app = typer.Typer(
@@ -25,6 +25,16 @@ SourceOpt = typer.Option(
 )
 QuoteOpt = typer.Option(None, "--quote", "-q", help="Quote currency (usd, usdt, eur).")
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
+MinCompleteOpt = typer.Option(
+    1.0,
+    "--min-complete",
+    min=0.0,
+    max=1.0,
+    help="When resampling, keep a bar with at least this share of its stored sub-bars "
+    "(1: whole bars only; 0.9 allows 10 % missing).",
+)
+#: How many of the least complete bars `data gaps` lists.
+WORST = 5
 
 
 @data_app.command("list")
@@ -57,39 +67,36 @@ def show_cmd(
     source: str | None = SourceOpt,
     quote: str | None = QuoteOpt,
     tail: int = typer.Option(10, "--tail", "-n", min=1, help="How many of the latest candles."),
+    min_complete: float = MinCompleteOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Show the latest candles of a coin.
 
     Example: coincast data show BTC --interval 1w --tail 5
     """
-    frame = _read(coin, interval, source, quote).tail(tail)
+    frame = _read(coin, interval, source, quote, min_complete).tail(tail)
+    # A bar resampled from short data (--min-complete below 1) says how short it is.
+    short = "complete" in frame.columns
+    columns = ["open", "high", "low", "close", "volume", *(["complete"] if short else [])]
     if as_json:
         print_json(
             [
                 {
                     "ts": ts.isoformat(),
-                    **{c: float(row[c]) for c in ("open", "high", "low", "close", "volume")},
+                    **{c: float(row[c]) for c in columns},
                 }
                 for ts, row in frame.iterrows()
             ]
         )
         return
     a = frame.attrs
-    table = Table(
-        "ts",
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-        title=f"{a['coin']}/{a['quote']} {a['interval']} ({a['source']})",
-    )
+    table = Table("ts", *columns, title=f"{a['coin']}/{a['quote']} {a['interval']} ({a['source']})")
     for ts, row in frame.iterrows():
         table.add_row(
             str(ts),
             *(f"{row[c]:,.6g}" for c in ("open", "high", "low", "close")),
             f"{row['volume']:,.0f}",
+            *([f"{row['complete']:.1%}"] if short else []),
         )
     out.print(table)
 
@@ -102,12 +109,13 @@ def export_cmd(
     interval: str | None = IntervalOpt,
     source: str | None = SourceOpt,
     quote: str | None = QuoteOpt,
+    min_complete: float = MinCompleteOpt,
 ) -> None:
     """Export a stored series to CSV or Parquet (readable again by `coincast import`).
 
     Example: coincast data export bitcoin --interval 1d --out btc.parquet
     """
-    frame = _read(coin, interval, source, quote)
+    frame = _read(coin, interval, source, quote, min_complete)
     export_frame(frame, out_path)
     out.print(f"Wrote {len(frame):,} candles of {describe(frame)} to {out_path}")
 
@@ -119,38 +127,82 @@ def gaps_cmd(
     interval: str | None = IntervalOpt,
     source: str | None = SourceOpt,
     quote: str | None = QuoteOpt,
+    min_complete: float = MinCompleteOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Find missing bars in a stored series (reported, never filled).
+    """Find missing bars in a stored series (reported, never filled) and, when resampling,
+    the bars made from incomplete data.
 
-    Example: coincast data gaps bitcoin --interval 1m
+    Example: coincast data gaps bitcoin --interval 1h --min-complete 0.9
     """
-    frame = _read(coin, interval, source, quote)
-    gaps = find_gaps(frame)
-    if as_json:
-        print_json(
-            [
-                {"start": r.start.isoformat(), "end": r.end.isoformat(), "missing": int(r.missing)}
-                for r in gaps.itertuples()
-            ]
-        )
-        return
-    a = frame.attrs
-    missing = int(gaps["missing"].sum())
-    name = f"{a['coin']}/{a['quote']} {a['interval']} ({a['source']})"
-    if gaps.empty:
-        out.print(
-            f"{name}: no gaps in {len(frame):,} bars "
-            f"({span(frame.index[0], frame.index[-1]) if len(frame) else '-'})"
-        )
-        return
-    table = Table("first missing", "last missing", "bars", title=name)
-    for r in gaps.itertuples():
-        table.add_row(str(r.start), str(r.end), f"{r.missing:,}")
-    out.print(table)
-    out.print(f"{len(gaps):,} gaps, {missing:,} missing bars; {len(frame):,} bars present")
-
-
-def _read(coin: str, interval: str | None, source: str | None, quote: str | None) -> pd.DataFrame:
     with open_store() as store:
-        return read_frame(store, coin, interval, source, quote)
+        report = gap_report(store, coin, interval, source, quote, min_complete)
+    if as_json:
+        print_json(_gaps_json(report))
+        return
+    frame, gaps = report.frame, report.gaps
+    name = describe(frame)
+    if frame.empty:
+        out.print(f"{name}: no bars")
+    elif gaps.empty:
+        out.print(
+            f"{name}: no gaps in {len(frame):,} bars ({span(frame.index[0], frame.index[-1])})"
+        )
+    else:
+        table = Table("first missing", "last missing", "bars", title=name)
+        for r in gaps.itertuples():
+            table.add_row(str(r.start), str(r.end), f"{r.missing:,}")
+        out.print(table)
+        missing = int(gaps["missing"].sum())
+        out.print(f"{len(gaps):,} gaps, {missing:,} missing bars; {len(frame):,} bars present")
+    if report.stored != frame.attrs["interval"]:
+        _print_incomplete(report)
+
+
+def _print_incomplete(report: GapReport) -> None:
+    """The bars resampled from incomplete stored data: how many, the rule, the worst."""
+    short, stored, iv = report.incomplete, report.stored, report.frame.attrs["interval"]
+    rule = f"a bar is kept with at least {report.min_complete:.0%} of its {stored} bars"
+    if short.empty:
+        out.print(f"Every {iv} bar is made from whole {stored} data ({rule}).")
+        return
+    kept = int(short["kept"].sum())
+    out.print(
+        f"{len(short):,} {iv} bars are made from incomplete {stored} data: "
+        f"{len(short) - kept:,} dropped, {kept:,} kept ({rule}; --min-complete)"
+    )
+    table = Table("bar", f"{stored} bars", "complete", "kept", title="least complete")
+    for ts, r in short.head(WORST).iterrows():
+        table.add_row(
+            str(ts), f"{r['rows']:,}/{r['expected']:,}", f"{r['complete']:.1%}",
+            "yes" if r["kept"] else "no",
+        )  # fmt: skip
+    out.print(table)
+
+
+def _gaps_json(report: GapReport) -> dict:
+    return {
+        "gaps": [
+            {"start": r.start.isoformat(), "end": r.end.isoformat(), "missing": int(r.missing)}
+            for r in report.gaps.itertuples()
+        ],
+        "stored_interval": report.stored,
+        "min_complete": report.min_complete,
+        "incomplete": [
+            {
+                "ts": ts.isoformat(),
+                "rows": int(r["rows"]),
+                "expected": int(r["expected"]),
+                "complete": float(r["complete"]),
+                "kept": bool(r["kept"]),
+            }
+            for ts, r in report.incomplete.iterrows()
+        ],
+    }
+
+
+def _read(
+    coin: str, interval: str | None, source: str | None, quote: str | None, min_complete: float
+) -> pd.DataFrame:
+    with open_store() as store:
+        return read_frame(store, coin, interval, source, quote, min_complete)

@@ -129,19 +129,34 @@ def _train_summary(model: LSTMForecaster, folder: Path, as_json: bool) -> None:
         print_json(summary)
         return
     out.print(f"Run saved to {folder}")
+    coins = [k.removeprefix("val_rel_mae:") for k in m if k.startswith("val_rel_mae:")]
     table = Table("epochs", "best epoch", "val loss", "val MAE", "naive MAE", "MAE / naive")
-    rel = m.get("val_rel_mae")
     table.add_row(
         f"{len(r.history)}{' (early stop)' if r.stopped_early else ''}",
         str(r.best_epoch),
         _num(summary["val_loss"]),
-        _num(m.get("val_mae")),
-        _num(m.get("val_naive_mae")),
-        _num(rel) + ("" if rel is None else " (lower)" if rel < 1 else " (not lower)"),
+        "per coin" if coins else _num(m.get("val_mae")),
+        "per coin" if coins else _num(m.get("val_naive_mae")),
+        _rel(m.get("val_rel_mae")),
     )
     out.print(table)
+    if m.get("val_of"):
+        out.print(f"Validation figures: {m['val_of']}.")
+    if coins:
+        per = Table("coin", "val MAE", "naive MAE", "MAE / naive")
+        for c in coins:
+            per.add_row(c, _num(m[f"val_mae:{c}"]), _num(m[f"val_naive_mae:{c}"]),
+                        _rel(m[f"val_rel_mae:{c}"]))  # fmt: skip
+        out.print(per)
     out.print("Validation chose the stopping epoch, so these figures flatter the model; "
               "judge it on a walk-forward backtest.")  # fmt: skip
+
+
+def _rel(x: float | str | None) -> str:
+    """MAE / naive, and whether the model's error is lower than the naive forecast's."""
+    if not isinstance(x, float):
+        return "-"
+    return f"{x:,.4g} {'(lower)' if x < 1 else '(not lower)'}"
 
 
 def _price(x: float) -> str:

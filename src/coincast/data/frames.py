@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ..coins import resolve_offline
 from ..errors import CoincastError, StoreError
+from ..series import bar_completeness, find_gaps, resample
 from .store import Store
 
 
@@ -19,6 +21,7 @@ def read_frame(
     interval: str | None = None,
     source: str | None = None,
     quote: str | None = None,
+    min_complete: float = 1.0,
 ) -> pd.DataFrame:
     """The stored candles of one coin, as a user names it (a symbol, any case).
 
@@ -30,6 +33,8 @@ def read_frame(
         Bar interval; one coarser than the stored one resamples. ``None``: as stored.
     source, quote
         Which stored series, when there are several (case-insensitive).
+    min_complete
+        When resampling, keep a bar with at least this share of its sub-bars (default: all).
 
     Examples
     --------
@@ -44,6 +49,7 @@ def read_frame(
         interval,
         source=source.lower() if source else None,
         quote=quote.lower() if quote else None,
+        min_complete=min_complete,
     )
 
 
@@ -54,14 +60,16 @@ def read_frames(
     source: str | None = None,
     quote: str | None = None,
     end: pd.Timestamp | None = None,
+    min_complete: float = 1.0,
 ) -> dict[str, pd.DataFrame]:
-    """The stored candles of each coin id, up to ``end`` (inclusive) when given.
+    """The stored candles of each coin id, up to ``end`` (inclusive) when given; resampled
+    bars are kept when at least ``min_complete`` of their sub-bars are stored.
 
     Raises
     ------
     StoreError
-        When a coin has no stored bar (up to ``end``); the message names the coin and the
-        command that fetches it.
+        When a coin has no stored bar (up to ``end``), or none complete enough once
+        resampled; the message names the coin and what to do.
 
     Examples
     --------
@@ -73,15 +81,84 @@ def read_frames(
     """
     frames = {}
     for c in coins:
-        frame = store.read_candles(c, interval, source=source, quote=quote, end=end)
+        frame = store.read_candles(
+            c, interval, source=source, quote=quote, end=end, min_complete=min_complete
+        )
         if frame.empty:
-            until = "" if end is None else f" up to {end}"
-            raise StoreError(
-                f"no stored {interval} data for {c}{until}; fetch it: "
-                f"coincast fetch {c} --interval {interval}"
-            )
+            raise _no_bar(store, c, interval, source, quote, end, min_complete)
         frames[c] = frame
     return frames
+
+
+def _no_bar(
+    store: Store, coin: str, interval: str, source: str | None, quote: str | None,
+    end: pd.Timestamp | None, min_complete: float,
+) -> StoreError:  # fmt: skip
+    """Why ``coin`` has no bar: nothing stored, or none complete enough once resampled."""
+    until = "" if end is None else f" up to {end}"
+    key = store.resolve(coin, interval, source, quote)
+    stored = store.read_key(key, end=end)
+    if not len(stored):
+        return StoreError(
+            f"no stored {interval} data for {coin}{until}; fetch it: "
+            f"coincast fetch {coin} --interval {interval}"
+        )
+    best = bar_completeness(stored, interval)["complete"].max()
+    return StoreError(
+        f"no {interval} bar of {coin}{until} is complete enough: the stored {key.interval} "
+        f"data fills at most {best:.0%} of one, and a bar needs {min_complete:.0%} "
+        f"(min_complete); fetch whole {key.interval} data, or lower min_complete "
+        f"(coincast data gaps {coin} -i {interval} shows the bars)"
+    )
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """What :func:`gap_report` found for one series at one interval."""
+
+    frame: pd.DataFrame  #: the candles as read (resampled bars kept by the rule)
+    gaps: pd.DataFrame  #: :func:`coincast.series.find_gaps` of ``frame``
+    stored: str  #: the stored interval the frame was made from
+    min_complete: float  #: the rule: a resampled bar is kept with this share of sub-bars
+    #: bars made from incomplete stored data (``rows``, ``expected``, ``complete``, ``kept``),
+    #: least complete first; empty when nothing was resampled
+    incomplete: pd.DataFrame
+
+
+def gap_report(
+    store: Store,
+    coin: str,
+    interval: str | None = None,
+    source: str | None = None,
+    quote: str | None = None,
+    min_complete: float = 1.0,
+) -> GapReport:
+    """The missing bars of a stored coin at ``interval`` and, when reading it resamples
+    finer stored data, the bars made from incomplete data (dropped or kept by the rule).
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> with Store(":memory:") as s:
+    ...     _ = s.write_candles(synthetic_candles(10, coin="demo", interval="1d"))
+    ...     r = gap_report(s, "demo", "1w")
+    >>> r.stored, r.incomplete["rows"].tolist(), r.incomplete["kept"].tolist()  # Wed..Sun, Mon..Fri
+    ('1d', [5, 5], [False, False])
+    """
+    key = store.resolve(
+        resolve_offline(coin), interval, source.lower() if source else None,
+        quote.lower() if quote else None,
+    )  # fmt: skip
+    stored = store.read_key(key)
+    interval = interval or key.interval
+    frame = resample(stored, interval, min_complete)
+    if interval == key.interval:
+        short = pd.DataFrame(columns=["rows", "expected", "complete", "kept"])
+    else:
+        done = bar_completeness(stored, interval)
+        short = done[done["complete"] < 1].sort_values("complete", kind="stable")
+        short = short.assign(kept=short.index.isin(frame.index))
+    return GapReport(frame, find_gaps(frame), key.interval, min_complete, short)
 
 
 def export_frame(frame: pd.DataFrame, path: Path) -> None:

@@ -90,7 +90,7 @@ class LSTMForecaster:
         self.net: LSTMNet | None = None
         self.state = FittedState()  #: scalers, coins, data... (all but the weights)
         self.result = TrainResult()
-        self.metrics: dict[str, float | None] = {}
+        self.metrics: dict[str, float | str | None] = {}
         self._frames: dict[str, pd.DataFrame] = {}  #: per coin, the candles to forecast from
         self._exog: dict[str, pd.DataFrame] = {}  #: per exog coin, its candles
 
@@ -143,7 +143,9 @@ class LSTMForecaster:
                             on_epoch=on_epoch)  # fmt: skip
         self.net.to("cpu").eval()
         self._frames, self._exog = dict(frames), exog_frames
-        self.metrics = validation_metrics(inputs, panel.val_ends, self._predict_rows)
+        self.metrics = validation_metrics(
+            inputs, panel.val_ends, self._predict_rows, target_coin=cfg.target_coin
+        )
         return self
 
     def _fitted_state(

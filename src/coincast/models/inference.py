@@ -70,26 +70,63 @@ def validation_metrics(
     inputs: Mapping[str, CoinInputs],
     val_ends: Mapping[str, np.ndarray],
     predict_rows: Callable[[CoinInputs, np.ndarray, str], np.ndarray],
-) -> dict[str, float | None]:
+    *,
+    target_coin: str | None = None,
+) -> dict[str, float | str | None]:
     """Step-1 MAE on the validation slice against the naive forecast (close[t+1] =
-    close[t]); with several coins, each coin's MAE / naive and their median.
+    close[t]), headed by ``val_of``: in words, whose figures the headline ones are.
+
+    One coin validated (the only coin, or ``target_coin``): its ``val_mae``, ``val_naive_mae``
+    and ``val_rel_mae`` (MAE / naive). Several: ``val_rel_mae`` is the median of the coins'
+    MAE / naive, ``val_mae`` and ``val_naive_mae`` are None (MAEs in different coins' prices
+    do not add up; ``val_of`` says so), and each coin's three figures follow as
+    ``val_mae:COIN`` etc. Where MAE / naive is undefined (no validation slice, or a naive MAE
+    of 0), it is None and ``val_of`` says why.
 
     ``predict_rows(inputs, ends, coin)`` gives price forecasts from windows ending at
     ``ends``. The validation slice chose the stopping epoch, so this is optimistic: the
     honest test is a walk-forward backtest on data the model never saw.
     """
-    out: dict[str, float | None] = {"val_mae": None, "val_naive_mae": None, "val_rel_mae": None}
-    rel = {}
-    for c, ends in val_ends.items():
-        close = inputs[c].frame["close"].to_numpy(dtype="float64")
-        pred = predict_rows(inputs[c], ends, c)[:, 0]
-        actual, naive = close[ends + 1], close[ends]
-        mae, naive_mae = np.mean(np.abs(pred - actual)), np.mean(np.abs(naive - actual))
-        rel[c] = float(mae / naive_mae) if naive_mae > 0 else None
-        if len(val_ends) == 1:
-            out.update(val_mae=float(mae), val_naive_mae=float(naive_mae), val_rel_mae=rel[c])
-    if len(val_ends) > 1:
-        known = [r for r in rel.values() if r is not None]
-        out["val_rel_mae"] = float(np.median(known)) if known else None
-        out |= {f"val_rel_mae:{c}": r for c, r in rel.items()}
+    per = {c: _coin_figures(inputs[c], ends, predict_rows(inputs[c], ends, c)[:, 0])
+           for c, ends in val_ends.items()}  # fmt: skip
+    out: dict[str, float | str | None] = {"val_of": _val_of(per, target_coin)}
+    if len(per) == 1:
+        return out | dict(zip(_KEYS, next(iter(per.values())), strict=True))
+    known = [rel for _, _, rel in per.values() if rel is not None]
+    out |= {"val_mae": None, "val_naive_mae": None}
+    out["val_rel_mae"] = float(np.median(known)) if known else None
+    for c, figures in per.items():
+        out |= {f"{k}:{c}": v for k, v in zip(_KEYS, figures, strict=True)}
     return out
+
+
+_KEYS = ("val_mae", "val_naive_mae", "val_rel_mae")
+
+
+def _coin_figures(
+    ci: CoinInputs, ends: np.ndarray, pred: np.ndarray
+) -> tuple[float, float, float | None]:
+    """MAE, naive MAE and their ratio (None when the naive MAE is 0) of one coin."""
+    close = ci.frame["close"].to_numpy(dtype="float64")
+    actual, naive = close[ends + 1], close[ends]
+    mae, naive_mae = float(np.mean(np.abs(pred - actual))), float(np.mean(np.abs(naive - actual)))
+    return mae, naive_mae, (mae / naive_mae if naive_mae > 0 else None)
+
+
+def _val_of(per: Mapping[str, tuple], target_coin: str | None) -> str:
+    """Whose figures the headline ones are, or why there are none, in words."""
+    flat = [c for c, (_, _, rel) in per.items() if rel is None]
+    why = "the naive forecast's MAE is 0 (the close never moved in the validation slice)"
+    if not per:
+        return "none: no validation windows (val_fraction is 0, or too few bars for one)"
+    if len(per) == 1:
+        coin = next(iter(per))
+        name = f"{coin} (the target coin)" if coin == target_coin else coin
+        return f"{name}; MAE / naive undefined: {why}" if flat else name
+    n = len(per) - len(flat)
+    if not n:
+        return f"none: MAE / naive undefined for all {len(per)} coins: {why}"
+    text = f"median MAE / naive over {n} coins ({', '.join(c for c in per if c not in flat)})"
+    if flat:
+        text += f"; left out {', '.join(flat)}: {why}"
+    return text + "; MAE and naive MAE are per coin (val_mae:COIN), in each coin's price"

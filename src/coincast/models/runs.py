@@ -84,7 +84,7 @@ class RunRecord(BaseModel):
     history: list[dict[str, float | int | None]]
     best_epoch: int
     stopped_early: bool
-    metrics: dict[str, float | None]
+    metrics: dict[str, float | str | None]  #: validation figures; val_of says whose
     weights: dict[Literal["file", "sha256"], str]
 
 

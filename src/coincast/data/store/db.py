@@ -285,14 +285,19 @@ class Store:
         quote: str | None = None,
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
+        min_complete: float = 1.0,
     ) -> pd.DataFrame:
         """Read a stored series as a candle frame, resampled to ``interval`` when needed.
 
-        ``start`` and ``end`` (inclusive) limit the rows returned.
+        ``start`` and ``end`` (inclusive) limit the rows returned. A resampled bar is kept
+        when at least ``min_complete`` of its stored sub-bars are present (default: all;
+        see :func:`coincast.series.resample`).
         """
         key = self.resolve(coin, interval, source, quote)
         frame = self.read_key(key, start=start, end=end)
-        return resample(frame, interval) if interval and interval != key.interval else frame
+        if interval and interval != key.interval:
+            return resample(frame, interval, min_complete)
+        return frame
 
     def read_key(
         self, key: SeriesKey, *, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
