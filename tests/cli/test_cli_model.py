@@ -86,6 +86,23 @@ def _record(folder: str) -> dict:
 # -- train ------------------------------------------------------------------------------------
 
 
+def test_train_on_bars_resampled_from_gappy_minutes_needs_min_complete(store_path, tmp_path):
+    """Every hour lacks one minute: whole bars only (the default) gives none, and the error
+    says how to lower the rule; --min-complete 0.9 trains on the 59/60 hours."""
+    from coincast.data.sources import synthetic_candles
+    from coincast.data.store import Store
+
+    minutes = synthetic_candles(60 * 80, interval="1m", coin="bitcoin")
+    minutes = minutes[minutes.index.minute != 7]  # one minute missing from every hour
+    with Store(store_path) as store:
+        store.write_candles(minutes)
+    args = ("train", "bitcoin", "-i", "1h", *TINY, "--epochs", "1", "--out", str(tmp_path / "r"))
+    _one_error(run(store_path, *args), "--min-complete on the command line")
+    result = run(store_path, *args, "--min-complete", "0.9")
+    assert result.exit_code == 0, result.output
+    assert _record(str(tmp_path / "r"))["data"]["bitcoin"]["rows"] == 80
+
+
 def test_train_prints_epoch_lines_the_folder_and_a_summary(eth, tmp_path):
     result = train(eth, "runs/e7", "--epochs", "7", "--log-every", "3", "--patience", "50")
     lines = result.stdout.splitlines()

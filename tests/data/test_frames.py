@@ -85,7 +85,8 @@ def test_read_frames_says_when_no_bar_is_complete_enough(store):
         StoreError,
         match=r"^no 1h bar of demo is complete enough: the stored 1m data fills at most 67% of "
         r"one, and a bar needs 100% \(min_complete\); fetch whole 1m data, or lower "
-        r"min_complete \(coincast data gaps demo -i 1h shows the bars\)$",
+        r"min_complete \(--min-complete on the command line; coincast data gaps demo -i 1h "
+        r"shows the bars\)$",
     ):
         read_frames(store, ["demo"], "1h")
 

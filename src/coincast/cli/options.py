@@ -50,6 +50,7 @@ class Series(TypedDict):
     interval: str
     source: str | None
     quote: str | None
+    min_complete: float
 
 
 def split_list(text: str) -> list[str]:
@@ -177,13 +178,17 @@ def lstm_options(
 
 
 def series_options(interval_help: str = "Bar interval.") -> Callable[[F], F]:
-    """Replace a command's parameter ``series`` by ``--interval``, ``--source`` and
-    ``--quote``: which stored series to read. It receives them as a dict of those names."""
+    """Replace a command's parameter ``series`` by ``--interval``, ``--source``, ``--quote``
+    and ``--min-complete``: which stored series to read. It receives them as a dict of those
+    names."""
     params = [
         _opt("interval", str, "1d", "--interval", "-i", help=interval_help),
         _opt("source", str | None, None, "--source", "-s", help="Stored source to read."),
         _opt("quote", str | None, None, "--quote", "-q", help="Quote currency to read."),
-    ]
+        _opt("min_complete", float, 1.0, "--min-complete", min=0.0, max=1.0,
+             help="Bars resampled from finer data: keep one with at least this share of its "
+                  "sub-bars (1: whole bars only; 0.9 allows 10 % missing)."),
+    ]  # fmt: skip
     return gather("series", params, dict)
 
 

@@ -108,7 +108,8 @@ def _no_bar(
         f"no {interval} bar of {coin}{until} is complete enough: the stored {key.interval} "
         f"data fills at most {best:.0%} of one, and a bar needs {min_complete:.0%} "
         f"(min_complete); fetch whole {key.interval} data, or lower min_complete "
-        f"(coincast data gaps {coin} -i {interval} shows the bars)"
+        f"(--min-complete on the command line; coincast data gaps {coin} -i {interval} "
+        "shows the bars)"
     )
 
 

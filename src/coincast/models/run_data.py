@@ -23,9 +23,11 @@ def training_frames(
     source: str | None = None,
     quote: str | None = None,
     end: pd.Timestamp | None = None,
+    min_complete: float = 1.0,
 ) -> tuple[Frames, Frames]:
     """The stored candles to train on: one frame per coin, and one per ``exog`` coin that is
-    not among ``coins`` (read with the same interval, source, quote and ``end``).
+    not among ``coins`` (read with the same interval, source, quote, ``end`` and, for bars
+    resampled from finer data, ``min_complete``: see :func:`coincast.series.resample`).
 
     Examples
     --------
@@ -37,9 +39,9 @@ def training_frames(
     >>> list(frames), list(extra)
     (['a'], ['b'])
     """
-    frames = read_frames(store, coins, interval, source, quote, end)
+    frames = read_frames(store, coins, interval, source, quote, end, min_complete)
     others = [c for c in exog if c not in frames]
-    return frames, read_frames(store, others, interval, source, quote, end)
+    return frames, read_frames(store, others, interval, source, quote, end, min_complete)
 
 
 def run_frames(store: Store, model: LSTMForecaster) -> tuple[Frames, Frames]:
