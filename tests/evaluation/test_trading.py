@@ -1,5 +1,7 @@
 """Trading: perfect foresight beats buy-and-hold, a flat forecast never trades, costs per
-position change by hand, drawdown and Sharpe of known curves, periods per year."""
+position change by hand, drawdown and Sharpe of known curves, periods per year; the p-value
+against buy-and-hold matches a t-test on iid returns, is seeded, and calls a lucky handful of
+trades what it is."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from coincast.errors import CoincastError
 from coincast.evaluation import trading
+from coincast.evaluation.verdicts import ALPHA
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 DAY = pd.Timedelta("1D")
@@ -116,3 +120,83 @@ def test_disclaimer_and_errors():
         trading.simulate(t.assign(step=2))
     with pytest.raises(CoincastError, match="must be >= 0"):
         trading.simulate(t, fee=-0.01)
+
+
+# -- the p-value against buy-and-hold ---------------------------------------------------------
+
+
+def walk(seed: int, n: int = 730, skill: float = 0.15):
+    """iid daily returns (3 % a day) and a one-step forecast with some skill: its signal is
+    ``skill * r`` plus noise. Returns the table, the returns and the rule's positions."""
+    rng = np.random.default_rng(seed)
+    r = rng.normal(0.001, 0.03, n)
+    close = 100 * np.cumprod(np.r_[1.0, 1 + r])
+    signal = skill * r + rng.normal(0, 0.03, n)
+    last = close[:-1]
+    position = (signal > 0.0015).astype(float)  # the default costs: 0.1 % + 0.05 %
+    return table_of(last, close[1:], last * (1 + signal)), r, position
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_pvalue_matches_a_t_test_on_iid_returns(seed):
+    """On iid returns the bootstrap of the mean differential is close to the textbook
+    two-sided one-sample t-test of ``strategy - buy-and-hold`` (Monte Carlo error of 1999
+    replications and the block length estimate apart); the verdict takes its side."""
+    t, r, position = walk(seed)
+    row = trading.simulate(t).set_index("model").loc["m"]
+    d = trading.strategy_returns(position, r, 0.0015) - trading.strategy_returns(
+        np.ones(len(r)), r, 0.0015
+    )
+    p = stats.ttest_1samp(d, 0.0).pvalue
+    assert row["hold_pvalue"] == pytest.approx(p, abs=0.04)
+    assert row["trades"] == np.abs(np.diff(position, prepend=0.0)).sum()
+    if abs(p - ALPHA) > 0.04:
+        assert row["vs_hold"] == ("no different" if p >= ALPHA else "better")
+
+
+def test_a_losing_rule_is_worse_and_buy_and_hold_is_not_tested():
+    t, _, _ = walk(0, skill=0.0)
+    # anti-foresight: the forecast says "up" exactly when the price falls
+    inverted = t.assign(model="down", yhat=2 * t["last"] - t["y"])
+    out = trading.simulate(inverted).set_index("model")
+    assert out.loc["down", "vs_hold"] == "worse" and out.loc["down", "hold_pvalue"] < ALPHA
+    assert out.loc["buy-and-hold", "hold_pvalue"] is None
+    assert out.loc["buy-and-hold", "vs_hold"] is None
+
+
+def test_the_pvalue_is_seeded():
+    t, _, _ = walk(5)
+    first = trading.simulate(t)
+    assert trading.simulate(t).equals(first)  # same data, same p
+    other = trading.simulate(t, seed=1).set_index("model").loc["m", "hold_pvalue"]
+    assert other != first.set_index("model").loc["m", "hold_pvalue"]
+    assert other == pytest.approx(first.set_index("model").loc["m", "hold_pvalue"], abs=0.04)
+    with pytest.raises(CoincastError, match=r"reps \(10\) must be a whole number >= 99"):
+        trading.simulate(t, reps=10)
+
+
+def test_a_lucky_handful_of_trades_is_not_distinguishable_from_buy_and_hold():
+    """The issue's case: a rule long on four hand-picked 5-bar rallies of a random walk
+    (8 trades) shows a Sharpe ratio above 3 and a return far above buy-and-hold's, yet its
+    mean per-bar edge is well within luck."""
+    rng = np.random.default_rng(3)
+    r = rng.normal(0, 0.03, 365)
+    close = 100 * np.cumprod(np.r_[1.0, 1 + r])
+    sums = np.convolve(r, np.ones(5), "valid")
+    position = np.zeros(365)
+    for i in np.argsort(sums)[::-1]:
+        if position[max(0, i - 1) : i + 6].sum() == 0 and position.sum() < 20:
+            position[i : i + 5] = 1
+    last = close[:-1]
+    t = table_of(last, close[1:], last * np.where(position == 1, 1.05, 1.0))
+    out = trading.simulate(t, periods_per_year=365.25).set_index("model")
+    lucky, hold = out.loc["m"], out.loc["buy-and-hold"]
+    assert lucky["trades"] == 8 and lucky["sharpe"] > 3 > hold["sharpe"]
+    assert lucky["total_return"] > hold["total_return"] + 0.5
+    assert lucky["hold_pvalue"] > 0.3 and lucky["vs_hold"] == "no different"
+
+
+def test_too_few_bars_give_no_test():
+    last, y = ZIGZAG[:9], ZIGZAG[1:10]
+    row = trading.simulate(table_of(last, y, y)).iloc[0]
+    assert row["hold_pvalue"] is None and row["vs_hold"] is None and row["trades"] == 9

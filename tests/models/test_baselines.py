@@ -1,5 +1,6 @@
 """Baselines: hand-computed forecasts on np.arange-like prices, the forecast frame contract,
-ARIMA's order choice and cheap update, errors, and no look-ahead."""
+the bands' recent-residual spread and their coverage in a walk-forward, ARIMA's order choice
+and cheap update, errors, and no look-ahead."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from coincast.data.sources import random_walk
 from coincast.errors import CoincastError
+from coincast.evaluation.backtest import WalkForward, walk_forward
+from coincast.evaluation.metrics import coverage
 from coincast.intervals import INTERVALS
+from coincast.models.base import SPREAD_WINDOW
 from coincast.models.baselines import (
     ARIMA,
     BASELINES,
@@ -107,6 +112,110 @@ def test_moving_average_is_the_mean_of_the_window_without_a_band() -> None:
     assert (out["yhat"] == np.mean([126, 127, 128, 129])).all()
     assert out[["lo", "hi"]].isna().all().all()
     assert MovingAverage().fit(frame_of(LINE[:30])).used_window == 7  # 1d season
+
+
+# -- the bands' spread: the model's own recent one-step errors ---------------------------------
+
+Z = stats.norm.ppf(0.95)  # a central 90 % band
+WALK = random_walk(1000, seed=4)  # 999 one-step changes: more than SPREAD_WINDOW
+CLOSE = WALK["close"].to_numpy()
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x))))
+
+
+def test_the_naive_band_is_spread_by_the_last_year_of_log_changes() -> None:
+    assert SPREAD_WINDOW == 365
+    out = Naive().fit(WALK).predict(4)
+    sigma = rms(np.log(CLOSE[-365:] / CLOSE[-366:-1]))  # the last 365 one-step errors
+    h = np.arange(1, 5)
+    np.testing.assert_allclose(out["hi"], CLOSE[-1] * np.exp(Z * sigma * np.sqrt(h)), rtol=1e-12)
+    np.testing.assert_allclose(out["lo"], CLOSE[-1] * np.exp(-Z * sigma * np.sqrt(h)), rtol=1e-12)
+    whole = Naive(spread_window=None).fit(WALK)
+    assert whole.sigma == pytest.approx(rms(np.diff(np.log(CLOSE))), rel=1e-12)
+    assert Naive(spread_window=10).fit(WALK).sigma == pytest.approx(
+        rms(np.diff(np.log(CLOSE[-11:]))), rel=1e-12
+    )
+
+
+def test_only_the_window_sets_the_spread() -> None:
+    base = Naive().fit(WALK).predict(3)
+    early, late = WALK.copy(), WALK.copy()
+    early.iloc[100:600] *= np.exp(np.linspace(0, 3, 500))[:, None]  # wild, but before the window
+    late.iloc[800] *= 1.5  # one jump inside it
+    pd.testing.assert_frame_equal(Naive().fit(early).predict(3), base)
+    assert (Naive().fit(late).predict(3)["hi"] > base["hi"]).all()
+
+
+def test_drift_is_spread_by_its_own_errors_the_changes_less_the_drift() -> None:
+    model = Drift().fit(WALK)
+    slope = (CLOSE[-1] - CLOSE[0]) / (len(CLOSE) - 1)
+    errors = np.log(CLOSE[-365:] - slope) - np.log(CLOSE[-366:-1])
+    assert model.sigma == pytest.approx(rms(errors), rel=1e-12)
+    out = model.predict(3)
+    h = np.arange(1, 4)
+    np.testing.assert_allclose(
+        out["hi"], CLOSE[-1] * np.exp(Z * rms(errors) * np.sqrt(h)) + h * slope, rtol=1e-12
+    )
+    # a straight line: drift makes no one-step error, so its band has no width (naive's has)
+    line = Drift().fit(frame_of(LINE[:30])).predict(3)
+    np.testing.assert_array_equal(line["lo"], line["hi"])
+    assert Naive().fit(frame_of(LINE[:30])).sigma > 0
+
+
+def test_seasonal_naive_is_spread_by_its_last_year_of_seasonal_errors() -> None:
+    model = SeasonalNaive(season=7).fit(WALK)
+    logs = np.log(CLOSE)
+    assert model.sigma == pytest.approx(rms((logs[7:] - logs[:-7])[-365:]), rel=1e-12)
+    whole = SeasonalNaive(season=7, spread_window=None).fit(WALK)
+    assert whole.sigma == pytest.approx(rms(logs[7:] - logs[:-7]), rel=1e-12)
+    with pytest.raises(CoincastError, match=r"spread_window \(0\) must be a whole number >= 1"):
+        SeasonalNaive(spread_window=0)
+    with pytest.raises(CoincastError, match=r"spread_window \(2.5\) must be a whole number"):
+        Naive(spread_window=2.5)
+
+
+def calmer_walk(seed: int) -> pd.DataFrame:
+    """A random walk whose volatility halves (4 % to 2 % a day) 1,400 bars before its end."""
+    rng = np.random.default_rng(seed)
+    r = np.r_[0.04 * rng.standard_normal(2000), 0.02 * rng.standard_normal(1400)]
+    return frame_of(100 * np.exp(np.cumsum(r)))
+
+
+def test_the_recent_band_covers_90_percent_after_volatility_halves() -> None:
+    """Walk forward over the 1,400 calm bars, 5 steps ahead. Once its window holds only calm
+    bars, naive's band holds 87-93 % of actuals at steps 1 and 5 (sqrt(h) scaling); the band
+    from the whole history holds over 97 %. In the year right after the change the window
+    still holds stormy bars: that band over-covers too, less than the whole history's."""
+    frame = calmer_walk(0)
+    models = [Naive(), Naive(spread_window=None, alias="whole")]
+    table = walk_forward(models, frame, WalkForward(horizon=5, test=1400))
+    calm = table["cutoff"] >= frame.index[2000 + SPREAD_WINDOW]
+    for step in (1, 5):
+        at = table[table["step"] == step]
+        cov = {
+            (m, c): coverage(g["y"], g["lo"], g["hi"])
+            for (m, c), g in at.groupby(["model", calm[at.index]])
+        }
+        assert len(at[calm[at.index] & (at["model"] == "naive")]) >= 1000
+        assert 0.87 <= cov["naive", True] <= 0.93, cov
+        assert cov["whole", True] > 0.97 and cov["whole", False] > 0.97, cov
+        assert cov["whole", False] >= cov["naive", False] > 0.93, cov
+
+
+def test_a_poisoned_future_changes_no_band_in_a_walk_forward() -> None:
+    frame = calmer_walk(1).iloc[:2600]
+    poisoned = frame.copy()
+    poisoned.iloc[2500:] *= np.exp(np.random.default_rng(9).normal(0, 0.5, (100, 1)))
+    spec = WalkForward(horizon=3, test=300)
+    models = [Naive(), Drift(), SeasonalNaive()]
+    clean, bad = walk_forward(models, frame, spec), walk_forward(models, poisoned, spec)
+    before = clean["cutoff"] < frame.index[2500]  # cutoffs that saw only clean rows
+    assert before.sum() > 600
+    cols = ["yhat", "lo", "hi", "last"]
+    pd.testing.assert_frame_equal(clean.loc[before, cols], bad.loc[before, cols])
+    assert not np.allclose(clean.loc[~before, "hi"], bad.loc[~before, "hi"])
 
 
 # -- the forecast frame ------------------------------------------------------------------------

@@ -67,6 +67,8 @@ def make_inputs(coin: str = "bitcoin", horizon: int = 2, bars: int = 60) -> dict
         "model": ["naive", "drift", "lstm", "buy-and-hold"], "total_return": [0.0, -0.05, 0.3, 0.1],
         "sharpe": [0.0, -0.4, 2.1, 0.6], "max_drawdown": [0.0, -0.2, -0.08, -0.25],
         "trades": [0, 12, 30, 1], "exposure": [0.0, 1.0, 0.55, 1.0],
+        "hold_pvalue": [0.21, 0.0004, 0.03, None],
+        "vs_hold": ["no different", "worse", "better", None],
     })  # fmt: skip
     meta = {
         "coin": coin, "interval": "1d", "horizon": horizon, "test_start": ts[1],
@@ -223,6 +225,31 @@ def test_disclaimer_and_not_advice(built):
     text = " ".join(page.text)
     assert DISCLAIMER in text
     assert "not advice" in page.h2["trading"]
+
+
+def test_trading_shows_trades_and_the_pvalue_against_buy_and_hold(built):
+    _, page, _ = built
+    head, *rows = page.tables["trading"]
+    assert [t for t, _ in head] == [
+        "model", "total return", "Sharpe", "max drawdown", "trades", "time in market",
+        "p vs buy-and-hold", "return vs buy-and-hold",
+    ]  # fmt: skip
+    by = {r[0][0]: [t for t, _ in r] for r in rows}
+    assert by["naive"][4:] == ["0", "0.0%", "0.210", "not distinguishable from buy-and-hold"]
+    assert by["drift"][-2:] == ["< 0.001", "trailed buy-and-hold"]
+    assert by["lstm"][-2:] == ["0.030", "beat buy-and-hold"]
+    assert by["buy-and-hold"][-2:] == [DASH, "reference"]
+    marked = [a for t, a in page.tags if t == "tr" and a.get("class") == "no-different"]
+    assert len(marked) == 1
+    assert "not distinguishable from buy-and-hold, however good" in " ".join(page.text)
+
+
+def test_an_old_trading_table_without_pvalues_still_shows(tmp_path):
+    inputs = make_inputs(horizon=1)
+    inputs["trading"] = inputs["trading"].drop(columns=["hold_pvalue", "vs_hold"])
+    page = parse(build_report(tmp_path, BacktestResult(**inputs)))
+    assert [t for t, _ in page.tables["trading"][0]][-1] == "time in market"
+    assert "however good" not in " ".join(page.text)
 
 
 def test_verdicts_and_lagged_copy(built):

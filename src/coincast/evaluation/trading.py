@@ -6,6 +6,12 @@ next bar when the one-step forecast return ``yhat / last - 1`` exceeds the costs
 ``fee + slippage`` of the equity; the position left open at the end is not closed. Only the
 step-1 rows are used, ordered by cutoff; when cutoffs are more than one bar apart, the bars in
 between are skipped by every row alike, buy-and-hold included, so the rows stay comparable.
+
+A few lucky trades can make a fine return and Sharpe ratio, so beside each model's figures
+stand its number of trades and a p-value against buy-and-hold over the same bars
+(:func:`~coincast.evaluation.significance.trading_pvalue`: a seeded stationary block
+bootstrap of the per-bar return differential), and ``vs_hold``, the word of
+:func:`~coincast.evaluation.verdicts.verdict` at :data:`~coincast.evaluation.verdicts.ALPHA`.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import pandas as pd
 from ..errors import CoincastError
 from ..intervals import interval_ms
 from .metrics import _frame, check_table
+from .significance import trading_pvalue
+from .verdicts import verdict
 
 #: Shown wherever trading figures are shown.
 DISCLAIMER = (
@@ -27,7 +35,15 @@ DISCLAIMER = (
     "predict future ones."
 )
 
-COLUMNS = ("model", "total_return", "sharpe", "max_drawdown", "trades", "exposure")
+COLUMNS = (
+    "model", "total_return", "sharpe", "max_drawdown", "trades", "exposure", "hold_pvalue",
+    "vs_hold",
+)  # fmt: skip
+
+#: Bootstrap replications of each p-value against buy-and-hold: about 0.05 s per model on a
+#: 365-bar backtest (0.6 s on 8,760 hourly bars), after arch's import (about 1 s, once); the
+#: p-value's Monte Carlo error near 0.05 is about 0.005.
+REPS = 1999
 
 _YEAR_MS = 365.25 * 86_400_000  # crypto trades every day of the year
 
@@ -99,7 +115,31 @@ def _summary(model: str, position: np.ndarray, bar: np.ndarray, cost: float, ppy
         "max_drawdown": max_drawdown(equity),
         "trades": int(np.abs(np.diff(position, prepend=0.0)).sum()),
         "exposure": float(position.mean()),
+        "hold_pvalue": None,
+        "vs_hold": None,
     }
+
+
+def _against_hold(position: np.ndarray, bar: np.ndarray, cost: float, reps: int, seed: int):
+    """The two-sided p-value of the mean per-bar return differential against buy-and-hold
+    over the same bars, and its verdict (a negative statistic favours the strategy)."""
+    hold = strategy_returns(np.ones(len(bar)), bar, cost)
+    r = trading_pvalue(
+        strategy_returns(position, bar, cost), hold, alternative="two-sided",
+        position=position, reps=reps, seed=seed,
+    )  # fmt: skip
+    stat = None if r["diff"] is None else -r["diff"]
+    return {"hold_pvalue": r["pvalue"], "vs_hold": verdict(r["pvalue"], stat)}
+
+
+def _step_one(table: pd.DataFrame) -> pd.DataFrame:
+    check_table(table)
+    t = table[table["step"] == 1].sort_values("cutoff", kind="stable")
+    ok = np.isfinite(t[["y", "yhat", "last"]].to_numpy("float64")).all(axis=1)
+    t = t[ok & (t["last"].to_numpy("float64") > 0)]
+    if t.empty:
+        raise CoincastError("the table has no step-1 rows with prices; run a backtest first")
+    return t
 
 
 def simulate(
@@ -107,6 +147,9 @@ def simulate(
     fee: float = 0.001,
     slippage: float = 0.0005,
     periods_per_year: float = 365,
+    *,
+    reps: int = REPS,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Trade each model's one-step forecasts long/flat and compare with buy-and-hold.
 
@@ -119,14 +162,23 @@ def simulate(
         sum to go long.
     periods_per_year
         Bars per year for the annualised Sharpe ratio (:func:`periods_per_year`).
+    reps, seed
+        Bootstrap replications of each p-value against buy-and-hold (:data:`REPS`) and the
+        seed of their generator: the same table gives the same p-values.
 
     Returns
     -------
     DataFrame
         One row per model, then ``"buy-and-hold"`` (long on every bar, one entry cost):
-        ``model, total_return, sharpe, max_drawdown, trades, exposure`` (``exposure``: the
-        share of bars long; ``sharpe`` None when the returns do not vary). See
-        :data:`DISCLAIMER`.
+        ``model, total_return, sharpe, max_drawdown, trades, exposure, hold_pvalue, vs_hold``
+        (``exposure``: the share of bars long; ``sharpe`` None when the returns do not vary).
+        ``hold_pvalue`` tests H0: the model's rule earns the same expected per-bar return as
+        buy-and-hold over the model's bars (two-sided,
+        :func:`~coincast.evaluation.significance.trading_pvalue` with ``statistic="mean"``);
+        ``vs_hold`` is its verdict: ``"better"``, ``"worse"``, ``"no different"`` (not
+        distinguishable from buy-and-hold at :data:`~coincast.evaluation.verdicts.ALPHA`),
+        or None with no test (fewer than 10 bars, or returns equal to buy-and-hold's up to a
+        constant; buy-and-hold's own row). See :data:`DISCLAIMER`.
 
     Examples
     --------
@@ -139,19 +191,15 @@ def simulate(
     """
     if fee < 0 or slippage < 0:
         raise CoincastError(f"fee ({fee}) and slippage ({slippage}) must be >= 0")
-    check_table(table)
-    t = table[table["step"] == 1].sort_values("cutoff", kind="stable")
-    ok = np.isfinite(t[["y", "yhat", "last"]].to_numpy("float64")).all(axis=1)
-    t = t[ok & (t["last"].to_numpy("float64") > 0)]
-    if t.empty:
-        raise CoincastError("the table has no step-1 rows with prices; run a backtest first")
+    t = _step_one(table)
     cost = fee + slippage
     rows = []
     for model, g in t.groupby("model", sort=False):
         last = g["last"].to_numpy("float64")
         position = (g["yhat"].to_numpy("float64") / last - 1 > cost).astype("float64")
         bar = g["y"].to_numpy("float64") / last - 1
-        rows.append(_summary(str(model), position, bar, cost, periods_per_year))
+        row = _summary(str(model), position, bar, cost, periods_per_year)
+        rows.append(row | _against_hold(position, bar, cost, reps, seed))
     bars = t.drop_duplicates("cutoff")
     bar = bars["y"].to_numpy("float64") / bars["last"].to_numpy("float64") - 1
     rows.append(_summary("buy-and-hold", np.ones(len(bars)), bar, cost, periods_per_year))

@@ -15,6 +15,11 @@ from ..series import describe, future_index
 
 Z90 = 1.6448536269514722  # lo/hi: a central 90 % interval
 
+#: The default ``spread_window`` of the baselines with a band: their band's spread is the
+#: root mean square of their own one-step errors on the last 365 training bars (a year of
+#: daily bars), so the band follows the volatility of now rather than of the whole history.
+SPREAD_WINDOW = 365
+
 
 class Baseline:
     """Shared plumbing: subclasses implement ``_fit(close, frame)`` and ``_forecast(h)``.
@@ -97,6 +102,11 @@ def _positive(what: str, value: int | None) -> int | None:
 
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x)))) if len(x) else float("nan")
+
+
+def _spread(residuals: np.ndarray, window: int | None) -> float:
+    """RMS of the last ``window`` residuals (all of them with None); NaN with none."""
+    return _rms(residuals if window is None else residuals[-window:])
 
 
 def _log_band(center: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

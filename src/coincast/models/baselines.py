@@ -12,6 +12,11 @@ walk-forward backtest treats them alike:
 - ``min_rows``: the rows ``fit`` needs; ``name``: the ``alias`` given (default: the class's
   name), so two configurations of one class can sit side by side in a backtest.
 
+The bands of naive, drift and seasonal naive are spread by the model's own one-step errors on
+its recent training rows: the last ``spread_window`` of them (default
+:data:`~coincast.models.base.SPREAD_WINDOW`, 365; None: the whole history), scaled with the
+step as a random walk's, so they follow today's volatility rather than the history's.
+
 A model sees only the rows it is given and keeps no reference to the frame.
 """
 
@@ -25,7 +30,7 @@ import pandas as pd
 from ..errors import CoincastError
 from ..intervals import interval_ms
 from .arima import ARIMA
-from .base import Baseline, _log_band, _need, _positive, _rms
+from .base import SPREAD_WINDOW, Baseline, _log_band, _need, _positive, _spread
 
 #: Default season (bars per cycle) by interval: a week of days, a day of hours (4h, 30m, 15m,
 #: 5m bars), a year of weeks, an hour of minutes and a minute of seconds.
@@ -50,7 +55,9 @@ class Naive(Baseline):
     """Every future close is the last one: the forecast any model must beat.
 
     The band is a random walk's: ``last * exp(-+1.645 sigma sqrt(h))``, sigma the root mean
-    square of the one-step log changes (the naive forecast's in-sample errors); NaN with one row.
+    square of the last ``spread_window`` one-step log changes of the training rows (the naive
+    forecast's own errors; default :data:`~coincast.models.base.SPREAD_WINDOW`, None: all of
+    them); NaN with one row.
 
     Examples
     --------
@@ -62,9 +69,19 @@ class Naive(Baseline):
 
     name = "naive"
 
+    def __init__(
+        self, *, spread_window: int | None = SPREAD_WINDOW, alias: str | None = None
+    ) -> None:
+        super().__init__(alias=alias)
+        self.spread_window = _positive("spread_window", spread_window)
+
     def _fit(self, close: np.ndarray, frame: pd.DataFrame) -> None:
         self.last = float(close[-1])
-        self.sigma = _rms(np.diff(np.log(close)))
+        self.sigma = _spread(self._residuals(close), self.spread_window)
+
+    def _residuals(self, close: np.ndarray) -> np.ndarray:
+        """The one-step errors of the forecast on the training rows, in log units."""
+        return np.diff(np.log(close))
 
     def _forecast(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         yhat = np.full(len(h), self.last)
@@ -74,8 +91,12 @@ class Naive(Baseline):
 class Drift(Naive):
     """The line through the first and last close, continued: ``last + h (last - first) / (n-1)``.
 
-    Hyndman's drift method, on the close level, with the naive band shifted by the drift. On a
-    steep fall, long horizons can go below zero: that is the method, not a bug.
+    Hyndman's drift method, on the close level, with the naive band shifted by the drift:
+    ``last * exp(-+1.645 sigma sqrt(h)) + h * slope``. Its sigma is the RMS of drift's own
+    one-step errors on the last ``spread_window`` training rows, the changes less the drift
+    in the band's log units: ``log((close_t - slope) / close_(t-1))`` (NaN, and so no band,
+    where a close is below the slope: a coin that rose from almost nothing). On a steep fall,
+    long horizons can go below zero: that is the method, not a bug.
 
     Examples
     --------
@@ -89,8 +110,13 @@ class Drift(Naive):
 
     def _fit(self, close: np.ndarray, frame: pd.DataFrame) -> None:
         _need(2, len(close), frame, "drift (a line through the first and last close)")
-        super()._fit(close, frame)
         self.slope = (float(close[-1]) - float(close[0])) / (len(close) - 1)
+        super()._fit(close, frame)
+
+    def _residuals(self, close: np.ndarray) -> np.ndarray:
+        less = close[1:] - self.slope
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(less > 0, np.log(less / close[:-1]), np.nan)
 
     def _forecast(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         yhat, lo, hi = super()._forecast(h)
@@ -103,7 +129,9 @@ class SeasonalNaive(Baseline):
 
     ``season`` defaults by interval (:data:`SEASONS`): 1d→7, 1w→52, 4h→6, 1h→24, 30m→48,
     15m→96, 5m→288, 1m→60, 1s→60. The band is ``yhat * exp(-+1.645 sigma sqrt(k+1))`` after ``k``
-    whole seasons, sigma the RMS of the log changes over one season (NaN with one season of data).
+    whole seasons, sigma the RMS of the log changes over one season (the seasonal forecast's
+    own errors) on the last ``spread_window`` training rows (default
+    :data:`~coincast.models.base.SPREAD_WINDOW`; None: all of them; NaN with one season).
 
     Examples
     --------
@@ -115,9 +143,16 @@ class SeasonalNaive(Baseline):
 
     name = "seasonal"
 
-    def __init__(self, season: int | None = None, *, alias: str | None = None) -> None:
+    def __init__(
+        self,
+        season: int | None = None,
+        *,
+        spread_window: int | None = SPREAD_WINDOW,
+        alias: str | None = None,
+    ) -> None:
         super().__init__(alias=alias)
         self.season = _positive("season", season)
+        self.spread_window = _positive("spread_window", spread_window)
 
     @property
     def min_rows(self) -> int:
@@ -130,7 +165,7 @@ class SeasonalNaive(Baseline):
         self.used_season = m
         self.cycle = close[-m:].copy()
         logs = np.log(close)
-        self.sigma = _rms(logs[m:] - logs[:-m])
+        self.sigma = _spread(logs[m:] - logs[:-m], self.spread_window)
 
     def _forecast(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         m = self.used_season

@@ -48,6 +48,8 @@ TRADING = [
     ("max_drawdown", "max drawdown", "pct1"),
     ("trades", "trades", "int"),
     ("exposure", "time in market", "pct1"),
+    ("hold_pvalue", "p vs buy-and-hold", "p"),
+    ("vs_hold", "return vs buy-and-hold", "text"),
 ]
 
 
@@ -247,17 +249,35 @@ def _pictures(pngs: list[tuple[Path, str]]) -> str:
 
 
 def _trading(trading: pd.DataFrame, disclaimer: str) -> str:
+    words = {"better": "beat buy-and-hold", "worse": "trailed buy-and-hold",
+             "no different": "not distinguishable from buy-and-hold"}  # fmt: skip
     cols = [c for c in TRADING if c[0] in trading.columns]
-    rows = [
-        [html.tag("td", html.e(r.get("model")))]
-        + [html.tag("td", html.e(fmt(r.get(c), kind)), class_="num") for c, _, kind in cols]
-        for r in trading.to_dict("records")
-    ]
+    rows, row_cls = [], []
+    for r in trading.to_dict("records"):
+        word = None if html.missing(r.get("vs_hold")) else str(r.get("vs_hold"))
+        reference = r.get("model") == "buy-and-hold"
+        cells = [html.tag("td", html.e(r.get("model")))]
+        for c, _, kind in cols:
+            text = fmt(r.get(c), kind)
+            if c == "vs_hold":
+                text = "reference" if reference else words.get(word or "", text)
+            cells.append(html.tag("td", html.e(text), class_="" if kind == "text" else "num"))
+        rows.append(cells)
+        row_cls.append("no-different" if word == "no different" else "")
     warn = html.p(
         f"<strong>An illustration, not advice.</strong> {html.e(disclaimer)}", "disclaimer"
     )
-    table = html.table(["model"] + [html.e(h) for _, h, _ in cols], rows, "trading")
-    return html.section("trading", "Trading simulation: an illustration, not advice", warn + table)
+    table = html.table(["model"] + [html.e(h) for _, h, _ in cols], rows, "trading", row_cls)
+    luck = html.p(
+        "A few lucky trades can make a fine return and Sharpe ratio. The p-value is the chance "
+        "of a gap in mean return per bar at least this large, either way, if the rule earned "
+        "the same as buy-and-hold over the same bars (a stationary block bootstrap of both "
+        f"return series, seeded). Below {ALPHA} we call the gap real; above it, the rule is "
+        "not distinguishable from buy-and-hold, however good its figures look. Count the "
+        "trades too: a result from a handful of trades rests on a handful of bets."
+    )
+    body = warn + table + (luck if "hold_pvalue" in trading.columns else "")
+    return html.section("trading", "Trading simulation: an illustration, not advice", body)
 
 
 def _reproduce(meta: dict, built: str) -> str:
