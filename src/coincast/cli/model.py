@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import CoincastError
+from ..evaluation.verdicts import fmt_ratio
 from ..models import LSTMForecaster
 from ..models.config import LSTMConfig
 from ..models.folders import check_new_run, default_run_folder, run_folder
@@ -137,7 +138,7 @@ def _train_summary(model: LSTMForecaster, folder: Path, as_json: bool) -> None:
         _num(summary["val_loss"]),
         _num(m.get("val_mae")),
         _num(m.get("val_naive_mae")),
-        _num(rel) + ("" if rel is None else " (lower)" if rel < 1 else " (not lower)"),
+        "-" if rel is None else fmt_ratio(rel) + (" (lower)" if rel < 1 else " (not lower)"),
     )
     out.print(table)
     out.print("Validation chose the stopping epoch, so these figures flatter the model; "
