@@ -8,6 +8,11 @@ neighbouring cutoffs: a test that treats them as independent draws rejects too o
 direction and information tests run one step at a time, on every ``k``-th cutoff for step
 ``k`` (no two actual moves share a bar); only the Diebold-Mariano test pools the steps, with
 as many lags as forecasts overlap.
+
+Measured size (tests/evaluation/test_scores.py: a smooth no-skill forecaster on random walks,
+horizon 5, 300 daily cutoffs, nominal 5 %): the direction test rejects 4.5-6.5 % at each step;
+the information test 7-9 %, a little over, as a regression on a persistent forecast does (its
+later values contain today's actual move): it errs towards "knows more than the last value".
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import pandas as pd
 from . import metrics as m
 from .bands import band_crps, crps_method
 from .metrics import check_table, overlap
-from .significance import change_information, direction_by_step
+from .significance import change_information, direction_test
 
 COLUMNS = (
     "model", "steps", "n", "mae", "rel_mae", "dm_stat", "dm_pvalue", "rmse", "mape", "smape",
@@ -83,23 +88,25 @@ def score(
     check_table(table)
     ok = np.isfinite(table[["y", "yhat", "last"]].to_numpy("float64")).all(axis=1)
     t = table[ok]
-    base = t[t["model"] == baseline]
+    base = t.loc[t["model"] == baseline, ["cutoff", "step", "yhat"]]
+    # the baseline's forecast of each row's (cutoff, step), once for all groups
+    t = t.merge(base.rename(columns={"yhat": "_base"}), on=["cutoff", "step"], how="left")
     keys = ["model", "step"] if per_step else ["model"]
     groups = t.groupby(keys, sort=False)
-    rows = [_score_group(g, base, scale, baseline, per_step) for _, g in groups]
+    rows = [_score_group(g, scale, baseline, per_step) for _, g in groups]
     columns = list(COLUMNS)
     if per_step:
         columns.insert(1, "step")
     return m._frame(rows, columns)
 
 
-def _score_group(g: pd.DataFrame, base: pd.DataFrame, scale, baseline: str, per_step) -> dict:
+def _score_group(g: pd.DataFrame, scale, baseline: str, per_step: bool) -> dict:
     g = g.sort_values(["step", "cutoff"], kind="stable")
     y, yhat, last = (g[c].to_numpy("float64") for c in ("y", "yhat", "last"))
     model = str(g["model"].iat[0])
     share, dn = m.directional_accuracy(y, yhat, last)
-    rel, stat, p = _versus(g, base, model == baseline)
-    first = g[g["step"] == g["step"].min()]
+    rel, stat, p = _versus(g, model == baseline)
+    first = _thin(g[g["step"] == g["step"].min()])
     steps = int(g["step"].nunique())
     row = {"model": model, "step": int(g["step"].iat[0]) if per_step else None}
     row |= {"steps": steps, "n": len(g), "mae": m.mae(y, yhat), "rel_mae": rel}
@@ -110,13 +117,14 @@ def _score_group(g: pd.DataFrame, base: pd.DataFrame, scale, baseline: str, per_
     return row | _information(first) | _interval(g, y)
 
 
-def _versus(g, base, is_baseline: bool) -> tuple[float | None, float | None, float | None]:
-    """(rel_mae, dm_stat, dm_pvalue) of the group against the baseline on shared points."""
-    pairs = g.merge(base[["cutoff", "step", "yhat"]], on=["cutoff", "step"], suffixes=("", "_b"))
+def _versus(g: pd.DataFrame, is_baseline: bool) -> tuple[float | None, float | None, float | None]:
+    """(rel_mae, dm_stat, dm_pvalue) of the group against the baseline (``_base``, its
+    forecast of the same cutoff and step) on the points both forecast."""
+    pairs = g[g["_base"].notna()]
     if pairs.empty:
         return None, None, None
     err = (pairs["y"] - pairs["yhat"]).abs()
-    err_b = (pairs["y"] - pairs["yhat_b"]).abs()
+    err_b = (pairs["y"] - pairs["_base"]).abs()
     rel = err.mean() / err_b.mean() if err_b.mean() > 0 else None
     if is_baseline:
         return rel, None, None
@@ -130,17 +138,17 @@ def _thin(g: pd.DataFrame) -> pd.DataFrame:
     return g.iloc[:: overlap(g, int(g["step"].iat[0]))]
 
 
-def _direction(g: pd.DataFrame) -> dict:
-    """The two-sided Pesaran-Timmermann test of one step's rows, every ``k``-th cutoff."""
-    r = direction_by_step(g, alternative="two-sided", nonoverlapping=True).iloc[0]
+def _direction(thin: pd.DataFrame) -> dict:
+    """The two-sided Pesaran-Timmermann test of one step's thinned rows (what
+    ``direction_by_step(..., nonoverlapping=True)`` computes, without its table)."""
+    r = direction_test(thin["y"], thin["yhat"], thin["last"], alternative="two-sided")
     return {"directional_stat": r["stat"], "directional_pvalue": r["pvalue"]}
 
 
-def _information(g: pd.DataFrame) -> dict:
+def _information(thin: pd.DataFrame) -> dict:
     """Does one step's forecast change say anything about the actual change? (H0: slope 0),
-    on every ``k``-th cutoff, with the HAC lags of what overlap is left."""
-    thin = _thin(g)
-    lags = overlap(thin, int(g["step"].iat[0])) - 1
+    on its thinned rows, with the HAC lags of what overlap is left."""
+    lags = overlap(thin, int(thin["step"].iat[0])) - 1
     r = change_information(thin["y"], thin["yhat"], thin["last"], lags=lags)
     return {"info_slope": r["slope"], "info_pvalue": r["pvalue"], "copies_last": r["copies_last"]}
 
