@@ -244,6 +244,11 @@ def test_verdicts_and_the_last_value_test(built):
     assert by["lstm"][1:4] == ["0.90", "< 0.001", "yes"]
     assert by["drift"][1:4] == ["0.10", "0.7", "no: behaves like the last value"]
     assert by["naive"][3] == "no: never moves (or by a constant)"
+    significance = next(t for t in page.tables.values() if t[0][0][0] == "model"
+                        and any(c[0] == "directions vs chance" for c in t[0]))  # fmt: skip
+    chance = {r[0][0]: r[-1][0] for r in significance[1:]}
+    assert chance["lstm"] == "tested step by step"  # horizon 2: no pooled direction test
+    assert chance["naive"] == DASH
 
 
 def test_each_step_has_its_row(built):
@@ -287,6 +292,9 @@ def test_a_saved_folder_reads_back_as_a_backtest_result(tmp_path):
     loaded = load_report_inputs(tmp_path)
     assert isinstance(loaded, BacktestResult) and loaded.disclaimer == DISCLAIMER
     assert loaded.verdicts == make_inputs()["verdicts"] and len(loaded.history) == 30
+    steps = make_inputs()["steps"]
+    assert list(loaded.steps["step"]) == list(steps["step"])  # steps.csv: the per-step scores
+    assert loaded.steps["mae"].to_numpy() == pytest.approx(steps["mae"].to_numpy())
     assert BacktestResult(**{**make_inputs(), "disclaimer": ""}).disclaimer == ""
     assert (
         "not investment advice"
