@@ -111,8 +111,8 @@ def answer(kind: str, fig: Figures, quick: bool, out_dir: Path) -> None:
     from coincast.evaluation.adapters import LSTMTraining
     from coincast.evaluation.backtest import WalkForward
     from coincast.evaluation.compare import by_coin, pairwise
-    from coincast.evaluation.metrics import in_sample_naive_scale
     from coincast.evaluation.run import run_backtest
+    from coincast.evaluation.scoring import recent_naive_scale
     from coincast.models.config import LSTMConfig
     from coincast.reporting.compare_plots import plot_by_coin
 
@@ -135,7 +135,7 @@ def answer(kind: str, fig: Figures, quick: bool, out_dir: Path) -> None:
         scores[coin], pairs[coin] = r.scores, r.comparison
         tables.append(r.table)
         close = frame["close"].to_numpy(dtype="float64")
-        scales[coin] = in_sample_naive_scale(close[: len(close) - test])
+        scales[coin] = recent_naive_scale(close[: len(close) - test])  # every training close
         s = r.scores.set_index("model")
         print(f"  {coin:<14} {time.perf_counter() - t:6.1f} s  MASE "
               + "  ".join(f"{m.removeprefix('lstm-')} {s.at[m, 'mase']:.3f}"

@@ -50,3 +50,15 @@ def bar_start(ts_ms: int, interval: str) -> int:
     step = interval_ms(interval)
     offset = _WEEK_OFFSET_MS if interval == "1w" else 0
     return (ts_ms - offset) // step * step + offset
+
+
+def bars_per_year(interval: str) -> int:
+    """Bars of ``interval`` in 365 days, rounded: the "last year of bars" every windowed
+    statistic states (e.g. MASE's scale).
+
+    Examples
+    --------
+    >>> bars_per_year("1d"), bars_per_year("1h"), bars_per_year("1w"), bars_per_year("4h")
+    (365, 8760, 52, 2190)
+    """
+    return max(1, round(365 * 86_400_000 / interval_ms(interval)))

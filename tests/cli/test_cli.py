@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from rich.table import Table
 from typer.main import get_command
 from typer.testing import CliRunner
 
@@ -279,7 +280,7 @@ def test_demo_offline(tmp_path):
     assert (out / "prices.png").stat().st_size > 10_000
     for coin in ("bitcoin", "ethereum"):
         report = (out / f"backtest-{coin}" / "report.html").read_text()
-        assert 'id="metrics"' in report and 'id="lagged-copy"' in report
+        assert 'id="metrics"' in report and 'id="last-value"' in report
         assert (out / f"backtest-{coin}" / "table.csv").exists()
     assert "Reports:" in result.stdout
     inside = out / "explain-bitcoin" / "explain.html"
@@ -306,17 +307,24 @@ def test_backtest_json_and_report_rebuild(store_path, data_dir, tmp_path):
         "horizon",
         "test_start",
         "test_end",
+        "mase_scale",
         "metrics",
         "report",
     }
     assert data["test_start"] == "2025-01-23T00:00:00+00:00"
     assert data["test_end"] == "2025-02-11T00:00:00+00:00"
-    keys = {"model", "mae", "rmse", "mape", "smape", "mase", "rel_mae", "directional_accuracy",
-            "directional_pvalue", "dm_stat", "dm_pvalue", "lagged_copy", "coverage"}  # fmt: skip
+    assert data["mase_scale"]["window"] == 365  # the last year of daily training bars
+    keys = {"model", "n", "rel_mae", "mae", "rmse", "mape", "smape", "mase", "dm_stat",
+            "dm_pvalue", "directional_accuracy", "directional_n", "directional_stat",
+            "directional_pvalue", "info_slope", "info_pvalue", "copies_last", "coverage",
+            "crps", "crps_method", "per_step"}  # fmt: skip
     assert all(set(m) == keys for m in data["metrics"])
     by = {m["model"]: m for m in data["metrics"]}
     assert set(by) == {"lstm", "naive", "drift", "seasonal", "ma", "arima"}
-    assert by["naive"]["rel_mae"] == 1.0 and by["naive"]["lagged_copy"] is True
+    assert by["naive"]["rel_mae"] == 1.0 and by["naive"]["copies_last"] is True
+    assert [s["step"] for s in by["lstm"]["per_step"]] == [1]  # horizon 1: one step
+    assert by["lstm"]["per_step"][0]["mae"] == pytest.approx(by["lstm"]["mae"])
+    assert by["naive"]["crps_method"] == "log-normal, closed form"
     table = pd.read_csv(folder / "table.csv")
     assert len(table) == 6 * 20
     rebuilt = run(store_path, "report", str(folder), "-o", str(tmp_path / "again.html"))
@@ -365,3 +373,40 @@ def test_console_script_never_prints_a_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("Error: ")
+
+
+def test_backtest_table_prints_ratios_and_p_values_that_do_not_round_into_a_verdict():
+    from coincast.cli import common
+    from coincast.cli.demo import _add_rows
+    from coincast.cli.evaluate import _print_scores
+    from coincast.evaluation.result import BacktestResult
+    from coincast.evaluation.verdicts import verdicts
+
+    scores = pd.DataFrame([
+        {"model": "naive", "steps": 1, "n": 300, "mae": 10.0, "rel_mae": 1.0, "rmse": 12.0,
+         "mape": 0.02, "mase": 0.98, "dm_stat": None, "dm_pvalue": None,
+         "directional_accuracy": None, "directional_pvalue": None, "directional_stat": None,
+         "info_slope": None, "info_pvalue": None, "copies_last": True, "coverage": 0.9,
+         "crps": 7.0},
+        {"model": "lstm", "steps": 1, "n": 300, "mae": 10.004, "rel_mae": 1.0004,
+         "rmse": 12.0, "mape": 0.02, "mase": 0.98039, "dm_stat": 1.97, "dm_pvalue": 0.0496,
+         "directional_accuracy": 0.5, "directional_pvalue": 0.61, "directional_stat": 0.5,
+         "info_slope": 0.02, "info_pvalue": 0.61, "copies_last": True, "coverage": None,
+         "crps": None},
+    ])  # fmt: skip
+    meta = {"coin": "bitcoin", "interval": "1d", "horizon": 1, "test_start": "2025-01-01",
+            "test_end": "2025-10-27", "cutoffs": 300,
+            "mase_scale": {"window": 365, "value": 10.2}}  # fmt: skip
+    result = BacktestResult(pd.DataFrame(), scores, verdicts(scores), pd.DataFrame(), meta)
+    with common.out.capture() as cap:
+        _print_scores(result)
+    text = cap.get()
+    row = next(line for line in text.splitlines() if "│ lstm" in line)
+    assert "1.0004 worse" in row and "0.0496" in row and "0.9804" in row
+    assert "MASE (scale: naive MAE over the last 365 training bars)" in text
+    summary = Table("coin", "model", "MAE / naive", "DM p", "direction right", "verdict")
+    _add_rows(summary, "bitcoin", scores)
+    with common.out.capture() as cap:
+        common.out.print(summary)
+    row = next(line for line in cap.get().splitlines() if "│ lstm" in line)
+    assert "1.0004" in row and "0.0496" in row and "worse than naive" in row

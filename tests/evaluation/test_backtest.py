@@ -69,7 +69,9 @@ def test_last_value_plus_h_on_arange_scores_zero_error():
         "lo",
         "hi",
         "last",
+        "dist",
     ]
+    assert table["dist"].isna().all()  # a stub model states no band
     assert (table["yhat"] == table["y"]).all()
     assert (table["ts"] > table["cutoff"]).all()
     # 20 test bars, forecast from the bar before each; steps beyond the data are not scored

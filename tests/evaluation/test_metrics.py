@@ -1,5 +1,6 @@
 """Metrics: kernels against hand-computed values, the DM test against the formula written out,
-the binomial p-value against scipy, the lagged-copy rule, score's None handling, verdicts."""
+score's None handling, verdicts (the tests that score() runs per model and step, CRPS and the
+formatting of numbers are in test_scores.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from scipy import stats
 
 from coincast.errors import CoincastError
 from coincast.evaluation import metrics as m
+from coincast.evaluation.scores import COLUMNS, score
+from coincast.evaluation.scoring import recent_naive_scale
 from coincast.evaluation.verdicts import verdict, verdicts
 
 DAY = pd.Timedelta("1D")
@@ -49,7 +52,7 @@ def test_undefined_values_are_nan_without_warnings():
         assert math.isnan(m.mase([1.0], [2.0], scale=0.0))
         assert math.isnan(m.coverage([], [], []))
         assert m.dm_test([], []) == (None, None)
-        assert m.directional_accuracy([], [], []) == (None, 0, None)
+        assert m.directional_accuracy([], [], []) == (None, 0)
 
 
 prices = st.lists(st.sampled_from([1.0, 1.5, 2.0, 100.0]), min_size=0, max_size=12)
@@ -63,35 +66,18 @@ def test_kernels_never_warn_nor_return_inf(y, yhat, last):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         values = [f(y, yhat) for f in (m.mae, m.rmse, m.mape, m.smape)]
-        values += [m.mase(y, yhat, m.in_sample_naive_scale(y)), m.pinball(y, yhat, 0.9)]
+        scale = recent_naive_scale(y) if len(y) else None
+        values += [m.mase(y, yhat, scale), m.pinball(y, yhat, 0.9)]
         values += [*m.directional_accuracy(y, yhat, last), *m.dm_test(y - yhat, y - last, h=2)]
-        flag = m.lagged_copy(y, yhat, last)["flag"]
-    assert isinstance(flag, bool)
     assert not any(isinstance(v, float) and math.isinf(v) for v in values)
 
 
-def test_in_sample_naive_scale():
-    assert m.in_sample_naive_scale(np.array([1.0, 2.0, 4.0, 3.0])) == pytest.approx(4 / 3)
-    assert m.in_sample_naive_scale(np.full(10, 7.0)) is None
-    assert m.in_sample_naive_scale(np.array([5.0])) is None
-
-
-def test_directional_accuracy_counts_only_moves_and_matches_binomtest():
+def test_directional_accuracy_counts_only_moves():
     y = [2.0, 0.0, 1.0, 3.0, 5.0]
     last = [1.0, 1.0, 1.0, 1.0, 4.0]
     yhat = [3.0, 2.0, 5.0, 0.0, 5.0]  # right, wrong, (no actual move), wrong, right
-    assert m.directional_accuracy(y, yhat, last) == (0.5, 4, 1.0)
-    assert m.directional_accuracy(y, last, last) == (None, 0, None)  # the naive never moves
-
-    rng = np.random.default_rng(3)
-    last = 100 + rng.normal(size=80)
-    y = last + rng.normal(size=80)
-    yhat = last + np.where(rng.random(80) < 0.7, y - last, last - y)  # right ~70 % of the time
-    share, n, p = m.directional_accuracy(y, yhat, last)
-    hits = int(np.sum(np.sign(y - last) == np.sign(yhat - last)))
-    assert (n, share) == (80, hits / 80)
-    assert p == pytest.approx(stats.binomtest(hits, 80, 0.5, alternative="two-sided").pvalue)
-    assert p < 0.05
+    assert m.directional_accuracy(y, yhat, last) == (0.5, 4)
+    assert m.directional_accuracy(y, last, last) == (None, 0)  # the naive never moves
 
 
 # -- Diebold-Mariano --------------------------------------------------------------------------
@@ -163,38 +149,6 @@ def test_dm_undefined_cases_return_none():
         m.dm_test(E1, E2, h=0)
 
 
-# -- lagged copy ------------------------------------------------------------------------------
-
-
-def walk(n=300, seed=0):
-    close = 100 + np.cumsum(np.random.default_rng(seed).normal(size=n + 1))
-    return close[1:], close[:-1]  # y, last
-
-
-def test_lagged_copy_rules():
-    y, last = walk()
-    noise = np.random.default_rng(1).normal(scale=0.1, size=y.size)
-    assert m.lagged_copy(y, last, last)["flag"]  # naive
-    assert not m.lagged_copy(y, y, last)["flag"]  # perfect
-    assert not m.lagged_copy(y, y + noise, last)["flag"]  # truth + small noise
-    assert m.lagged_copy(y, last + noise, last)["flag"]  # yesterday's price + small noise
-
-
-def test_lagged_copy_on_a_trend_and_a_flat_series():
-    close = np.arange(100.0, 150.0)
-    y, last = close[1:], close[:-1]
-    perfect = m.lagged_copy(y, y, last)
-    # Why distances, not correlations: on a trend corr(yhat, last) is 1 for a perfect forecast.
-    assert perfect["corr_lagged"] == pytest.approx(1.0)
-    assert not perfect["flag"]
-    assert m.lagged_copy(y, last, last)["flag"]
-    flat = np.ones(20)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        out = m.lagged_copy(flat, flat, flat)
-    assert out["flag"] and out["corr_actual"] is None
-
-
 # -- score ------------------------------------------------------------------------------------
 
 CLOSE = np.array([10.0, 11.0, 13.0, 12.0, 14.0, 15.0])
@@ -226,14 +180,14 @@ def naive(y, last, c, s):
 def test_score_by_hand():
     t = table_of(CLOSE, {"naive": naive, "good": good, "bad": lambda y, last, c, s: last - 2})
     t = t[~((t["model"] == "good") & (t["cutoff"] == T0 + 3 * DAY))]  # good lacks one cutoff
-    scores = m.score(t, scale=1.5)
-    assert list(scores.columns) == list(m.COLUMNS)
+    scores = score(t, scale=1.5)
+    assert list(scores.columns) == list(COLUMNS)
     r = scores.set_index("model").to_dict("index")
     # naive errors: step 1 |11-10| |13-11| |12-13| |14-12|, step 2 |13-10| |12-11| |14-13| |15-12|
     assert r["naive"]["mae"] == pytest.approx(14 / 8)
     assert r["naive"]["rel_mae"] == pytest.approx(1.0)
     assert r["naive"]["dm_stat"] is None and r["naive"]["dm_pvalue"] is None
-    assert r["naive"]["lagged_copy"] is True and r["good"]["lagged_copy"] is False
+    assert r["naive"]["copies_last"] is True and r["naive"]["info_slope"] is None  # never moves
     assert r["naive"]["directional_accuracy"] is None and r["naive"]["directional_n"] == 0
     # good: |error| 0.5 on its 6 rows; the naive's MAE on those same points is 9 / 6
     assert r["good"]["n"] == 6
@@ -248,13 +202,13 @@ def test_score_by_hand():
 
 def test_score_types_are_plain_python():
     t = table_of(CLOSE, {"naive": naive, "good": good})
-    rec = m.score(t).to_dict("records")[1]
+    rec = score(t).to_dict("records")[1]
     assert rec["mase"] is None  # no scale given
     assert type(rec["mae"]) is float and type(rec["n"]) is int
-    assert type(rec["lagged_copy"]) is bool and type(rec["directional_n"]) is int
-    alone = m.score(t[t["model"] == "good"]).iloc[0]  # no naive rows to compare with
+    assert type(rec["copies_last"]) is bool and type(rec["directional_n"]) is int
+    alone = score(t[t["model"] == "good"]).iloc[0]  # no naive rows to compare with
     assert alone["rel_mae"] is None and alone["dm_stat"] is None
-    said = verdicts(m.score(t[t["model"] == "good"]))
+    said = verdicts(score(t[t["model"] == "good"]))
     assert said[0] == "good: not tested against the naive forecast (no naive forecast to match)"
 
 
@@ -263,14 +217,14 @@ def test_score_dm_uses_the_same_points_and_overlap_lags():
     step1 = t[t["step"] == 1]
     e_good = (step1.y - step1.yhat)[step1.model == "good"].to_numpy()
     e_naive = (step1.y - step1.yhat)[step1.model == "naive"].to_numpy()
-    per_step = m.score(t, per_step=True)
+    per_step = score(t, per_step=True)
     assert list(per_step.columns[:2]) == ["model", "step"]
     row = per_step[(per_step.model == "good") & (per_step.step == 1)].iloc[0]
     assert row["dm_stat"] == pytest.approx(m.dm_test(e_good, e_naive, h=1, power=1)[0])
     # pooled: the loss differential averaged per cutoff; daily cutoffs, horizon 2: h = 2
     both = t.assign(err=(t.y - t.yhat).abs()).groupby(["model", "cutoff"])["err"].mean()
     stat, p = m.dm_test(both["good"].to_numpy(), both["naive"].to_numpy(), h=2, power=1)
-    pooled = m.score(t).set_index("model")
+    pooled = score(t).set_index("model")
     assert pooled.loc["good", "dm_stat"] == pytest.approx(stat)
     assert pooled.loc["good", "dm_pvalue"] == pytest.approx(p)
     # cutoffs two bars apart with horizon 2: forecasts do not overlap, h = 1
@@ -279,7 +233,7 @@ def test_score_dm_uses_the_same_points_and_overlap_lags():
     both = sparse.assign(err=(sparse.y - sparse.yhat).abs()).groupby(["model", "cutoff"])
     err = both["err"].mean()
     stat, _ = m.dm_test(err["good"].to_numpy(), err["naive"].to_numpy(), h=1, power=1)
-    assert m.score(sparse).set_index("model").loc["good", "dm_stat"] == pytest.approx(stat)
+    assert score(sparse).set_index("model").loc["good", "dm_stat"] == pytest.approx(stat)
 
 
 def test_score_intervals():
@@ -287,7 +241,7 @@ def test_score_intervals():
     is_good = t["model"] == "good"
     t.loc[is_good, "lo"] = t.loc[is_good, "y"] - 1.0
     t.loc[is_good, "hi"] = t.loc[is_good, "y"] + np.where(t.loc[is_good, "step"] == 1, 1.0, -0.5)
-    r = m.score(t).set_index("model")
+    r = score(t).set_index("model")
     assert r.loc["good", "coverage"] == pytest.approx(0.5)  # step 2's hi is below y
     # lo: 0.05 * 1 each; hi: 0.95 * 1 (step 1) or 0.95 * 0.5 (step 2 misses by 0.5)
     assert r.loc["good", "pinball"] == pytest.approx((0.05 + (0.05 + 0.95 * 0.5) / 2) / 2)
@@ -299,7 +253,7 @@ def test_constant_series_gives_none_without_warnings():
     t = table_of(flat, {"naive": naive, "off": lambda y, last, c, s: last + 1})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        scores = m.score(t, scale=m.in_sample_naive_scale(flat))
+        scores = score(t, scale=recent_naive_scale(flat))
     r = scores.set_index("model")
     assert r.loc["off", "mase"] is None
     assert r.loc["off", "rel_mae"] is None and r.loc["naive", "rel_mae"] is None  # naive MAE 0
@@ -313,7 +267,7 @@ def test_stablecoin_numbers_stay_finite():
     t["lo"], t["hi"] = 0.99, 1.01
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        records = m.score(t, scale=m.in_sample_naive_scale(one)).to_dict("records")
+        records = score(t, scale=recent_naive_scale(one)).to_dict("records")
         verdicts(pd.DataFrame(records))
     for r in records:
         for key in ("n", "mae", "rmse", "mape", "smape", "directional_n", "coverage", "pinball"):
@@ -326,11 +280,11 @@ def test_score_rejects_bad_tables():
     t = table_of(CLOSE, {"naive": naive})
     two = pd.concat([t, t.assign(coin="ethereum")])
     with pytest.raises(CoincastError, match="several coins"):
-        m.score(two)
+        score(two)
     with pytest.raises(CoincastError, match="lacks column"):
-        m.score(t.drop(columns="last"))
+        score(t.drop(columns="last"))
     with pytest.raises(CoincastError, match="repeats a"):
-        m.score(pd.concat([t, t]))
+        score(pd.concat([t, t]))
 
 
 # -- verdicts ---------------------------------------------------------------------------------
@@ -347,39 +301,63 @@ def test_one_rule_says_better_worse_or_no_different():
 
 def test_verdicts_wording():
     scores = pd.DataFrame([
-        {"model": "lstm", "rel_mae": 0.99, "dm_stat": -0.8, "dm_pvalue": 0.41,
-         "lagged_copy": False, "directional_accuracy": 0.512, "directional_n": 250,
+        {"model": "lstm", "steps": 1, "rel_mae": 1.0004, "dm_stat": -0.8, "dm_pvalue": 0.41,
+         "info_slope": 0.02, "info_pvalue": 0.61, "copies_last": True,
+         "directional_accuracy": 0.512, "directional_n": 250, "directional_stat": 0.41,
          "directional_pvalue": 0.68, "coverage": 0.843},
-        {"model": "arima", "rel_mae": 1.03, "dm_stat": 2.6, "dm_pvalue": 0.01,
-         "lagged_copy": True, "directional_accuracy": 0.58, "directional_n": 250,
+        {"model": "arima", "steps": 1, "rel_mae": 1.03, "dm_stat": 2.6, "dm_pvalue": 0.01,
+         "info_slope": -0.4, "info_pvalue": 0.0496, "copies_last": False,
+         "directional_accuracy": 0.58, "directional_n": 250, "directional_stat": 3.6,
          "directional_pvalue": 0.0002, "coverage": None},
-        {"model": "good", "rel_mae": 0.5, "dm_stat": -3.0, "dm_pvalue": 0.004,
-         "lagged_copy": False, "directional_accuracy": 0.3, "directional_n": 100,
+        {"model": "good", "steps": 1, "rel_mae": 0.5, "dm_stat": -3.0, "dm_pvalue": 0.004,
+         "info_slope": 0.93, "info_pvalue": 0.0001, "copies_last": False,
+         "directional_accuracy": 0.3, "directional_n": 100, "directional_stat": -2.2,
          "directional_pvalue": 0.03, "coverage": None},
-        {"model": "naive", "rel_mae": 1.0, "dm_stat": None, "dm_pvalue": None,
-         "lagged_copy": True, "directional_accuracy": None, "directional_n": 0,
+        {"model": "multi", "steps": 5, "rel_mae": 0.99996, "dm_stat": -2.5, "dm_pvalue": 0.02,
+         "info_slope": None, "info_pvalue": None, "copies_last": True,
+         "directional_accuracy": 0.55, "directional_n": 900, "directional_stat": None,
+         "directional_pvalue": None, "coverage": None},
+        {"model": "naive", "steps": 1, "rel_mae": 1.0, "dm_stat": None, "dm_pvalue": None,
+         "info_slope": None, "info_pvalue": None, "copies_last": True,
+         "directional_accuracy": None, "directional_n": 0, "directional_stat": None,
          "directional_pvalue": None, "coverage": None},
     ])  # fmt: skip
     said = verdicts(scores)
-    assert "lstm: errors not distinguishable from the naive forecast's (DM p = 0.41)" in said
-    assert "lstm: 51.2 % of directions right, not different from a coin flip (p = 0.68)" in said
-    assert "lstm: the 90 % interval held 84.3 % of actuals" in said
-    assert "arima: worse than naive (MAE 1.03x naive, DM p = 0.01)" in said
-    assert "arima: mostly repeats the last value (lagged-copy check)" in said
-    assert "arima: 58.0 % of directions right, better than a coin flip (p < 0.001)" in said
-    assert "good: better than naive (MAE 0.50x naive, DM p = 0.004)" in said
-    assert "good: 30.0 % of directions right, worse than a coin flip (p = 0.03)" in said
-    assert "naive: mostly repeats the last value (lagged-copy check)" in said
-    assert not any(s.startswith("naive: errors") or "naive: better" in s for s in said)
-    assert any(s.startswith("naive: no direction to score") for s in said)
+    expected = [
+        "lstm: errors not distinguishable from the naive forecast's (MAE 1.0004x naive, "
+        "DM p = 0.41)",
+        "lstm: its forecast changes carry no detectable information about the actual changes "
+        "(slope 0.02, p = 0.61): it behaves like the last value",
+        "lstm: 51.2 % of directions right, not different from chance (Pesaran-Timmermann p = 0.68)",
+        "lstm: the 90 % interval held 84.3 % of actuals",
+        "arima: worse than naive (MAE 1.0300x naive, DM p = 0.01)",
+        # p = 0.0496 keeps its digits: "0.05" would read as not significant
+        "arima: its forecast changes point against the actual changes (slope -0.4, p = 0.0496)",
+        "arima: 58.0 % of directions right, better than chance (Pesaran-Timmermann p < 0.001)",
+        "good: better than naive (MAE 0.5000x naive, DM p = 0.004)",
+        "good: its forecast changes carry information about the actual changes (slope 0.93, "
+        "p < 0.001)",
+        "good: 30.0 % of directions right, worse than chance (Pesaran-Timmermann p = 0.03)",
+        # several steps pooled: 0.99996 never prints as 1; direction is tested per step
+        "multi: better than naive (MAE 0.99996x naive, DM p = 0.02)",
+        "multi: its forecast moves from the last value by a constant (or not at all) at its "
+        "first step: it behaves like the last value",
+        "multi: 55.0 % of directions right over its 5 steps (tested one step at a time: see "
+        "each step)",
+    ]
+    for sentence in expected:
+        assert sentence in said, sentence
+    naive = [s for s in said if s.startswith("naive")]
+    assert naive == ["naive: no direction to score (the forecast or the actual never moved "
+                     "from the last value)"]  # fmt: skip
 
 
 def test_verdicts_from_a_real_score_and_nan_input():
     t = table_of(CLOSE, {"naive": naive, "good": good})
-    said = verdicts(m.score(t, per_step=True))
+    said = verdicts(score(t, per_step=True))
     assert any(s.startswith("good (step 2): ") for s in said)
     # scores read back from a CSV hold NaN where score wrote None
-    said = verdicts(m.score(t).astype({"dm_pvalue": float, "dm_stat": float}))
+    said = verdicts(score(t).astype({"dm_pvalue": float, "dm_stat": float}))
     assert said
 
 
@@ -388,5 +366,4 @@ def test_rounding_of_no_change_is_no_direction():
     last = np.array([95057.5390625, 100.0, 100.0])
     yhat = np.exp(np.log(last))
     y = np.array([96000.0, 99.0, 101.0])
-    share, n, p = m.directional_accuracy(y, yhat, last)
-    assert (share, n, p) == (None, 0, None)
+    assert m.directional_accuracy(y, yhat, last) == (None, 0)

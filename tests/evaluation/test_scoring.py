@@ -70,6 +70,33 @@ def test_crps_gaussian_rejects_bad_input():
 # -- crps_quantiles ---------------------------------------------------------------------------
 
 
+# -- crps_lognormal ---------------------------------------------------------------------------
+
+
+def test_crps_lognormal_matches_scoringrules_and_the_integral():
+    rng = np.random.default_rng(1)
+    y = 100 * np.exp(rng.normal(0, 0.1, 300))
+    mulog, s = np.log(100) + rng.normal(0, 0.05, 300), rng.uniform(0.01, 0.3, 300)
+    ours = sc.crps_lognormal(y, mulog, s)
+    ref = np.asarray(scoringrules.crps_lognormal(y, mulog, s, backend="numpy"))
+    assert ours == pytest.approx(ref, rel=1e-9)
+    # the definition, integral (F(x) - 1{x >= y})^2 dx, by quadrature (y <= 0 included)
+    for yy, m, sd in [(2.0, 0.5, 0.4), (0.3, 0.0, 1.0), (-1.0, 0.0, 0.5)]:
+        dist = stats.lognorm(sd, scale=math.exp(m))
+        below, _ = integrate.quad(lambda x, d: d.cdf(x) ** 2, 0.0, max(yy, 0.0), (dist,))
+        below += max(-yy, 0.0)  # F is 0 below 0: the gap is 1 on [y, 0]
+        above, _ = integrate.quad(lambda x, d: d.sf(x) ** 2, max(yy, 0.0), np.inf, (dist,))
+        assert sc.crps_lognormal(yy, m, sd) == pytest.approx(below + above, rel=1e-7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        point = sc.crps_lognormal([1.0, 3.0], 0.0, 0.0)  # s = 0: the point forecast e^mulog
+    assert point.tolist() == [0.0, 2.0]
+    with pytest.raises(CoincastError, match="sigmalog holds negative values"):
+        sc.crps_lognormal(1.0, 0.0, -0.1)
+    with pytest.raises(CoincastError, match="do not broadcast together"):
+        sc.crps_lognormal([1.0, 2.0], [0.0, 0.0, 0.0], 0.1)
+
+
 def test_crps_quantiles_matches_scoringrules_quantile_convention():
     rng = np.random.default_rng(1)
     levels = np.array([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])

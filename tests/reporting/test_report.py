@@ -14,6 +14,7 @@ import pytest
 
 from coincast.errors import CoincastError
 from coincast.evaluation.result import BacktestResult
+from coincast.evaluation.scores import score
 from coincast.reporting.backtest_plots import (
     plot_actual_vs_predicted,
     plot_errors,
@@ -29,7 +30,7 @@ from coincast.reporting.report import (
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
-SECTIONS = ["summary", "config", "metrics", "significance", "lagged-copy", "pictures",
+SECTIONS = ["summary", "config", "metrics", "significance", "last-value", "steps", "pictures",
             "trading", "reproduce"]  # fmt: skip
 EVIL = "<script>alert(1)</script>"
 DISCLAIMER = "Past simulated returns say nothing about future ones; fees are estimates."
@@ -57,11 +58,14 @@ def make_inputs(coin: str = "bitcoin", horizon: int = 2, bars: int = 60) -> dict
     scores = pd.DataFrame({
         "model": ["naive", "drift", "lstm"], "n": [120, 120, 120],
         "mae": [2.5, 2.6, 1.3], "rmse": [3.1, 3.3, 1.6], "mape": [0.021, 0.022, 0.011],
-        "smape": [0.021, 0.022, 0.011], "mase": [1.0, 1.04, 0.52], "rel_mae": [1.0, 1.04, 0.52],
+        "smape": [0.021, 0.022, 0.011], "mase": [1.0, 1.04, 0.52],
+        "rel_mae": [1.0, 1.0004, 0.52], "steps": [horizon] * 3,
         "directional_accuracy": [nan, 0.48, 0.71], "directional_n": [nan, 120, 120],
         "directional_pvalue": [nan, 0.71, 0.001], "dm_stat": [nan, 0.8, -4.2],
-        "dm_pvalue": [nan, 0.41, 0.0001], "lagged_copy": [True, True, False],
-        "coverage": [nan, 0.95, nan], "pinball": [nan, 1.1, nan],
+        "dm_pvalue": [nan, 0.41, 0.0001], "info_slope": [nan, 0.1, 0.9],
+        "info_pvalue": [nan, 0.7, 0.0001], "copies_last": [True, True, False],
+        "coverage": [nan, 0.95, nan], "pinball": [nan, 1.1, nan], "crps": [nan, 1.9, nan],
+        "crps_method": [nan, "3 quantiles (0.05, 0.5, 0.95)", nan],
     })  # fmt: skip
     trading = pd.DataFrame({
         "model": ["naive", "drift", "lstm", "buy-and-hold"], "total_return": [0.0, -0.05, 0.3, 0.1],
@@ -90,7 +94,7 @@ def make_inputs(coin: str = "bitcoin", horizon: int = 2, bars: int = 60) -> dict
     ]
     return {"table": table, "scores": scores, "verdicts": verdicts, "trading": trading,
             "disclaimer": DISCLAIMER, "meta": meta, "history": history, "forecast": forecast,
-            "recent": recent}  # fmt: skip
+            "recent": recent, "steps": score(table, per_step=True)}  # fmt: skip
 
 
 class Page(HTMLParser):
@@ -159,13 +163,14 @@ def test_metrics_table_one_row_per_model_with_the_right_columns(built):
     _, page, inputs = built
     head, *rows = page.tables["metrics"]
     assert [t.strip() for t, _ in head] == [
-        "model", "n", "MAE", "RMSE", "MAPE", "sMAPE", "MASE", "MAE ÷ naive", "direction right",
-        "coverage", "pinball", "vs naive",
+        "model", "n", "MAE ÷ naive", "MAE", "RMSE", "MAPE", "sMAPE", "MASE", "direction right",
+        "coverage", "pinball", "CRPS", "vs naive",
     ]  # fmt: skip
     assert [r[0][0] for r in rows] == list(inputs["scores"]["model"])
     by = {r[0][0]: {c[1].get("data-col"): c for c in r} for r in rows}
     assert by["lstm"]["mae"][0] == "1.30" and by["naive"]["mape"][0] == "2.10%"
     assert by["naive"]["coverage"][0] == DASH  # None shows as a dash
+    assert by["drift"]["rel_mae"][0] == "1.0004"  # a ratio that differs from 1 never shows 1
 
 
 def test_best_cell_of_each_column_is_marked(built):
@@ -235,9 +240,9 @@ def test_trading_shows_trades_and_the_pvalue_against_buy_and_hold(built):
         "p vs buy-and-hold", "return vs buy-and-hold",
     ]  # fmt: skip
     by = {r[0][0]: [t for t, _ in r] for r in rows}
-    assert by["naive"][4:] == ["0", "0.0%", "0.210", "not distinguishable from buy-and-hold"]
+    assert by["naive"][4:] == ["0", "0.0%", "0.21", "not distinguishable from buy-and-hold"]
     assert by["drift"][-2:] == ["< 0.001", "trailed buy-and-hold"]
-    assert by["lstm"][-2:] == ["0.030", "beat buy-and-hold"]
+    assert by["lstm"][-2:] == ["0.03", "beat buy-and-hold"]
     assert by["buy-and-hold"][-2:] == [DASH, "reference"]
     marked = [a for t, a in page.tags if t == "tr" and a.get("class") == "no-different"]
     assert len(marked) == 1
@@ -252,12 +257,49 @@ def test_an_old_trading_table_without_pvalues_still_shows(tmp_path):
     assert "however good" not in " ".join(page.text)
 
 
-def test_verdicts_and_lagged_copy(built):
+def test_verdicts_and_the_last_value_test(built):
     _, page, inputs = built
     text = " ".join(page.text)
     for v in inputs["verdicts"]:
         assert v in text
-    assert "Mostly repeat the last value: naive, drift." in text
+    assert "No detectable information beyond the last value: naive, drift." in text
+    assert "Null hypothesis: the forecast's change says nothing about the actual change" in text
+    head, *rows = page.tables["last-value"]
+    assert [t for t, _ in head][:4] == ["model", "slope", "p-value",
+                                        "knows more than the last value?"]  # fmt: skip
+    by = {r[0][0]: [t for t, _ in r] for r in rows}
+    assert by["lstm"][1:4] == ["0.90", "< 0.001", "yes"]
+    assert by["drift"][1:4] == ["0.10", "0.7", "no: behaves like the last value"]
+    assert by["naive"][3] == "no: never moves (or by a constant)"
+    significance = next(t for t in page.tables.values() if t[0][0][0] == "model"
+                        and any(c[0] == "directions vs chance" for c in t[0]))  # fmt: skip
+    chance = {r[0][0]: r[-1][0] for r in significance[1:]}
+    assert chance["lstm"] == "tested step by step"  # horizon 2: no pooled direction test
+    assert chance["naive"] == DASH
+
+
+def test_each_step_has_its_row(built):
+    _, page, inputs = built
+    head, *rows = page.tables["steps"]
+    assert [t for t, _ in head][:5] == ["model", "step", "n", "MAE ÷ naive", "MAE"]
+    steps = inputs["steps"]
+    assert [(r[0][0], r[1][0]) for r in rows] == list(
+        zip(steps["model"], steps["step"].astype(str), strict=True))  # fmt: skip
+    lstm2 = next(r for r in rows if r[0][0] == "lstm" and r[1][0] == "2")
+    table = inputs["table"]
+    two = table[table["step"] == 2]
+    mae = (two.y - two.yhat).abs().groupby(two.model).mean()
+    assert lstm2[3][0] == f"{mae['lstm'] / mae['naive']:.4f}"
+    one = make_inputs(horizon=1)
+    one["steps"] = score(one["table"], per_step=True)
+    assert "Each step" not in built_text(one)  # one step: no per-step table, no pointer to it
+
+
+def built_text(inputs: dict) -> str:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        return build_report(Path(d), BacktestResult(**inputs)).read_text(encoding="utf-8")
 
 
 def _body(path: Path) -> str:
@@ -277,6 +319,9 @@ def test_a_saved_folder_reads_back_as_a_backtest_result(tmp_path):
     loaded = load_report_inputs(tmp_path)
     assert isinstance(loaded, BacktestResult) and loaded.disclaimer == DISCLAIMER
     assert loaded.verdicts == make_inputs()["verdicts"] and len(loaded.history) == 30
+    steps = make_inputs()["steps"]
+    assert list(loaded.steps["step"]) == list(steps["step"])  # steps.csv: the per-step scores
+    assert loaded.steps["mae"].to_numpy() == pytest.approx(steps["mae"].to_numpy())
     assert BacktestResult(**{**make_inputs(), "disclaimer": ""}).disclaimer == ""
     assert (
         "not investment advice"

@@ -20,6 +20,7 @@ from ..errors import CoincastError
 from ..evaluation.adapters import LSTMTraining
 from ..evaluation.backtest import WalkForward
 from ..evaluation.run import run_backtest
+from ..evaluation.verdicts import fmt_p, fmt_ratio, verdict
 from ..models.forecaster import LSTMConfig
 from ..reporting.folder import save_backtest
 from ..reporting.plots import plot_prices
@@ -82,20 +83,20 @@ def _explain(frame, folder: Path) -> Path:
     return explain(model, model.window_inputs(frame), folder).html
 
 
+_DEMO_WORDS = {"better": "beats naive", "worse": "worse than naive",
+               "no different": "not distinguishable from naive"}  # fmt: skip
+
+
 def _add_rows(summary: Table, coin: str, scores) -> None:
     for r in scores.to_dict("records"):
         rel, p, da = r.get("rel_mae"), r.get("dm_pvalue"), r.get("directional_accuracy")
         if r["model"] == "naive":
-            verdict = "the reference"
-        elif rel is None or p is None:
-            verdict = "-"
-        elif p < 0.05:
-            verdict = "beats naive" if rel < 1 else "worse than naive"
-        else:
-            verdict = "not distinguishable from naive"
+            said = "the reference"
+        else:  # the one rule of every verdict: the DM test's p-value and the sign of its stat
+            said = _DEMO_WORDS.get(verdict(p, r.get("dm_stat")) or "", "-")
         summary.add_row(
-            coin, r["model"], "-" if rel is None else f"{rel:.3f}",
-            "-" if p is None else f"{p:.2g}", "-" if da is None else f"{da:.1%}", verdict,
+            coin, r["model"], "-" if rel is None else fmt_ratio(rel),
+            "-" if p is None else fmt_p(p), "-" if da is None else f"{da:.1%}", said,
         )  # fmt: skip
 
 

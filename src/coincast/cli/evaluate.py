@@ -16,7 +16,7 @@ from ..evaluation.adapters import LSTMTraining
 from ..evaluation.backtest import WalkForward
 from ..evaluation.result import BacktestResult
 from ..evaluation.run import DEFAULT_MODELS, run_backtest, scores_json
-from ..evaluation.verdicts import verdict
+from ..evaluation.verdicts import fmt_p, fmt_ratio, verdict
 from ..models.config import LSTMConfig
 from ..models.run_data import Frames, training_frames
 from ..reporting.folder import save_backtest
@@ -106,24 +106,49 @@ def _backtest(
 
 def _print_scores(result: BacktestResult) -> None:
     m = result.meta
+    scale = m.get("mase_scale") or {}
     table = Table(
-        "model", "MAE", "RMSE", "MAPE", "MASE", "MAE/naive", "direction", "DM p", "copy?",
-        "coverage", title=f"{m['coin']} {m['interval']}, horizon {m['horizon']}: "
+        "model", "MAE/naive", "MAE", "RMSE", "MAPE", "DM p", "direction", "PT p",
+        "knows more?", "coverage", "CRPS", "MASE*",
+        title=f"{m['coin']} {m['interval']}, horizon {m['horizon']}: "
         f"{m['test_start'][:10]} .. {m['test_end'][:10]} ({m['cutoffs']} cutoffs)",
     )  # fmt: skip
     for r in result.scores.to_dict("records"):
         rel = r.get("rel_mae")
         judged = verdict(r.get("dm_pvalue"), r.get("dm_stat"))
         word = f" {judged}" if judged in ("better", "worse") else ""
-        vs = "-" if rel is None else _f(rel, 3) + word
-        copy = "yes" if r["lagged_copy"] else "no"
+        vs = "-" if rel is None else fmt_ratio(rel) + word
         table.add_row(
-            r["model"], _f(r["mae"]), _f(r["rmse"]), _pct(r["mape"]), _f(r["mase"], 3), vs,
-            _pct(r["directional_accuracy"]), _f(r["dm_pvalue"], 2), copy, _pct(r["coverage"]),
+            r["model"], vs, _f(r["mae"]), _f(r["rmse"]), _pct(r["mape"]), _p(r["dm_pvalue"]),
+            _pct(r["directional_accuracy"]), _direction_p(r), _knows(r), _pct(r["coverage"]),
+            _f(r.get("crps")), "-" if r["mase"] is None else fmt_ratio(r["mase"]),
         )  # fmt: skip
     out.print(table)
+    bars = f"the last {scale['window']:,} training bars" if scale.get("window") else "training bars"
+    out.print(
+        f"* MASE (scale: naive MAE over {bars}). MAE/naive is the headline; PT p: "
+        "Pesaran-Timmermann direction test; knows more?: does the forecast's change carry "
+        "information about the actual change (H0: slope 0)."
+    )
     for line in result.verdicts:
         out.print(f"- {line}")
+
+
+def _p(p) -> str:
+    return "-" if p is None or (isinstance(p, float) and not math.isfinite(p)) else fmt_p(p)
+
+
+def _direction_p(r: dict) -> str:
+    """The step's PT p-value; a row pooling several steps is tested step by step."""
+    return "per step" if (r.get("steps") or 1) > 1 else _p(r.get("directional_pvalue"))
+
+
+def _knows(r: dict) -> str:
+    slope = r.get("info_slope")
+    judged = verdict(r.get("info_pvalue"), None if slope is None else -slope)
+    if judged is None:
+        return "no" if r.get("copies_last") else "-"
+    return {"better": "yes", "worse": "no (wrong way)"}.get(judged, "no")
 
 
 def _f(x, digits: int = 4) -> str:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import CoincastError
+from ..evaluation.verdicts import fmt_ratio
 from ..models import LSTMForecaster
 from ..models.config import LSTMConfig
 from ..models.folders import check_new_run, default_run_folder, run_folder
@@ -156,7 +157,7 @@ def _rel(x: float | str | None) -> str:
     """MAE / naive, and whether the model's error is lower than the naive forecast's."""
     if not isinstance(x, float):
         return "-"
-    return f"{x:,.4g} {'(lower)' if x < 1 else '(not lower)'}"
+    return f"{fmt_ratio(x)} {'(lower)' if x < 1 else '(not lower)'}"
 
 
 def _price(x: float) -> str:

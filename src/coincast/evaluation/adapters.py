@@ -61,6 +61,29 @@ class LSTMModel:
         cfg = self.model.config
         return cfg.lookback + cfg.horizon + MIN_WINDOWS
 
+    @property
+    def dist(self) -> str | None:
+        """What its band describes (:mod:`coincast.evaluation.bands`): the Gaussian head's
+        normal error is normal in prices, or log-normal when it forecasts log returns; the
+        quantile head's outer and middle levels are quantiles; no band, None.
+
+        Examples
+        --------
+        >>> LSTMModel(LSTMConfig(head="gaussian")).dist, LSTMModel(LSTMConfig()).dist
+        ('lognormal', None)
+        """
+        cfg, head = self.model.config, self.model.head
+        if cfg.recursive or cfg.head == "point":
+            return None  # no band
+        if cfg.head == "gaussian":
+            return "lognormal" if cfg.target == "returns" else "normal"
+        q = head.quantiles
+        if len(q) < 3:
+            return None
+        levels = (q[0], q[head.mid], q[-1])  # the head's lo, yhat and hi
+        return "quantiles" if levels == (0.05, 0.5, 0.95) else "quantiles:" + ",".join(
+            f"{v:g}" for v in levels)  # fmt: skip
+
     def fit(self, frame: pd.DataFrame) -> LSTMModel:
         self._train(frame)
         if not self.fits:

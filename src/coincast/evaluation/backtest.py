@@ -4,8 +4,9 @@ At each cutoff a model sees only the rows up to the cutoff (an expanding or roll
 forecasts ``horizon`` steps, and is refit every ``refit_every`` cutoffs (in between it is only
 given the longer window, without re-estimating anything). How the backtest walks is one
 :class:`WalkForward`; how much history a model needs, the model says (``min_rows``). The
-result is one tidy table — ``coin, model, cutoff, ts, step, y, yhat, lo, hi, last`` — from
-which every metric and picture is computed. The LSTM's adapters live in
+result is one tidy table — ``coin, model, cutoff, ts, step, y, yhat, lo, hi, last, dist`` —
+from which every metric and picture is computed (``dist``: what distribution the band
+describes, :mod:`coincast.evaluation.bands`). The LSTM's adapters live in
 :mod:`coincast.evaluation.adapters`; this loop knows no model.
 """
 
@@ -22,10 +23,11 @@ import pandas as pd
 
 from ..errors import CoincastError
 from ..series import describe, utc, validate_candles
+from .bands import dist_of
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("coin", "model", "cutoff", "ts", "step", "y", "yhat", "lo", "hi", "last")
+COLUMNS = ("coin", "model", "cutoff", "ts", "step", "y", "yhat", "lo", "hi", "last", "dist")
 DEFAULT_TEST = 365  #: test bars when neither ``test`` nor ``start`` is given
 
 
@@ -34,6 +36,7 @@ class Forecaster(Protocol):
 
     name: str  #: the model's column in the table: the alias its caller gave it
     min_rows: int  #: rows of history it needs before its first forecast
+    # Optional: ``dist``, what its band describes (see coincast.evaluation.bands.dist_of).
 
     def fit(self, frame: pd.DataFrame) -> Forecaster: ...
 
@@ -187,6 +190,7 @@ def _one_model(
     rows: dict[str, list] = {c: [] for c in COLUMNS}
     close = frame["close"].to_numpy(dtype="float64")
     coin = frame.attrs.get("coin", "")
+    dist = dist_of(model)
     total = len(p.cutoffs)
     for i, c in enumerate(p.cutoffs):
         view = frame.iloc[spec.first_row(c) : c + 1]  # the model sees nothing after the cutoff
@@ -208,6 +212,7 @@ def _one_model(
             rows["lo"].append(float(r.lo))
             rows["hi"].append(float(r.hi))
             rows["last"].append(close[c])
+            rows["dist"].append(dist)
         if progress is not None:
             progress(model.name, i + 1, total)
     out = pd.DataFrame(rows)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import dm_test
-from .verdicts import verdict
+from .verdicts import fmt_p, fmt_ratio, verdict
 
 PAIR_COLUMNS = ("a", "b", "n", "mae_a", "mae_b", "ratio", "dm_stat", "dm_pvalue", "better")
 
@@ -68,8 +68,9 @@ def comparison_verdicts(pairs: pd.DataFrame) -> list[str]:
         if _missing(r["dm_pvalue"]):
             out.append(f"{r['a']} vs {r['b']}: not tested (too few shared forecasts)")
             continue
-        ratio = "no MAE ratio" if _missing(r["ratio"]) else f"MAE ratio {r['ratio']:.3f}"
-        p = f"DM p = {r['dm_pvalue']:.2g}"
+        ratio = "no MAE ratio" if _missing(r["ratio"]) else f"MAE ratio {fmt_ratio(r['ratio'])}"
+        p = fmt_p(r["dm_pvalue"])
+        p = f"DM p {p}" if p.startswith("<") else f"DM p = {p}"
         if _missing(r["better"]):
             out.append(f"{r['a']} vs {r['b']}: not distinguishable ({ratio}, {p})")
         else:
@@ -85,7 +86,7 @@ def _missing(v: object) -> bool:
 
 def by_coin(scores: Mapping[str, pd.DataFrame], models: list[str]) -> pd.DataFrame:
     """One row per coin: MASE and MAE/naive of each model in ``models``, from each coin's
-    backtest scores (:func:`coincast.evaluation.metrics.score`), and the model with the
+    backtest scores (:func:`coincast.evaluation.scores.score`), and the model with the
     lowest MASE."""
     rows = []
     for coin, sc in scores.items():

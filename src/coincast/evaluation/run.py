@@ -15,13 +15,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CoincastError
+from ..intervals import bars_per_year
 from ..models.baselines import BASELINES, make_baseline
 from ..models.runs import package_versions
-from . import metrics, trading
+from . import trading
 from .adapters import LSTMModel, LSTMTraining, lstm_models
 from .backtest import Forecaster, Plan, WalkForward, min_rows, plan, walk_forward
 from .compare import comparison_verdicts, pairwise
 from .result import BacktestResult
+from .scores import score
+from .scoring import recent_naive_scale
 from .verdicts import verdicts
 
 __all__ = ["DEFAULT_MODELS", "BacktestResult", "check_models", "run_backtest", "scores_json"]
@@ -82,8 +85,11 @@ def run_backtest(
     Returns
     -------
     BacktestResult
-        MASE is scaled by the naive forecast's in-sample error on the rows before the test
-        period; with the LSTM, ``forecast`` is its last refit's forecast from all of ``frame``.
+        ``scores`` per model and ``steps`` per model and step. MASE is scaled by the naive
+        forecast's MAE over the last year of bars before the test period
+        (:func:`~coincast.intervals.bars_per_year`: 365 daily bars, 8760 hourly), recorded in
+        ``meta["mase_scale"]``; with the LSTM, ``forecast`` is its last refit's forecast from
+        all of ``frame``.
 
     Examples
     --------
@@ -97,14 +103,18 @@ def run_backtest(
     built, lstms = _build(frame, asked, lstm, spec.horizon)
     p = plan(frame, spec, min_rows=min_rows(built))
     table = walk_forward(built, frame, spec, progress=progress)
+    window = bars_per_year(frame.attrs["interval"])
     train_close = frame["close"].to_numpy(dtype="float64")[: p.first_target]
-    scores = metrics.score(table, scale=metrics.in_sample_naive_scale(train_close))
+    scale = recent_naive_scale(train_close, window=window)
+    scores = score(table, scale=scale)
     sim = trading.simulate(
         table, fee=fee, slippage=slippage,
         periods_per_year=trading.periods_per_year(frame.attrs["interval"]),
     )  # fmt: skip
     meta = _meta(frame, p, spec, [_name(m) for m in asked], lstm)
+    meta["mase_scale"] = {"window": min(window, len(train_close)), "value": scale}
     result = BacktestResult(table, scores, verdicts(scores), sim, meta)
+    result.steps = score(table, scale=scale, per_step=True)
     if len(lstms) > 1:
         result.comparison = pairwise(table, [m.name for m in lstms])
         result.verdicts += comparison_verdicts(result.comparison)
@@ -185,15 +195,24 @@ def _lstm_settings(lstm: LSTMTraining, horizon: int) -> dict:
     return {**cfg.model_dump(), "refit_epochs": lstm.refit_epochs, "warm_start": lstm.warm_start}
 
 
+#: What ``scores_json`` keeps of each model's scores, and of each step's.
+JSON_KEYS = (
+    "model", "n", "rel_mae", "mae", "rmse", "mape", "smape", "mase", "dm_stat", "dm_pvalue",
+    "directional_accuracy", "directional_n", "directional_stat", "directional_pvalue",
+    "info_slope", "info_pvalue", "copies_last", "coverage", "crps", "crps_method",
+)  # fmt: skip
+STEP_KEYS = ("step", *(k for k in JSON_KEYS if k != "model"))
+
+
 def scores_json(result: BacktestResult) -> dict:
-    """The ``--json`` answer of ``coincast backtest``."""
-    keep = (
-        "model", "mae", "rmse", "mape", "smape", "mase", "rel_mae", "directional_accuracy",
-        "directional_pvalue", "dm_stat", "dm_pvalue", "lagged_copy", "coverage",
-    )  # fmt: skip
+    """The ``--json`` answer of ``coincast backtest``: per model its scores over every step,
+    and under ``per_step`` the same figures for each step of the horizon on its own."""
+    steps = result.steps if result.steps is not None else pd.DataFrame(columns=["model"])
     rows = []
     for rec in result.scores.to_dict("records"):
-        rows.append({k: _plain(rec.get(k)) for k in keep})
+        row = {k: _plain(rec.get(k)) for k in JSON_KEYS}
+        mine = steps[steps["model"] == rec["model"]].to_dict("records")
+        rows.append(row | {"per_step": [{k: _plain(s.get(k)) for k in STEP_KEYS} for s in mine]})
     m = result.meta
     return {
         "coin": m["coin"],
@@ -201,6 +220,7 @@ def scores_json(result: BacktestResult) -> dict:
         "horizon": m["horizon"],
         "test_start": m["test_start"],
         "test_end": m["test_end"],
+        "mase_scale": m.get("mase_scale"),
         "metrics": rows,
     }
 

@@ -1,4 +1,5 @@
-"""Scores of probabilistic forecasts (CRPS) and MASE's scale over a stated recent window.
+"""Scores of probabilistic forecasts (CRPS: normal, log-normal, from quantiles) and MASE's
+scale over a stated recent window.
 
 Small pure kernels on numpy arrays, as in :mod:`coincast.evaluation.metrics`. The CRPS
 kernels return one score per point (so two forecasts' scores can be compared point by point,
@@ -58,6 +59,41 @@ def crps_gaussian(y, mu, sigma) -> np.ndarray:
     z = (y - mu) / s
     closed = s * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - _INV_SQRT_PI)
     return np.where(positive, closed, np.abs(y - mu))
+
+
+def crps_lognormal(y, mulog, sigmalog) -> np.ndarray:
+    """CRPS of the log-normal forecast ``exp(N(mulog, sigmalog**2))`` for each actual ``y``.
+
+    The closed form of Baran and Lerch (2015), ``y (2 Phi(w) - 1) - 2 exp(mulog + s**2 / 2)
+    (Phi(w - s) + Phi(s / sqrt 2) - 1)`` with ``w = (log y - mulog) / s`` (``w = -inf`` for
+    ``y <= 0``); ``s = 0`` is the point forecast ``exp(mulog)``, scored ``|y - exp(mulog)|``.
+    The band of a model forecasting log returns with a normal error is this distribution
+    in prices (its median ``exp(mulog)``). Arguments broadcast.
+
+    Examples
+    --------
+    >>> crps_lognormal([1.0, 2.0], 0.0, [0.0, 0.0]).tolist()
+    [0.0, 1.0]
+    """
+    y, mu = _finite_nd("y", y), _finite_nd("mulog", mulog)
+    s = _finite_nd("sigmalog", sigmalog)
+    if (s < 0).any():
+        msg = f"sigmalog holds negative values (the smallest is {s.min()}); it must be >= 0"
+        raise CoincastError(msg)
+    try:
+        y, mu, s = np.broadcast_arrays(y, mu, s)
+    except ValueError:
+        msg = f"y {y.shape}, mulog {mu.shape} and sigmalog {s.shape} do not broadcast together"
+        raise CoincastError(f"{msg}; pass arrays of one shape, or scalars") from None
+    positive = s > 0
+    safe = np.where(positive, s, 1.0)
+    logy = np.log(np.where(y > 0, y, 1.0))
+    w = np.where(y > 0, (logy - mu) / safe, -np.inf)
+    mean = np.exp(mu + safe**2 / 2)
+    closed = y * (2 * stats.norm.cdf(w) - 1) - 2 * mean * (
+        stats.norm.cdf(w - safe) + stats.norm.cdf(safe / math.sqrt(2)) - 1
+    )
+    return np.where(positive, closed, np.abs(y - np.exp(mu)))
 
 
 def crps_quantiles(y, qpred, levels) -> np.ndarray:

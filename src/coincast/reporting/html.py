@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..evaluation.verdicts import fmt_p, fmt_ratio
 from ..series import utc
 
 DASH = "\u2013"  # en dash: a missing value
@@ -47,7 +48,9 @@ def yes(v: Any) -> bool:
 
 
 def fmt(v: Any, kind: str = "text") -> str:
-    """A value as table text (not yet escaped): None and NaN as a dash, numbers by ``kind``."""
+    """A value as table text (not yet escaped): None and NaN as a dash, numbers by ``kind``
+    (``"ratio"`` and ``"p"`` with the digits that keep rounding from judging: ``fmt_ratio``
+    and ``fmt_p`` of :mod:`coincast.evaluation.verdicts`)."""
     if missing(v):
         return DASH
     if kind == "text":
@@ -57,12 +60,14 @@ def fmt(v: Any, kind: str = "text") -> str:
     x = num(v)
     if np.isnan(x):
         return str(v)
-    formats = {"int": "{:,.0f}", "pct": "{:.2%}", "pct1": "{:.1%}", "ratio": "{:.3f}",
-               "num": "{:.2f}", "stat": "{:+.2f}"}  # fmt: skip
+    formats = {"int": "{:,.0f}", "pct": "{:.2%}", "pct1": "{:.1%}", "num": "{:.2f}",
+               "stat": "{:+.2f}"}  # fmt: skip
+    if kind == "ratio":
+        return fmt_ratio(x)
     if kind == "price":
         return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.2f}" if abs(x) >= 1 else f"{x:.3g}"
     if kind == "p":
-        return "< 0.001" if x < 0.001 else f"{x:.3f}"
+        return fmt_p(x)
     return formats.get(kind, "{:.4g}").format(x)
 
 

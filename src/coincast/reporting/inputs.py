@@ -22,6 +22,7 @@ FORMAT = "coincast-report-inputs/1"
 INPUTS = {
     "table.csv": (True, "the backtest's forecasts, one row per model, cutoff and step"),
     "scores.csv": (True, "the metrics per model"),
+    "steps.csv": (False, "the metrics per model and step of the horizon"),
     "trading.csv": (True, "the trading simulation per model"),
     "report.json": (True, "meta, verdicts and the trading disclaimer"),
     "history.json": (False, "the LSTM's loss per epoch"),
@@ -71,8 +72,10 @@ def write_report_inputs(folder: Path, result: BacktestResult) -> Path:
     record = {"format": FORMAT, "meta": result.meta, "verdicts": list(result.verdicts),
               "disclaimer": result.disclaimer}  # fmt: skip
     (folder / "report.json").write_text(json.dumps(_clean(record), indent=2), encoding="utf-8")
-    for name in ("history.json", "forecast.csv", "recent.csv"):
+    for name in ("history.json", "forecast.csv", "recent.csv", "steps.csv"):
         (folder / name).unlink(missing_ok=True)  # never leave a stale one from an earlier run
+    if result.steps is not None:
+        result.steps.to_csv(folder / "steps.csv", index=False)
     if result.history:
         (folder / "history.json").write_text(json.dumps(_clean(list(result.history))), "utf-8")
     if result.forecast is not None:
@@ -128,6 +131,7 @@ def load_report_inputs(folder: Path) -> BacktestResult:
         history=list(history or []),
         forecast=_read_csv(folder / "forecast.csv", index="ts"),
         recent=_read_csv(folder / "recent.csv", index="ts"),
+        steps=_read_csv(folder / "steps.csv"),
     )
     if record.get("disclaimer"):  # else the one every backtest shows
         result.disclaimer = str(record["disclaimer"])

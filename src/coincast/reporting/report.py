@@ -3,7 +3,9 @@ external CSS, JS or fonts, so it works offline when moved) that says how good th
 are, and the inputs it is built from, saved in the backtest folder so ``coincast report DIR``
 rebuilds it. Every string from the user (coin, model names, settings) is escaped.
 
-Sections: summary, config, metrics, significance, lagged-copy, pictures, trading, reproduce.
+Sections: summary, config, metrics, significance, last-value, steps (a horizon of several
+steps), pictures, trading, reproduce; the sections on the tests live in
+:mod:`coincast.reporting.evidence`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.result import BacktestResult
-from ..evaluation.verdicts import ALPHA, verdict
+from ..evaluation.verdicts import ALPHA, fmt_p, fmt_ratio, verdict
 from . import backtest_plots as bp
-from . import html
+from . import evidence, html
 from .html import DASH, fmt
 from .inputs import INPUTS, ReportError, _clean, load_report_inputs, write_report_inputs
 
@@ -32,16 +34,18 @@ NAIVE = bp.NAIVE
 # column, header, format, best value (min, max, target), what it means
 METRICS = [
     ("n", "n", "int", None, "forecasts scored"),
+    ("rel_mae", "MAE ÷ naive", "ratio", "min",
+     "the headline: MAE over the naive forecast's MAE on the same forecasts; < 1 is lower"),
     ("mae", "MAE", "price", "min", "mean absolute error, in the quote currency"),
     ("rmse", "RMSE", "price", "min", "root mean squared error: big misses count more"),
     ("mape", "MAPE", "pct", "min", "mean absolute percentage error"),
     ("smape", "sMAPE", "pct", "min", "symmetric mean absolute percentage error"),
-    ("mase", "MASE", "ratio", "min", "MAE over the naive forecast's in-sample MAE; < 1 is better"),
-    ("rel_mae", "MAE ÷ naive", "ratio", "min", "MAE over the naive MAE on the same forecasts"),
+    ("mase", "MASE", "ratio", "min", "MAE over the naive forecast's one-step MAE on training bars"),
     ("directional_accuracy", "direction right", "pct1", "max", "share of up/down calls right"),
     ("coverage", "coverage", "pct1", "target", "share of actuals inside the forecast band"),
     ("pinball", "pinball", "price", "min", "quantile (pinball) loss of the band"),
-]
+    ("crps", "CRPS", "price", "min", "continuous ranked probability score of the band"),
+]  # fmt: skip
 TRADING = [
     ("total_return", "total return", "pct1"),
     ("sharpe", "Sharpe", "num"),
@@ -81,11 +85,10 @@ def _summary(meta: dict, scores: pd.DataFrame) -> str:
     for r in scores.to_dict("records"):
         rel = html.num(r.get("rel_mae"))
         if r.get("model") != NAIVE and not np.isnan(rel):
-            word = "lower" if rel < 1 else "higher" if rel > 1 else "no lower"
             p, judged = html.num(r.get("dm_pvalue")), verdict(r.get("dm_pvalue"), r.get("dm_stat"))
-            chance = "not more" if judged == "no different" else "more"
-            luck = "" if judged is None else f" ({chance} than chance, DM p {_p_text(p)})"
-            lines.append(f"{r['model']}: MAE {abs(1 - rel):.1%} {word} than naive's{luck}.")
+            said = _SUMMARY_WORDS.get(judged or "", "not tested against naive")
+            luck = "" if judged is None else f", DM p {_p_text(p)}"
+            lines.append(f"{r['model']}: MAE ÷ naive {fmt_ratio(rel)} ({said}{luck}).")
     intro = html.p(
         "The naive forecast says <em>the next price is the last price</em>. It costs nothing, "
         "and on prices that move almost like a random walk it is hard to beat. A model earns "
@@ -94,6 +97,11 @@ def _summary(meta: dict, scores: pd.DataFrame) -> str:
     )
     headline = html.tag("ul", "".join(html.tag("li", html.e(s)) for s in lines), class_="headline")
     return html.section("summary", "Summary", html.kv(facts) + intro + (headline if lines else ""))
+
+
+_SUMMARY_WORDS = {"better": "lower than naive's by more than chance",
+                  "worse": "higher than naive's by more than chance",
+                  "no different": "not distinguishable from naive's"}  # fmt: skip
 
 
 def _config(meta: dict) -> str:
@@ -116,7 +124,8 @@ def _best(values: list[float], rule: str | None, target: float) -> set[int]:
 
 
 def _p_text(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"= {fmt(p, 'p')}"
+    text = fmt_p(p)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def _versus_naive(r: dict) -> tuple[str, str]:
@@ -134,8 +143,28 @@ def _versus_naive(r: dict) -> tuple[str, str]:
     return words.get(judged or "", "not tested"), "loses-to-naive"
 
 
-def _metrics(scores: pd.DataFrame, target: float) -> str:
-    cols = [m for m in METRICS if m[0] in scores.columns]
+def _tips(meta: dict, scores: pd.DataFrame) -> dict[str, str]:
+    """What the MASE and CRPS columns mean for this backtest: MASE's scale, CRPS's methods."""
+    scale = meta.get("mase_scale") or {}
+    bars = f"the last {scale['window']:,} training bars" if scale.get("window") else "training bars"
+    tips = {"mase": f"MASE (scale: naive MAE over {bars}); MAE ÷ naive is the headline"}
+    if "crps_method" in scores.columns:
+        used = {str(r["model"]): r["crps_method"] for r in scores.to_dict("records")
+                if not html.missing(r.get("crps_method"))}  # fmt: skip
+        how = "; ".join(f"{m}: {v}" for m, v in used.items()) or "no model stated its band"
+        tips["crps"] = (
+            "continuous ranked probability score of the band, in prices (lower is better): the "
+            "closed form for a normal or (shifted) log-normal band; from lo, yhat and hi as three "
+            "quantiles otherwise, which reads lower than the exact CRPS (by about 28 % for a "
+            f"normal band), so compare models of one method only. Here: {how}"
+        )
+    return tips
+
+
+def _metrics(scores: pd.DataFrame, target: float, meta: dict) -> str:
+    tips = _tips(meta, scores)
+    cols = [(c, h, k, rule, tips.get(c, tip)) for c, h, k, rule, tip in METRICS
+            if c in scores.columns]  # fmt: skip
     recs = scores.to_dict("records")
     best = {c: _best([html.num(r.get(c)) for r in recs], rule, target) for c, _, _, rule, _ in cols}
     head = (
@@ -164,83 +193,6 @@ def _metrics(scores: pd.DataFrame, target: float) -> str:
     )
     table = html.table(head, rows, "metrics", row_cls)
     return html.section("metrics", "Forecast errors", table + note + details)
-
-
-_DM_WORDS = {"better": "differs from naive: lower errors",
-             "worse": "differs from naive: higher errors",
-             "no different": "not distinguishable from naive"}  # fmt: skip
-_COIN_WORDS = {"better": "better than a coin flip", "worse": "worse than a coin flip",
-               "no different": "not distinguishable from a coin flip"}  # fmt: skip
-
-
-def _significance(verdicts: list[str], scores: pd.DataFrame) -> str:
-    rows = []
-    for r in scores.to_dict("records"):
-        p_dm, p_dir = html.num(r.get("dm_pvalue")), html.num(r.get("directional_pvalue"))
-        acc = html.num(r.get("directional_accuracy"))
-        dm = _DM_WORDS.get(verdict(p_dm, r.get("dm_stat")), DASH)
-        coin = _COIN_WORDS.get(verdict(p_dir, 0.5 - acc), DASH)  # above one half is better
-        right = DASH if np.isnan(acc) else f"{acc:.1%} of {fmt(r.get('directional_n'), 'int')}"
-        texts = [fmt(r.get("model")), fmt(r.get("dm_stat"), "stat"), fmt(p_dm, "p"), dm,
-                 right, fmt(p_dir, "p"), coin]  # fmt: skip
-        rows.append([html.tag("td", html.e(t)) for t in texts])
-    head = ["model", "DM statistic", "DM p-value", "errors vs naive", "direction right",
-            "binomial p-value", "directions vs chance"]  # fmt: skip
-    said = html.tag("ul", "".join(html.tag("li", html.e(v)) for v in verdicts), class_="verdicts")
-    explain = html.p(
-        "A p-value is the chance of a difference at least this large if there were no real "
-        "difference. The Diebold-Mariano (DM) test compares each model's errors with the naive "
-        "forecast's on the same dates; the binomial test asks whether the share of up/down "
-        f"calls that were right beats a coin flip (50%). Below {ALPHA} we call a difference real; "
-        "above it, what the chart shows may well be luck."
-    )
-    return html.section(
-        "significance", "Better than chance?", said + html.table(head, rows) + explain
-    )
-
-
-def _move_ratio(table: pd.DataFrame) -> dict[str, float]:
-    """Per model: median |forecast - last close| over median |actual - last close|, step 1.
-    Near 0 the forecast barely moves from the last value."""
-    rows = table[table["step"] == table["step"].min()]
-    actual = (rows["y"] - rows["last"]).abs().median()
-    if not actual or np.isnan(actual):
-        return {}
-    moved = (rows["yhat"] - rows["last"]).abs().groupby(rows["model"]).median()
-    return {str(m): float(v) / float(actual) for m, v in moved.items()}
-
-
-def _lagged_copy(scores: pd.DataFrame, table: pd.DataFrame) -> str:
-    ratio = _move_ratio(table) if "last" in table.columns else {}
-    recs = scores.to_dict("records")
-    copies = [str(r["model"]) for r in recs if not html.missing(r.get("lagged_copy"))
-              and html.yes(r.get("lagged_copy"))]  # fmt: skip
-    verdict = (
-        "Mostly repeat the last value: " + ", ".join(copies) + "."
-        if copies
-        else "No model was flagged as mostly repeating the last value."
-    )
-    rows = [
-        [html.tag("td", html.e(r.get("model"))),
-         html.tag("td", html.e(fmt(r.get("lagged_copy"), "bool"))),
-         html.tag("td", html.e(fmt(ratio.get(str(r.get("model"))), "ratio")), class_="num")]
-        for r in recs
-    ]  # fmt: skip
-    head = ["model", "repeats the last value?", "forecast move ÷ actual move"]
-    explain = html.p(
-        "Why this matters: a “prediction” that is just the last price, drawn one bar later, "
-        "lies almost on top of the actual line on a chart of months or years, because prices "
-        "rarely move far in one bar. It looks like a model that has learnt the market, yet it "
-        "knows nothing the last price did not already say: it is always one bar late, and it "
-        "misses every turn. An LSTM trained to minimise squared error on a near-random walk "
-        "often learns exactly this. The last column compares how far each forecast moves away "
-        "from the last close with how far the price really moved (median of both): near 0 "
-        "means the model copies, the naive forecast is 0 by construction."
-    )
-    return html.section(
-        "lagged-copy", "Is it just copying the last price?",
-        html.p(html.e(verdict), "verdict") + html.table(head, rows) + explain,
-    )  # fmt: skip
 
 
 def _pictures(pngs: list[tuple[Path, str]]) -> str:
@@ -348,15 +300,17 @@ def build_report(folder: Path, result: BacktestResult, *, out: Path | None = Non
     sections = [
         _summary(meta, r.scores),
         _config(meta),
-        _metrics(r.scores, target),
-        _significance(list(r.verdicts or []), r.scores),
-        _lagged_copy(r.scores, r.table),
+        _metrics(r.scores, target, meta),
+        evidence.significance(list(r.verdicts or []), r.scores),
+        evidence.last_value(r.scores, r.table),
+        evidence.each_step(r.steps),
         _pictures(pngs),
         _trading(r.trading, r.disclaimer),
         _reproduce(meta, built),
     ]
-    ids = ["summary", "config", "metrics", "significance", "lagged-copy", "pictures",
+    ids = ["summary", "config", "metrics", "significance", "last-value", "steps", "pictures",
            "trading", "reproduce"]  # fmt: skip
+    ids = [i for i, text in zip(ids, sections, strict=True) if text]
     nav = html.tag("nav", "".join(f'<a href="#{i}">{i}</a>' for i in ids))
     lede = html.p(
         "How good are these forecasts, honestly? Each model is scored on forecasts it made "
