@@ -223,3 +223,21 @@ def test_a_bad_cell_is_reported_at_its_line_and_column(tmp_path, row, col, bad):
     message = rf"line {row + 2}, column '{col}': '{re.escape(bad)}' is not a number"
     with pytest.raises(ParseError, match=message):
         read_file(path, coin="x")
+
+
+@pytest.mark.parametrize(
+    ("cell", "line"),
+    [("0024-01-01", 2), ("1600-06-01", 2), ("9999-01-02", 3), ("32503680000", 3)],  # 3000 AD
+)
+def test_a_date_outside_what_a_frame_can_hold_is_named(tmp_path, cell, line):
+    rows = ["2024-01-01,2,4,1.5,3,1", "2024-01-02,3,5,2.5,4,2"]
+    rows[line - 2] = cell + rows[line - 2][len("2024-01-0x") :]
+    if cell.isdigit():  # epoch seconds: the other row must be a number too
+        rows[0] = "1704067200" + rows[0][len("2024-01-01") :]
+    path = write(tmp_path, GENERIC.format("\n".join(rows)), "far.csv")
+    with pytest.raises(
+        ParseError,
+        match=rf"far\.csv: line {line}, column 'timestamp': '{cell}' is outside the dates "
+        r"coincast can hold \(1677-09-21 to 2262-04-11\)$",
+    ):
+        read_file(path, coin="x")

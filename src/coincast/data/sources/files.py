@@ -175,15 +175,17 @@ def _columns(raw: pd.DataFrame, p: Path) -> tuple[pd.DataFrame, str]:
 
 
 def _timestamps(col: pd.Series, p: Path, first_line: int, name: str) -> np.ndarray:
-    """Epoch milliseconds from ISO strings or epoch numbers (s, ms, us, ns by magnitude)."""
+    """Epoch milliseconds from ISO strings or epoch numbers (s, ms, us, ns by magnitude),
+    each within the dates a candle frame can hold."""
     if pd.api.types.is_datetime64_any_dtype(col):
-        parsed = pd.to_datetime(col, utc=True)
-        return _ms(parsed)
+        ms = _ms(pd.to_datetime(col, utc=True))
+        return _in_range(ms, col.astype(str), p, first_line, name)
     text = col.astype(str).str.strip()
     _no_empty(text, p, first_line, name)
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.notna().all():
-        return _epoch_ms(numbers.to_numpy(dtype="float64"), p, first_line, name)
+        ms = _epoch_ms(numbers.to_numpy(dtype="float64"), p, first_line, name)
+        return _in_range(ms, text, p, first_line, name)
     try:
         parsed = pd.to_datetime(text, utc=True, format="ISO8601")
     except (ValueError, TypeError):
@@ -193,11 +195,28 @@ def _timestamps(col: pd.Series, p: Path, first_line: int, name: str) -> np.ndarr
             f"{p}: line {first_line + bad}, column {name!r}: {text.iloc[bad]!r} is not a date "
             "or epoch number"
         ) from None
-    return _ms(parsed)
+    return _in_range(_ms(parsed), text, p, first_line, name)
 
 
 def _ms(parsed: pd.Series) -> np.ndarray:
-    return (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+    """Epoch milliseconds of parsed UTC times, whatever unit pandas parsed them in."""
+    return parsed.dt.as_unit("ms").astype("int64").to_numpy()
+
+
+#: The dates a candle frame can hold: pandas' nanosecond timestamps, in epoch milliseconds.
+_FIRST_MS = -(2**63 - 1) // 1_000_000 + 1
+_LAST_MS = (2**63 - 1) // 1_000_000
+
+
+def _in_range(ms: np.ndarray, text: pd.Series, p: Path, first_line: int, name: str) -> np.ndarray:
+    out = (ms < _FIRST_MS) | (ms > _LAST_MS)
+    if out.any():
+        bad = int(np.argmax(out))
+        raise ParseError(
+            f"{p}: line {first_line + bad}, column {name!r}: {text.iloc[bad]!r} is outside the "
+            f"dates coincast can hold ({pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d})"
+        )
+    return ms
 
 
 def _epoch_ms(x: np.ndarray, p: Path, first_line: int, name: str) -> np.ndarray:
