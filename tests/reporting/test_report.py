@@ -164,7 +164,7 @@ def test_metrics_table_one_row_per_model_with_the_right_columns(built):
     head, *rows = page.tables["metrics"]
     assert [t.strip() for t, _ in head] == [
         "model", "n", "MAE ÷ naive", "MAE", "RMSE", "MAPE", "sMAPE", "MASE", "direction right",
-        "coverage", "pinball", "CRPS", "vs naive",
+        "coverage (nominal 90 %)", "pinball", "CRPS", "vs naive",
     ]  # fmt: skip
     assert [r[0][0] for r in rows] == list(inputs["scores"]["model"])
     by = {r[0][0]: {c[1].get("data-col"): c for c in r} for r in rows}

@@ -109,7 +109,7 @@ def _print_scores(result: BacktestResult) -> None:
     scale = m.get("mase_scale") or {}
     table = Table(
         "model", "MAE/naive", "MAE", "RMSE", "MAPE", "DM p", "direction", "PT p",
-        "knows more?", "coverage", "CRPS", "MASE*",
+        "knows more?", "cover (90 %)", "CRPS", "MASE*",
         title=f"{m['coin']} {m['interval']}, horizon {m['horizon']}: "
         f"{m['test_start'][:10]} .. {m['test_end'][:10]} ({m['cutoffs']} cutoffs)",
     )  # fmt: skip

@@ -42,7 +42,8 @@ METRICS = [
     ("smape", "sMAPE", "pct", "min", "symmetric mean absolute percentage error"),
     ("mase", "MASE", "ratio", "min", "MAE over the naive forecast's one-step MAE on training bars"),
     ("directional_accuracy", "direction right", "pct1", "max", "share of up/down calls right"),
-    ("coverage", "coverage", "pct1", "target", "share of actuals inside the forecast band"),
+    ("coverage", "coverage (nominal 90 %)", "pct1", "target",
+     "share of actuals inside the central 90 % band; well calibrated near 90 %"),
     ("pinball", "pinball", "price", "min", "quantile (pinball) loss of the band"),
     ("crps", "CRPS", "price", "min", "continuous ranked probability score of the band"),
 ]  # fmt: skip
