@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import scoringrules
 import statsmodels.api as sm
+from references import pt_textbook
 from scipy import stats
 
 from coincast.errors import CoincastError
@@ -113,21 +114,6 @@ def test_information_per_step_on_every_kth_cutoff_against_statsmodels():
 
 
 # -- direction: Pesaran-Timmermann, one step at a time ---------------------------------------
-
-
-def pt_textbook(y_up: np.ndarray, x_up: np.ndarray) -> float:
-    """Pesaran and Timmermann (1992), eq. (6)-(9), written out from the paper's notation."""
-    n = len(y_up)
-    P = np.mean(y_up == x_up)
-    Py, Px = np.mean(y_up), np.mean(x_up)
-    P_star = Py * Px + (1 - Py) * (1 - Px)
-    V_P = P_star * (1 - P_star) / n
-    V_Pstar = (
-        (2 * Py - 1) ** 2 * Px * (1 - Px) / n
-        + (2 * Px - 1) ** 2 * Py * (1 - Py) / n
-        + 4 * Py * Px * (1 - Py) * (1 - Px) / n**2
-    )
-    return (P - P_star) / math.sqrt(V_P - V_Pstar)
 
 
 def test_direction_is_two_sided_pt_per_step_never_a_pooled_binomial():

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from arch.bootstrap import optimal_block_length
+from references import pt_textbook
 from scipy import stats
 
 from coincast.errors import CoincastError
@@ -193,21 +194,6 @@ def test_change_information_persistent_forecast_overlap_needs_thinning():
 
 
 # -- direction_test ---------------------------------------------------------------------------
-
-
-def pt_textbook(y_up: np.ndarray, x_up: np.ndarray) -> float:
-    """Pesaran and Timmermann (1992), eq. (6)-(9), written out from the paper's notation."""
-    n = len(y_up)
-    P = np.mean(y_up == x_up)
-    Py, Px = np.mean(y_up), np.mean(x_up)
-    P_star = Py * Px + (1 - Py) * (1 - Px)
-    V_P = P_star * (1 - P_star) / n
-    V_Pstar = (
-        (2 * Py - 1) ** 2 * Px * (1 - Px) / n
-        + (2 * Px - 1) ** 2 * Py * (1 - Py) / n
-        + 4 * Py * Px * (1 - Py) * (1 - Px) / n**2
-    )
-    return (P - P_star) / math.sqrt(V_P - V_Pstar)
 
 
 def test_pt_by_hand_on_a_small_case():

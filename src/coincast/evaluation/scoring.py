@@ -33,6 +33,21 @@ def _finite_nd(name: str, x) -> np.ndarray:
     return a
 
 
+def _location_scale(y, loc: tuple[str, object], scale: tuple[str, object]):
+    """``y``, a location and a non-negative scale as finite arrays broadcast to one shape."""
+    (ln, lv), (sn, sv) = loc, scale
+    y, mu, s = _finite_nd("y", y), _finite_nd(ln, lv), _finite_nd(sn, sv)
+    if (s < 0).any():
+        raise CoincastError(
+            f"{sn} holds negative values (the smallest is {s.min()}); it must be >= 0"
+        )
+    try:
+        return np.broadcast_arrays(y, mu, s)
+    except ValueError:
+        msg = f"y {y.shape}, {ln} {mu.shape} and {sn} {s.shape} do not broadcast together"
+        raise CoincastError(f"{msg}; pass arrays of one shape, or scalars") from None
+
+
 def crps_gaussian(y, mu, sigma) -> np.ndarray:
     """CRPS of the normal forecast ``N(mu, sigma**2)`` for each actual ``y`` (closed form).
 
@@ -45,15 +60,7 @@ def crps_gaussian(y, mu, sigma) -> np.ndarray:
     >>> crps_gaussian([0.0, 1.0], 0.0, [1.0, 0.0]).round(4).tolist()
     [0.2337, 1.0]
     """
-    y, mu, sigma = (_finite_nd(k, v) for k, v in (("y", y), ("mu", mu), ("sigma", sigma)))
-    if (sigma < 0).any():
-        msg = f"sigma holds negative values (the smallest is {sigma.min()}); it must be >= 0"
-        raise CoincastError(msg)
-    try:
-        y, mu, sigma = np.broadcast_arrays(y, mu, sigma)
-    except ValueError:
-        msg = f"y {y.shape}, mu {mu.shape} and sigma {sigma.shape} do not broadcast together"
-        raise CoincastError(f"{msg}; pass arrays of one shape, or scalars") from None
+    y, mu, sigma = _location_scale(y, ("mu", mu), ("sigma", sigma))
     positive = sigma > 0
     s = np.where(positive, sigma, 1.0)
     z = (y - mu) / s
@@ -75,16 +82,7 @@ def crps_lognormal(y, mulog, sigmalog) -> np.ndarray:
     >>> crps_lognormal([1.0, 2.0], 0.0, [0.0, 0.0]).tolist()
     [0.0, 1.0]
     """
-    y, mu = _finite_nd("y", y), _finite_nd("mulog", mulog)
-    s = _finite_nd("sigmalog", sigmalog)
-    if (s < 0).any():
-        msg = f"sigmalog holds negative values (the smallest is {s.min()}); it must be >= 0"
-        raise CoincastError(msg)
-    try:
-        y, mu, s = np.broadcast_arrays(y, mu, s)
-    except ValueError:
-        msg = f"y {y.shape}, mulog {mu.shape} and sigmalog {s.shape} do not broadcast together"
-        raise CoincastError(f"{msg}; pass arrays of one shape, or scalars") from None
+    y, mu, s = _location_scale(y, ("mulog", mulog), ("sigmalog", sigmalog))
     positive = s > 0
     safe = np.where(positive, s, 1.0)
     logy = np.log(np.where(y > 0, y, 1.0))
