@@ -16,6 +16,7 @@ Prints the median seconds of each side and the median of the pairs' ratios this 
 (below 1: faster), with their range.
 
     python benchmarks/bench_ab.py --base 4ac9fa5 --repeat 5
+    python benchmarks/bench_ab.py --base 4ac9fa5 --head 39f13ef   # two commits
 """
 
 from __future__ import annotations
@@ -86,28 +87,36 @@ def run_child(src: Path, work: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--base", default="4ac9fa5", help="the commit to compare against")
+    ap.add_argument("--head", default=None, help="a commit to measure instead of this tree")
     ap.add_argument("--repeat", type=int, default=5, help="child runs per side and workload")
     ap.add_argument("--work", default="fit,predict,backtest", help="comma-separated workloads")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base),
-                        args.base], check=True)  # fmt: skip
+        trees = {"base": (args.base, Path(tmp) / "base")}
+        if args.head:
+            trees["head"] = (args.head, Path(tmp) / "head")
+        for rev, folder in trees.values():
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach",
+                            str(folder), rev], check=True)  # fmt: skip
+        head = trees["head"][1] / "src" if args.head else ROOT / "src"
         try:
-            rows = [measure(w, base / "src", args.repeat) for w in args.work.split(",")]
+            rows = [measure(w, trees["base"][1] / "src", head, args.repeat)
+                    for w in args.work.split(",")]  # fmt: skip
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
-                           check=False)  # fmt: skip
-    print(f"\nA/B against {args.base}, {args.repeat} alternating fresh processes per side, "
-          f"one thread, python {sys.version.split()[0]}, cpus {os.cpu_count()}\n")  # fmt: skip
-    head = ("workload", f"base {args.base}", "this tree", "this / base, median of pairs")
-    print(markdown(head, rows))
+            for _, folder in trees.values():
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                                str(folder)], check=False)  # fmt: skip
+    this = args.head or "this tree"
+    where = f"python {sys.version.split()[0]}, cpus {os.cpu_count()}"
+    print(f"\nA/B of {this} against {args.base}, {args.repeat} alternating fresh processes "
+          f"per side, one thread, {where}\n")  # fmt: skip
+    print(markdown(("workload", args.base, this, "ratio, median of pairs"), rows))
 
 
-def measure(work: str, base_src: Path, repeat: int) -> tuple[str, str, str, str]:
+def measure(work: str, base_src: Path, head_src: Path, repeat: int) -> tuple[str, str, str, str]:
     old, new = [], []
     for i in range(repeat):
-        for side, times, src in (("base", old, base_src), ("this", new, ROOT / "src")):
+        for side, times, src in (("base", old, base_src), ("head", new, head_src)):
             times.append(run_child(src, work))
             print(f"  {work} run {i + 1} {side}: {times[-1]:.2f} s", flush=True)
     ratios = sorted(n / o for n, o in zip(new, old, strict=True))  # each pair ran side by side
