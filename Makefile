@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_backtest.py
 	$(BIN)/python benchmarks/bench_explain.py
 	$(BIN)/python benchmarks/bench_global.py
+	$(BIN)/python benchmarks/bench_ab.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache
