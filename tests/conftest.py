@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from coincast.data.store import Store
+from coincast.series import make_frame
 
 #: Real market data beside the repository (see ../shared/data/README.md); never copied here.
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -45,3 +47,18 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var in ("COINGECKO_API_KEY", "COINGECKO_API_PLAN", "COINGECKO_BASE_URL", "COINCAST_STORE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COINCAST_HOME", str(tmp_path / "home"))
+
+
+def frame_of(ts_ms, close, interval="1m", **cols):
+    """A candle frame of closes at epoch-ms times (open/high/low default to the close)."""
+    close = np.asarray(close, dtype=float)
+    data = {
+        "open": cols.get("open", close),
+        "high": cols.get("high", close),
+        "low": cols.get("low", close),
+        "close": close,
+        "volume": cols.get("volume", np.ones(len(close))),
+    }
+    return make_frame(
+        np.asarray(ts_ms), data, coin="x", quote="usd", interval=interval, source="test"
+    )

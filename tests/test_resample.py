@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import frame_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,20 +32,6 @@ from coincast.series import (
 
 MIN = 60_000
 HOUR = 60 * MIN
-
-
-def frame_of(ts_ms, close, interval="1m", **cols):
-    close = np.asarray(close, dtype=float)
-    data = {
-        "open": cols.get("open", close),
-        "high": cols.get("high", close),
-        "low": cols.get("low", close),
-        "close": close,
-        "volume": cols.get("volume", np.ones(len(close))),
-    }
-    return make_frame(
-        np.asarray(ts_ms), data, coin="x", quote="usd", interval=interval, source="test"
-    )
 
 
 def minutes(*spans: tuple[int, int]) -> np.ndarray:

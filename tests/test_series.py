@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import frame_of
 
 from coincast.errors import DataError, IntervalError
 from coincast.intervals import INTERVALS
@@ -12,25 +13,10 @@ from coincast.series import (
     COLUMNS,
     find_gaps,
     infer_interval,
-    make_frame,
     validate_candles,
 )
 
 MIN = 60_000
-
-
-def frame_of(ts_ms, close, interval="1m", **cols):
-    close = np.asarray(close, dtype=float)
-    data = {
-        "open": cols.get("open", close),
-        "high": cols.get("high", close),
-        "low": cols.get("low", close),
-        "close": close,
-        "volume": cols.get("volume", np.ones(len(close))),
-    }
-    return make_frame(
-        np.asarray(ts_ms), data, coin="x", quote="usd", interval=interval, source="test"
-    )
 
 
 def test_valid_frame_passes_and_is_returned_unchanged():
