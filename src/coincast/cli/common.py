@@ -16,6 +16,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from ..coins import resolve_offline
 from ..data.paths import default_store_path
@@ -23,8 +24,10 @@ from ..data.store import Store
 from ..errors import CoincastError
 
 # Wide tables when piped (rich would wrap at 80 columns); the terminal's width otherwise.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: coin names, paths and server messages are printed literally ("[/b]" is text,
+# not a closing tag); styled words are built with rich.text.Text, never from markup strings.
+out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,11 +62,24 @@ def handles_errors(fn: F) -> F:
 
 
 def fail(message: str) -> None:
-    """Print ``Error: message`` (one line) to stderr and exit with code 1."""
-    line = " ".join(message.split())
-    err.print(f"[bold red]Error:[/] {line}", markup=True, highlight=False, soft_wrap=True)
+    """Print ``Error: message`` (one line, literally) to stderr and exit with code 1."""
+    err.print(Text.assemble(("Error:", "bold red"), " ", one_line(message)))
     logging.getLogger("coincast").debug("error", exc_info=True)
     raise typer.Exit(1)
+
+
+def warn(message: str, label: str = "") -> None:
+    """Print a warning (one line, literally, in yellow) to stderr, so stdout stays clean for
+    ``--json``; ``label`` is a bold prefix such as ``"NOTICE:"``."""
+    parts: list[str | tuple[str, str]] = [(label + " ", "bold yellow")] if label else []
+    err.print(Text.assemble(*parts, (one_line(message), "yellow")))
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: runs of whitespace (newlines included) become one space, and
+    control characters (NUL, escape sequences) are shown as ``\\x..`` escapes."""
+    line = " ".join(str(text).split())
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
 
 
 @contextmanager
@@ -105,10 +121,10 @@ def _short(t: pd.Timestamp) -> str:
 def progress_bar(unit: str, console: Console, disable: bool = False) -> Progress:
     """A transient progress bar counting ``unit`` (terminals only)."""
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn(unit),
+        TextColumn(unit, markup=False),
         TimeElapsedColumn(),
         console=console,
         transient=True,

@@ -24,7 +24,7 @@ from ..evaluation.verdicts import fmt_p, fmt_ratio, verdict
 from ..models.forecaster import LSTMConfig
 from ..reporting.folder import save_backtest
 from ..reporting.plots import plot_prices
-from .common import err, handles_errors, out, span, state
+from .common import handles_errors, out, span, state, warn
 
 DEMO_COINS = ("bitcoin", "ethereum")
 
@@ -102,10 +102,7 @@ def _add_rows(summary: Table, coin: str, scores) -> None:
 
 def _pick_source(offline: bool) -> CoinGeckoSource | SyntheticSource:
     if offline:
-        err.print(
-            "[bold yellow]Offline demo:[/] using the synthetic source "
-            "(generated prices, not market data)."
-        )
+        warn("using the synthetic source (generated prices, not market data).", "Offline demo:")
         return SyntheticSource()
     try:
         source = CoinGeckoSource()
@@ -113,8 +110,9 @@ def _pick_source(offline: bool) -> CoinGeckoSource | SyntheticSource:
         source = None
     if source is not None and source.ping():
         return source
-    err.print(
-        "[bold yellow]NOTICE: CoinGecko cannot be reached; the demo uses the SYNTHETIC source "
-        "(generated prices, not market data).[/]"
+    warn(
+        "CoinGecko cannot be reached; the demo uses the SYNTHETIC source "
+        "(generated prices, not market data).",
+        "NOTICE:",
     )
     return SyntheticSource()
