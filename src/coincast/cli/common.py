@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..coins import resolve_offline
@@ -60,7 +61,7 @@ def handles_errors(fn: F) -> F:
 
 def fail(message: str) -> None:
     """Print ``Error: message`` (one line) to stderr and exit with code 1."""
-    line = " ".join(message.split())
+    line = escape(" ".join(message.split()))  # a message may quote a server's "[/x]"
     err.print(f"[bold red]Error:[/] {line}", markup=True, highlight=False, soft_wrap=True)
     logging.getLogger("coincast").debug("error", exc_info=True)
     raise typer.Exit(1)
