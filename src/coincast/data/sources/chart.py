@@ -56,9 +56,14 @@ def parse_points(data: Any, coin: str, lo_ms: int, hi_ms: int) -> tuple[np.ndarr
         f"CoinGecko's market_chart answer for {coin} "
         f"({from_ms(lo_ms):%Y-%m-%d %H:%M} .. {from_ms(hi_ms - 1):%Y-%m-%d %H:%M:%S} UTC)"
     )
+    if not isinstance(data, dict):
+        raise SourceError(
+            f"{where} has an unexpected shape: it is {_kind(data)}, not an object of prices, "
+            "market_caps and total_volumes; nothing was stored for this range"
+        )
     series, problems = {}, []
     for name, (noun, wrong, positive) in _SERIES.items():
-        points = data.get(name) if isinstance(data, dict) else None
+        points = data.get(name)
         if not isinstance(points, list):
             raise SourceError(
                 f"{where} has an unexpected shape: {name!r} is {_kind(points)}, not a list of "
@@ -120,7 +125,7 @@ def _number(x: Any) -> float | None:
 
 
 def _kind(value: Any) -> str:
-    return "missing" if value is None else f"a {type(value).__name__}"
+    return "missing or null" if value is None else f"a {type(value).__name__}"
 
 
 def _align(ts: np.ndarray, pairs: list[tuple[int, float]]) -> np.ndarray:

@@ -130,7 +130,7 @@ class CoinGeckoSource:
         if not isinstance(data, list) or not all(_is_coin(x) for x in data):
             raise SourceError(
                 "CoinGecko's /coins/list answer has an unexpected shape (not a list of objects "
-                "with string id, symbol and name); nothing was stored, check COINGECKO_BASE_URL"
+                f"with string id, symbol and name); nothing was stored, check {self.client.setting}"
             )
         coins = [{"id": x["id"], "symbol": x["symbol"], "name": x["name"]} for x in data]
         if self.store is not None:

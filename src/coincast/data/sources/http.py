@@ -137,6 +137,13 @@ class _Retry(Exception):
         self.reason, self.wait, self.unreachable = reason, wait, unreachable
 
 
+class _Session(requests.Session):
+    """A session that never follows (or even parses) a redirect itself: JsonClient does."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
 class JsonClient:
     """GET JSON over a pooled :class:`requests.Session` with rate limit and retries.
 
@@ -165,7 +172,7 @@ class JsonClient:
         self.base_url = base_url.rstrip("/")
         self.secrets = tuple(v for v in (headers or {}).values() if v)
         self.limits = limits or HttpLimits.resolve()
-        self.session = guard_session(requests.Session(), self.limits)
+        self.session = guard_session(_Session(), self.limits)
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
         self.limiter = limiter
         self.policy = policy or RetryPolicy()
@@ -249,7 +256,7 @@ class JsonClient:
             location = resp.headers.get("Location")
             if resp.status_code not in REDIRECT_STATUS or not location:
                 return resp
-            target = urljoin(resp.url, location)
+            target = _join(resp.url, location)
             if _origin(target) != self._origin:
                 where = self.clean(_netloc(target) or target, 100)
                 raise SourceError(
@@ -330,6 +337,14 @@ def _origin(url: str) -> tuple[str, str, int] | None:
     if scheme not in ("http", "https") or not host:
         return None
     return scheme, host.lower(), port or (443 if scheme == "https" else 80)
+
+
+def _join(base: str, location: str) -> str:
+    """``location`` (a redirect's target) resolved against ``base``; itself if unreadable."""
+    try:
+        return urljoin(base, location)
+    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 address)
+        return location
 
 
 def _netloc(url: str) -> str:

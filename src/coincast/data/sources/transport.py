@@ -38,7 +38,8 @@ DEADLINE_ENV = "COINCAST_HTTP_DEADLINE"
 MAX_BYTES_ENV = "COINCAST_HTTP_MAX_BYTES"
 DEFAULT_DEADLINE = 60.0  #: seconds; a CoinGecko or Binance answer takes well under one
 DEFAULT_MAX_BYTES = 64 * 2**20  #: Binance's full market list is ~20 MB; a chart page ~0.2 MB
-MAX_DEADLINE = 86_400.0
+MAX_DEADLINE = 86_400.0  #: a day
+MAX_MAX_BYTES = 2**40  #: a TiB
 _READ_SIZE = 65_536
 
 
@@ -110,12 +111,13 @@ class HttpLimits:
             if raw is not None:
                 seconds = env_number(DEADLINE_ENV, raw, "60", MAX_DEADLINE)
         if max_bytes is not None:
-            size = positive_int(max_bytes, "max_bytes", f"max_bytes={DEFAULT_MAX_BYTES}")
+            example = f"max_bytes={DEFAULT_MAX_BYTES}"
+            size = positive_int(max_bytes, "max_bytes", example, MAX_MAX_BYTES)
         else:
             raw = os.environ.get(MAX_BYTES_ENV) or None
             size = DEFAULT_MAX_BYTES
             if raw is not None:
-                size = env_int(MAX_BYTES_ENV, raw, str(DEFAULT_MAX_BYTES))
+                size = env_int(MAX_BYTES_ENV, raw, str(DEFAULT_MAX_BYTES), MAX_MAX_BYTES)
         return cls(seconds, size)
 
 
@@ -159,7 +161,7 @@ def env_number(var: str, raw: str, example: str, most: float = math.inf) -> floa
 def env_int(var: str, raw: str, example: str, most: int | None = None) -> int:
     """Environment variable ``var`` (text ``raw``) as an int in ``[1, most]``."""
     text = raw.strip()
-    value = int(text) if text.isdigit() and len(text) <= 18 else 0
+    value = int(text) if text.isdigit() and len(text) <= 30 else 0
     if value < 1 or (most is not None and value > most):
         limit = f" and at most {most}" if most is not None else ""
         raise SourceError(
