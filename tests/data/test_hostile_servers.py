@@ -11,13 +11,11 @@ never shows the API key. The CLI cases run ``coincast fetch``: exit code 1, exac
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import math
 import re
 import shutil
 import socket
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +24,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from fakes.coingecko import FakeCoinGecko
-from fakes.hostile import Reply, closed_port, nested
+from fakes.hostile import Reply, closed_port, nested, store_snapshot
 from typer.testing import CliRunner
 
 from coincast.cli import app
@@ -69,22 +67,6 @@ def fetch_btc(store: Store, source: CoinGeckoSource, **kw: Any) -> Any:
     return fetch(store, source, "bitcoin", interval="1d", days=30, now=NOW, **kw)
 
 
-def snapshot(path: Path) -> str:
-    """A hash of every row of every table of the store at ``path``."""
-    con = sqlite3.connect(path)
-    try:
-        digest = hashlib.sha256()
-        tables = con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-        for (table,) in tables.fetchall():
-            width = len(con.execute(f"PRAGMA table_info({table})").fetchall())
-            order = ", ".join(str(i) for i in range(1, width + 1))
-            for row in con.execute(f"SELECT * FROM {table} ORDER BY {order}"):
-                digest.update(repr((table, row)).encode())
-        return digest.hexdigest()
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store holding ethereum and part of bitcoin, and the coin list cached (now)."""
@@ -112,10 +94,10 @@ def fails_unchanged(
     db: Path, call: Callable[[Store], object], match: str, exc: type[Exception] = SourceError
 ) -> str:
     """Run ``call(store)``: it must raise ``exc`` matching ``match`` and change nothing."""
-    before = snapshot(db)
+    before = store_snapshot(db)
     with Store(db) as store, pytest.raises(exc, match=match) as info:
         call(store)
-    assert snapshot(db) == before, "a failed fetch changed the store"
+    assert store_snapshot(db) == before, "a failed fetch changed the store"
     message = str(info.value)
     assert SECRET.lower() not in message.lower() and "\n" not in message
     return message
@@ -620,10 +602,10 @@ def test_a_failed_dns_lookup_is_reported_in_under_5_s(
 
 def cli(db: Path, *args: str, env: dict[str, str]) -> str:
     """Run ``coincast fetch``: it must fail with one ``Error:`` line and change nothing."""
-    before = snapshot(db)
+    before = store_snapshot(db)
     env = {"COINGECKO_API_KEY": SECRET, "COINGECKO_API_PLAN": "pro", **env}
     result = runner.invoke(app, ["--store", str(db), "fetch", *args], env=env)
-    assert snapshot(db) == before, "a failed fetch changed the store"
+    assert store_snapshot(db) == before, "a failed fetch changed the store"
     assert result.exit_code == 1, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr

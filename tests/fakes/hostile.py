@@ -4,19 +4,22 @@ A :class:`Reply` replaces one answer of a fake (``FakeCoinGecko.answer`` or
 ``FakeBinance.answer``): any status, headers and content type; a body given as bytes or as
 an edit of the fake's normal JSON payload; sent at once, dripped a byte at a time (from the
 status line or after the headers), or endlessly. :func:`closed_port` gives a port nothing
-listens on (connection refused).
+listens on (connection refused); :func:`store_snapshot` hashes a store's every row.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import socket
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 
@@ -100,3 +103,20 @@ def closed_port() -> int:
 def nested(depth: int) -> bytes:
     """``[[[...]]]`` nested ``depth`` deep: valid JSON no recursive parser can read."""
     return b"[" * depth + b"]" * depth
+
+
+def store_snapshot(path: Path) -> str:
+    """A hash of every row of every table of the store at ``path``: what a fetch that
+    failed must leave unchanged."""
+    con = sqlite3.connect(path)
+    try:
+        digest = hashlib.sha256()
+        tables = con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        for (table,) in tables.fetchall():
+            width = len(con.execute(f"PRAGMA table_info({table})").fetchall())
+            order = ", ".join(str(i) for i in range(1, width + 1))
+            for row in con.execute(f"SELECT * FROM {table} ORDER BY {order}"):
+                digest.update(repr((table, row)).encode())
+        return digest.hexdigest()
+    finally:
+        con.close()

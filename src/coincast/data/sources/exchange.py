@@ -13,6 +13,7 @@ none). No API key is configured or sent: only public market data is read.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import math
 import time
@@ -28,7 +29,14 @@ from ...errors import IntervalError, SourceError, UnknownCoinError
 from ...intervals import interval_ms
 from ...series import make_frame
 from .base import split_range
-from .http import UNREACHABLE_RETRIES, UNREACHABLE_WAIT, WAY_OUT, RetryPolicy, retry_after
+from .http import (
+    UNREACHABLE_RETRIES,
+    UNREACHABLE_WAIT,
+    WAY_OUT,
+    RetryPolicy,
+    is_json_type,
+    retry_after,
+)
 from .transport import (
     GuardError,
     HttpLimits,
@@ -106,6 +114,8 @@ class ExchangeSource:
             guard_session(self.exchange.session, self.limits)
         # ccxt swallows unparseable JSON; keeping the last parsed answer lets us notice.
         self.exchange.enableLastJsonResponse = True
+        self.exchange.enableLastHttpResponse = True  # what it was, when it is not JSON
+        self.exchange.enableLastResponseHeaders = True  # its type, and Retry-After
         self.policy = policy or RetryPolicy()
         self.page_limit = page_limit
         self.sleep = sleep
@@ -161,24 +171,22 @@ class ExchangeSource:
         )
 
     def _markets(self) -> dict[str, Any]:
-        ccxt = _ccxt()
         if self.exchange.markets:
             return self.exchange.markets
         self.exchange.last_json_response = None
         markets = self.exchange.load_markets(reload=True)
         if self.exchange.last_json_response is None or not markets:
-            raise ccxt.BadResponse(f"{self.exchange_id} sent an unreadable market list")
+            raise self._unreadable("market list")
         return markets
 
     def _page(self, symbol: str, interval: str, since: int, limit: int) -> list[list[Any]]:
-        ccxt = _ccxt()
         self.requests_made += 1
         self.exchange.last_json_response = None
         rows = self.exchange.fetch_ohlcv(symbol, interval, since=since, limit=limit)
         # ccxt swallows unparseable (e.g. truncated) JSON and returns [] or junk rows.
         if self.exchange.last_json_response is None:
-            raise ccxt.BadResponse(f"{self.exchange_id} sent an unreadable OHLCV answer")
-        problems = _row_problems(rows)
+            raise self._unreadable("OHLCV")
+        problems = _row_problems(rows) or _lost_rows(self.exchange.last_json_response, rows)
         if problems:
             raise SourceError(
                 f"{self.exchange_id}'s OHLCV answer for {symbol} {interval} from "
@@ -187,6 +195,33 @@ class ExchangeSource:
                 "asks for it again"
             )
         return rows
+
+    def _unreadable(self, what: str) -> Exception:
+        """Why ccxt could not parse the last answer: ccxt.BadResponse (retried) when it looks
+        truncated; a SourceError (final) when it is not JSON, or JSON nested too deeply."""
+        headers = getattr(self.exchange, "last_response_headers", None) or {}
+        ctype = str(headers.get("Content-Type", ""))
+        text = getattr(self.exchange, "last_http_response", None)
+        text = text if isinstance(text, str) else ""
+        if ctype and not is_json_type(ctype):
+            return SourceError(
+                f"{self.exchange_id} answered the {what} request with "
+                f"{server_text(ctype, limit=60)}, not JSON: '{server_text(text[:1000], limit=100)}'"
+                "; nothing was stored from it"
+            )
+        try:
+            json.loads(text)
+        except RecursionError:
+            return SourceError(
+                f"{self.exchange_id}'s {what} answer is JSON nested too deeply to read; nothing "
+                "was stored from it"
+            )
+        except ValueError:  # truncated: worth another try
+            return _ccxt().BadResponse(f"{self.exchange_id} sent an unreadable {what} answer")
+        return SourceError(
+            f"{self.exchange_id}'s {what} answer has an unexpected shape (JSON that is neither "
+            "an object nor a list); nothing was stored from it"
+        )
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` retrying ccxt's transient failures (network, 429/418, 5xx, bad JSON):
@@ -264,6 +299,19 @@ def _row_problems(rows: Any) -> str:
         (volume, "have a volume that is not finite or negative"),
     )
     return "; ".join(f"{n} of {len(rows)} rows {what}" for n, what in counts if n)
+
+
+def _lost_rows(raw: Any, rows: list[list[Any]]) -> str:
+    """What ccxt dropped without a word: rows of a list answer it could not read (or that
+    lie before the requested start), or an answer holding no list at all."""
+    if isinstance(raw, list):
+        lost = len(raw) - len(rows)
+        return f"{lost} of {len(raw)} rows are not candles at or after the requested start" * (
+            lost > 0
+        )
+    inner = raw.values() if isinstance(raw, dict) else ()
+    holds = any(isinstance(v, list) or (isinstance(v, dict) and v) for v in inner)
+    return "" if holds or rows else f"it is a {type(raw).__name__} holding no list of candles"
 
 
 def _is_number(x: Any) -> bool:

@@ -289,7 +289,7 @@ class JsonClient:
     def _json(self, resp: requests.Response, path: str) -> Any:
         """The decoded body; an answer that is not JSON fails at once with what it was."""
         ctype = resp.headers.get("Content-Type", "")
-        if ctype and not _is_json_type(ctype):
+        if ctype and not is_json_type(ctype):
             head = self.clean(resp.content[:1000].decode("utf-8", "replace"), 100)
             raise SourceError(
                 f"{self.name} answered {path} with {self.clean(ctype, 60)}, not JSON: "
@@ -311,7 +311,8 @@ class JsonClient:
             ) from None
 
 
-def _is_json_type(ctype: str) -> bool:
+def is_json_type(ctype: str) -> bool:
+    """Whether a Content-Type names JSON (``application/json``, ``text/json``, ``*+json``)."""
     kind = ctype.split(";")[0].strip().lower()
     return kind in ("application/json", "text/json") or kind.endswith("+json")
 
