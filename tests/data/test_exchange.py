@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from fakes.binance import DEFAULT_NOW_MS, FakeBinance, make_exchange, synthetic_price
+from fakes.hostile import Reply, closed_port, nested, store_snapshot
 
 from coincast.data.fetch import fetch
 from coincast.data.sources import get_source
 from coincast.data.sources.exchange import ExchangeSource
 from coincast.data.sources.http import RetryPolicy
+from coincast.data.sources.transport import HttpLimits
 from coincast.data.store import SeriesKey, Store
 from coincast.errors import IntervalError, SourceError, UnknownCoinError
 from coincast.intervals import bar_start
@@ -438,3 +440,127 @@ def test_retry_after_beyond_the_policy_gives_up(store: Store) -> None:
             fetch(store, source, "bitcoin", interval="1h", days=1, now=now_of(fake))
         assert len(fake.kline_requests()) == 1  # no early retry that would extend the ban
     assert sleeps == []
+
+
+# -- hostile servers (see also test_hostile_servers.py) ------------------------------------------
+
+
+def guarded_source(fake: FakeBinance, sleeps: Sleeps) -> ExchangeSource:
+    """A source whose requests have a 1 s deadline and a 100 kB size cap."""
+    return ExchangeSource(
+        "binance",
+        exchange=make_exchange(fake.url),
+        policy=POLICY,
+        sleep=sleeps,
+        limits=HttpLimits(deadline=1.0, max_bytes=100_000),
+    )
+
+
+def edit_row(i: int, j: int, value: object):
+    def edit(rows: list) -> list:
+        rows[i][j] = value
+        return rows
+
+    return edit
+
+
+ROWS = r"binance's OHLCV answer for BTC/USDT 1h from 2025-02-19 00:00 UTC is not wholly valid: "
+KEEP = r"; nothing was stored for this range, and the next fetch asks for it again$"
+HOSTILE_KLINES = {
+    "negative close": (Reply(body=edit_row(3, 4, "-1")), ROWS + r"1 of 24 rows have a price"),
+    "null high": (Reply(body=edit_row(3, 2, None)), ROWS + r"1 of 24 rows have a price that is"),
+    "text open": (Reply(body=edit_row(3, 1, "abc")), ROWS + r"1 of 24 rows have a price"),
+    "zero low": (Reply(body=edit_row(0, 3, "0")), ROWS + r"1 of 24 rows have a price"),
+    "NaN volume": (Reply(body=edit_row(5, 5, "NaN")), ROWS + r"1 of 24 rows have a volume"),
+    "time 1e30": (Reply(body=edit_row(0, 0, 10**30)), ROWS + r"1 of 24 rows are not \[time,"),
+    "rows before the start": (
+        Reply(body=lambda rows: [[rows[0][0] - 3_600_000, *rows[0][1:]], *rows]),
+        ROWS + r"1 of 25 rows are not candles at or after the requested start",
+    ),
+    "rows of text": (Reply(body=b'["abc", "def"]'), ROWS + r"2 of 2 rows are not candles at"),
+    "an object": (Reply(body=b'{"a": 1}'), ROWS + r"it is a dict holding no list of candles"),
+}
+HOSTILE_FINAL = {
+    "html": (
+        Reply(body=b"<html>\n<b>502</b></html>", content_type="text/html"),
+        r"^binance answered the OHLCV request with text/html, not JSON: '<html> <b>502</b>"
+        r"</html>'; nothing was stored from it$",
+    ),
+    "a string": (
+        Reply(body=b'"hello"'),
+        r"^binance's OHLCV answer has an unexpected shape \(JSON that is neither an object nor",
+    ),
+    "40k deep": (Reply(body=nested(40_000)), r"^binance's OHLCV answer is JSON nested too deeply"),
+    "drip": (
+        Reply(drip=0.2),
+        r"^binance sent no complete answer to /api/v3/klines within 1 s \(the deadline, COINCAST",
+    ),
+    "endless": (
+        Reply(endless=True),
+        r"^binance's answer to /api/v3/klines is larger than 100,000 bytes \(more than 100,000",
+    ),
+    "Retry-After inf": (
+        Reply(429, b'{"code":-1003}', headers={"Retry-After": "inf"}),
+        r"^binance asked to wait inf s \(Retry-After\); try again later$",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", [*HOSTILE_KLINES, *HOSTILE_FINAL])
+def test_a_hostile_kline_answer_fails_at_once_and_changes_nothing(
+    store_path: Path, case: str
+) -> None:
+    reply, match = HOSTILE_KLINES.get(case) or HOSTILE_FINAL[case]
+    match += ".*" + KEEP if case in HOSTILE_KLINES else ""
+    sleeps = Sleeps()
+    with FakeBinance() as fake:
+        with Store(store_path) as store:  # something already stored
+            fetch(store, source_for(fake), "ETH", interval="1h", days=1, now=now_of(fake))
+        before = store_snapshot(store_path)
+        fake.answer(reply, times=10)
+        started = time.monotonic()
+        with Store(store_path) as store, pytest.raises(SourceError, match=match):
+            source = guarded_source(fake, sleeps)
+            fetch(store, source, "bitcoin", interval="1h", days=1, now=now_of(fake))
+        assert time.monotonic() - started < 5.0
+        assert [r.fault for r in fake.kline_requests()][-2:] == [None, "reply"]  # no retry
+    assert store_snapshot(store_path) == before
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "soon", "", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_an_unreadable_exchange_retry_after_falls_back_to_backoff(store: Store, value: str) -> None:
+    sleeps = Sleeps()
+    with FakeBinance() as fake:
+        fake.answer(Reply(429, b'{"code":-1003}', headers={"Retry-After": value}))
+        result = fetch(
+            store, guarded_source(fake, sleeps), "bitcoin", interval="1h", days=1, now=now_of(fake)
+        )
+        assert [r.fault for r in fake.kline_requests()] == ["reply", None]
+    assert result.new_rows == 24
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.05  # the policy's backoff, not NaN
+
+
+def test_an_unreachable_exchange_is_reported_in_under_5_s(store: Store) -> None:
+    port = closed_port()
+    source = ExchangeSource("binance", exchange=make_exchange(f"http://127.0.0.1:{port}"))
+    started = time.monotonic()
+    with pytest.raises(
+        SourceError,
+        match=rf"^could not reach 127\.0\.0\.1:{port} \(connection refused\); check the network, "
+        r"or use --source synthetic or `coincast import FILE`$",
+    ):
+        fetch(store, source, "bitcoin", interval="1h", days=1)
+    assert time.monotonic() - started < 5.0  # two quick retries, not the policy's backoff
+    assert store.list_series() == []
+
+
+def test_an_oversize_market_list_stops_at_the_cap(store: Store) -> None:
+    with FakeBinance() as fake:
+        fake.answer(Reply(body=b" " * 200_000), path_contains="exchangeInfo")
+        with pytest.raises(
+            SourceError, match=r"^binance's answer to /api/v3/exchangeInfo is larger"
+        ):
+            fetch(store, guarded_source(fake, Sleeps()), "bitcoin", interval="1h", days=1,
+                  now=now_of(fake))  # fmt: skip
+    assert store.list_series() == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -88,11 +90,87 @@ def test_bad_ranges_are_clear_errors(store):
     src = CountingSource()
     with pytest.raises(CoincastError, match="either --days or --start"):
         fetch(store, src, "demo", days=3, start="2024-01-01", now=NOW)
-    with pytest.raises(CoincastError, match="--days must be > 0"):
-        fetch(store, src, "demo", days=-1, now=NOW)
     with pytest.raises(CoincastError, match="holds no complete 1d bar"):
         fetch(store, src, "demo", start="2024-06-01", now=NOW)
     assert src.calls == []
+
+
+@pytest.mark.parametrize(
+    ("days", "shown"),
+    [
+        (math.nan, "nan"),
+        (math.inf, "inf"),
+        (-math.inf, "-inf"),
+        (1e20, "1e+20"),
+        (10_000, "10000"),  # reaches back before 2009
+        (-1, "-1"),
+        (0, "0"),
+        (0.0, "0"),
+        ("3", "'3'"),
+        (True, "True"),
+        (None.__class__, "<class 'NoneType'>"),
+    ],
+)
+def test_hostile_days_are_one_clear_error(store, days, shown):
+    src = CountingSource()
+    message = (
+        rf"^--days is {re.escape(shown)}; it must be a finite number of days > 0 reaching no "
+        r"further back than 2009-01-03 \(at most 5,629 here\), e.g. --days 365$"
+    )
+    with pytest.raises(CoincastError, match=message):
+        fetch(store, src, "demo", days=days, now=NOW)
+    assert src.calls == [] and store.list_series() == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("1900-01-01", None, r"--start 1900-01-01 is before 2009-01-03, the first day any coin"),
+        ("1969-12-31", "2024-01-01", r"--start 1969-12-31 is before 2009-01-03"),
+        ("2009-01-02 23:59", None, r"--start 2009-01-02 is before 2009-01-03"),
+        ("1000-01-01", None, r"--start 1000-01-01 is before 2009-01-03"),
+        ("0000-00-00", None, r"--start '0000-00-00' is not a date; use YYYY-MM-DD"),
+        (
+            "2024-02-01",
+            "2024-01-01",
+            r"--end \(2024-01-01 00:00\) is before --start \(2024-02-01 00:00\); give an --end",
+        ),
+        ("2024-05-01", 17, r"--end 17 is not a date|--end \(1970-01-01"),
+        (object(), None, r"--start <object object at .*> is not a date"),
+    ],
+)
+def test_hostile_starts_and_ends_are_one_clear_error(store, start, end, message):
+    src = CountingSource()
+    with pytest.raises(CoincastError, match=message):
+        fetch(store, src, "demo", start=start, end=end, now=NOW)
+    assert src.calls == [] and store.list_series() == []
+
+
+def test_the_earliest_start_is_accepted(store):
+    r = fetch(store, CountingSource(), "demo", start="2009-01-03", end="2009-01-05", now=NOW)
+    assert (r.new_rows, r.start) == (3, pd.Timestamp("2009-01-03", tz="UTC"))
+
+
+def test_refresh_asks_again_for_covered_ranges_and_replaces_their_bars(store):
+    class Shifted(CountingSource):  # answers higher prices once `shift` is set
+        shift = 0.0
+
+        def fetch_chunk(self, *args):
+            frame = super().fetch_chunk(*args)
+            frame[["open", "high", "low", "close"]] += self.shift
+            return frame
+
+    src = Shifted()
+    first = fetch(store, src, "demo", interval="1h", days=100, now=NOW)
+    before = store.read_key(first.key)
+    again = fetch(store, src, "demo", interval="1h", days=100, now=NOW)
+    assert (again.chunks, len(src.calls)) == (0, 3)
+    src.shift = 1.0
+    refreshed = fetch(store, src, "demo", interval="1h", days=100, now=NOW, refresh=True)
+    assert (refreshed.chunks, refreshed.new_rows, len(src.calls)) == (3, 0, 6)
+    assert src.calls[3:] == src.calls[:3]  # the same ranges, asked again
+    after = store.read_key(first.key)
+    pd.testing.assert_series_equal(after["close"], before["close"] + 1.0)
 
 
 def test_progress_reports_each_chunk(store):

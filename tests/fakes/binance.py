@@ -21,6 +21,8 @@ whose ``load_markets()`` only fetches ``/api/v3/exchangeInfo``. Faults are queue
   given, else rows like ``[9, None, None, None, None, None]``; ``load_markets`` gets 0 markets.
   Only ``exchange.last_json_response is None`` gives it away.
 - ``"400"`` (code -1121 "Invalid symbol."): ``BadSymbol`` (an ``ExchangeError``).
+
+:meth:`FakeBinance.answer` queues any hostile :class:`~fakes.hostile.Reply` instead.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from urllib.parse import parse_qsl, urlsplit
 import ccxt
 import numpy as np
 import pandas as pd
+
+from .hostile import Reply, send_reply
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "binance"
 REAL_FILES = {("BTCUSDT", "1d"): "BTCUSDT_1d.csv", ("BTCUSDT", "1w"): "BTCUSDT_1wk.csv"}
@@ -80,6 +84,7 @@ class _Fault:
     times: int
     path_contains: str
     retry_after: int
+    reply: Reply | None = None
 
 
 def synthetic_price(symbol: str, t_ms: Any) -> Any:
@@ -165,6 +170,12 @@ class FakeBinance:
             raise ValueError(f"unknown fault {kind!r}; use one of {FAULT_KINDS}")
         with self._lock:
             self._faults.append(_Fault(kind, times, path_contains, retry_after))
+
+    def answer(self, reply: Reply, times: int = 1, path_contains: str = "klines") -> None:
+        """Queue ``reply`` for the next ``times`` requests whose path contains
+        ``path_contains`` (recorded with fault ``"reply"``)."""
+        with self._lock:
+            self._faults.append(_Fault("reply", times, path_contains, 0, reply))
 
     def _take_fault(self, path: str, query: dict[str, str]) -> _Fault | None:
         with self._lock:
@@ -309,6 +320,9 @@ class _Handler(BaseHTTPRequestHandler):
         fault = fake._take_fault(parts.path, query)
         kind = fault.kind if fault else None
         headers: dict[str, str] = {}
+        if fault is not None and fault.reply is not None:
+            _, payload = fake.route(parts.path, query)
+            return send_reply(self, fault.reply, payload, fake._stop)
         if fault is not None and kind in ("429", "418"):
             headers["Retry-After"] = str(fault.retry_after)
             msg = "Too many requests." if kind == "429" else "Way too many requests; IP banned."

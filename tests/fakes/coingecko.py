@@ -5,6 +5,7 @@ Usage::
     with FakeCoinGecko() as api:
         requests.get(f"{api.url}/coins/bitcoin/market_chart/range", params=...)
         api.fail("429", retry_after=2)   # the next market_chart request gets a 429
+        api.answer(Reply(content_type="text/html", body=b"<html>"))  # any hostile answer
 
 Faithful to the real API: the paths and JSON shapes of ``/ping``, ``/coins/list`` and
 ``/coins/{id}/market_chart/range`` (``[[ms, value], ...]`` triples of prices, market caps and
@@ -39,6 +40,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pandas as pd
+
+from .hostile import Reply, send_reply
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 FAULT_KINDS = ("429", "500", "503", "timeout", "truncated", "malformed", "404")
@@ -127,7 +130,7 @@ class FakeCoinGecko:
         self.timeout_delay = timeout_delay
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._faults: deque[tuple[str, str, int | None]] = deque()
+        self._faults: deque[tuple[str, str, Any]] = deque()
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -154,6 +157,10 @@ class FakeCoinGecko:
         assert self._server is not None, "start the fake with `with FakeCoinGecko() as api:`"
         return f"http://127.0.0.1:{self._server.server_address[1]}/api/v3"
 
+    def url_for(self, host: str) -> str:
+        """The base URL with another name for this host, e.g. ``localhost``."""
+        return self.url.replace("127.0.0.1", host, 1)
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """A snapshot of every request received so far, in arrival order."""
@@ -177,9 +184,15 @@ class FakeCoinGecko:
         with self._lock:
             self._faults.extend([(kind, path_contains, retry_after)] * times)
 
+    def answer(self, reply: Reply, times: int = 1, path_contains: str = "market_chart") -> None:
+        """Queue ``reply`` (see :mod:`fakes.hostile`) for the next ``times`` matching requests,
+        in the same FIFO queue as :meth:`fail` (recorded with fault ``"reply"``)."""
+        with self._lock:
+            self._faults.extend([("reply", path_contains, reply)] * times)
+
     def _arrive(
         self, path: str, query: dict[str, str], headers: dict[str, str]
-    ) -> tuple[str | None, int | None]:
+    ) -> tuple[str | None, Any]:
         """Record a request and pop the first queued fault that matches its path."""
         with self._lock:
             fault = next((f for f in self._faults if f[1] in path), None)
@@ -288,6 +301,9 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         headers = {k.lower(): v for k, v in self.headers.items()}
         kind, retry_after = fake._arrive(parts.path, query, headers)
+        if kind == "reply":
+            _, payload = fake._respond(parts.path, query, headers)
+            return send_reply(self, retry_after, payload, fake._stopping)
         if kind in _CANNED:
             wait = str(1 if retry_after is None else retry_after)
             return self._send(*_CANNED[kind], {"Retry-After": wait} if kind == "429" else None)

@@ -100,9 +100,12 @@ def fetch_cmd(
     end: str | None = typer.Option(
         None, "--end", help="Last bar (inclusive; default: the last complete bar)."
     ),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Ask again for ranges already stored (their bars are replaced)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Fetch price history into the store; only what is missing is asked for.
+    """Fetch price history into the store; only what is missing is asked for (--refresh: all).
 
     Example: coincast fetch bitcoin ethereum --interval 1h --days 30
     """
@@ -110,7 +113,14 @@ def fetch_cmd(
         raise CoincastError("--end needs --start (or use --days)")
     src = get_source(source)
     t0, t1 = parse_time(start, "--start"), parse_time(end, "--end")
-    options = {"interval": interval, "quote": quote, "start": t0, "end": t1, "days": days}
+    options = {
+        "interval": interval,
+        "quote": quote,
+        "start": t0,
+        "end": t1,
+        "days": days,
+        "refresh": refresh,
+    }
     with open_store() as store, progress_bar("chunks", err) as bar:
         if hasattr(src, "store"):
             src.store = store  # caches CoinGecko's coin list

@@ -2,20 +2,23 @@
 
 Each chunk is fetched, validated and written in one transaction together with the range it
 covers, so a fetch killed at any moment leaves a consistent store, and the next fetch resumes
-with the first range not yet covered. A second identical fetch makes no data request.
+with the first range not yet covered. A second identical fetch makes no data request;
+``refresh=True`` (``fetch --refresh``) asks for the whole range again, covered or not.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from ..errors import CoincastError
 from ..intervals import bar_start, check_interval, interval_ms
-from ..series import from_ms, to_ms, validate_candles
+from ..series import from_ms, parse_time, to_ms, utc, validate_candles
 from .sources.base import Source, utc_now
 from .store import SeriesKey, Store
 
@@ -23,6 +26,10 @@ log = logging.getLogger(__name__)
 
 #: progress(done_chunks, total_chunks) after each chunk is stored.
 Progress = Callable[[int, int], None]
+#: No coin has a price before Bitcoin's first block; a range reaching further back is a typo.
+EARLIEST = pd.Timestamp("2009-01-03", tz="UTC")
+DAY_MS = 86_400_000
+DEFAULT_DAYS = 364
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ def fetch(
     days: float | None = None,
     now: pd.Timestamp | None = None,
     progress: Progress | None = None,
+    refresh: bool = False,
 ) -> FetchResult:
     """Fetch ``coin`` from ``source`` into ``store``, only the bars not yet covered.
 
@@ -60,8 +68,11 @@ def fetch(
         Quote currency; the source's default (``usd``, ``usdt`` on exchanges) when omitted.
     start, end, days
         The range of bar starts: ``start`` (inclusive) to ``end`` (exclusive, default now),
-        or the last ``days`` days. Only complete bars are fetched: the bar still forming at
-        ``now`` is left for a later fetch.
+        or the last ``days`` days (default 364), as in :class:`FetchRange`. Only complete
+        bars are fetched: the bar still forming at ``now`` is left for a later fetch.
+    refresh
+        Ask for the whole range again, even the parts already covered (the answers replace
+        the stored bars); by default only what the store lacks is asked for.
 
     Examples
     --------
@@ -74,8 +85,8 @@ def fetch(
     """
     check_interval(interval)
     key = _series_key(source, coin, quote, interval)
-    lo, hi = _range(interval, start, end, days, now if now is not None else utc_now())
-    chunks = _missing_chunks(store, source, key, lo, hi)
+    lo, hi = FetchRange(start, end, days).bounds(interval, now if now is not None else utc_now())
+    chunks = _missing_chunks(store, source, key, lo, hi, refresh)
     new = _download(store, source, key, chunks, progress)
     return _result(store, key, new, len(chunks))
 
@@ -89,10 +100,13 @@ def _series_key(source: Source, coin: str, quote: str | None, interval: str) -> 
     return SeriesKey(source.name, source.resolve_coin(coin), quote, interval)
 
 
-def _missing_chunks(store: Store, source: Source, key: SeriesKey, lo: int, hi: int) -> list[Chunk]:
-    """The source's chunks covering what the store lacks of ``[lo, hi)``; the source checks
-    the whole request first (its history limit), so nothing is fetched when it is refused."""
-    missing = store.missing_ranges(key, lo, hi)
+def _missing_chunks(
+    store: Store, source: Source, key: SeriesKey, lo: int, hi: int, refresh: bool
+) -> list[Chunk]:
+    """The source's chunks covering what the store lacks of ``[lo, hi)`` (all of it when
+    refreshing); the source checks the whole request first (its history limit), so nothing
+    is fetched when it is refused."""
+    missing = [(lo, hi)] if refresh else store.missing_ranges(key, lo, hi)
     chunks = [c for s, e in missing for c in source.chunks(key.interval, s, e)]
     if chunks:
         source.check_request(key.coin, key.quote, key.interval, chunks[0][0], chunks[-1][1])
@@ -120,32 +134,83 @@ def _result(store: Store, key: SeriesKey, new: int, chunks: int) -> FetchResult:
     return FetchResult(key, new, info.rows, info.start, info.end, chunks)
 
 
-def _range(
-    interval: str,
-    start: pd.Timestamp | str | None,
-    end: pd.Timestamp | str | None,
-    days: float | None,
-    now: pd.Timestamp,
-) -> tuple[int, int]:
-    """``[lo, hi)`` in epoch ms, aligned to bar starts, ending at the last complete bar."""
-    if days is not None and start is not None:
-        raise CoincastError("give either --days or --start, not both")
-    now_ms = to_ms(now)
-    hi = bar_start(now_ms, interval)  # start of the bar still forming: excluded
-    if end is not None:  # inclusive: the bar starting at or containing `end` is the last
-        hi = min(hi, bar_start(to_ms(end), interval) + interval_ms(interval))
-    if days is not None:
-        if days <= 0:
-            raise CoincastError(f"--days must be > 0, got {days:g}")
-        lo = bar_start(now_ms - int(days * 86_400_000), interval)
-    elif start is not None:
-        lo = bar_start(to_ms(start) + interval_ms(interval) - 1, interval)  # first whole bar
-    else:
-        lo = bar_start(now_ms - 365 * 86_400_000 + 86_400_000, interval)
-    if lo >= hi:
+@dataclass(frozen=True)
+class FetchRange:
+    """The bar starts a fetch asks for: ``start`` to ``end``, or the last ``days`` days.
+
+    Examples
+    --------
+    >>> lo, hi = FetchRange(days=2).bounds("1d", pd.Timestamp("2024-01-03 12:00", tz="UTC"))
+    >>> str(from_ms(lo)), str(from_ms(hi))  # the bar of 01-03 is still forming
+    ('2024-01-01 00:00:00+00:00', '2024-01-03 00:00:00+00:00')
+    """
+
+    start: pd.Timestamp | str | None = None  #: first bar (inclusive)
+    end: pd.Timestamp | str | None = None  #: last bar (inclusive); default: the last complete one
+    days: float | None = None  #: the last ``days`` days instead of ``start`` (default 364)
+
+    def bounds(self, interval: str, now: pd.Timestamp) -> tuple[int, int]:
+        """``[lo, hi)`` in epoch ms, aligned to bar starts, ending at the last complete bar.
+
+        Raises
+        ------
+        CoincastError
+            For ``days`` that is not a finite number > 0, a range starting before
+            :data:`EARLIEST`, an ``end`` before ``start``, or a range holding no whole bar.
+        """
+        if self.days is not None and self.start is not None:
+            raise CoincastError("give either --days or --start, not both")
+        start, end = _when(self.start, "--start"), _when(self.end, "--end")
+        if start is not None and end is not None and end < start:
+            raise CoincastError(
+                f"--end ({end:%Y-%m-%d %H:%M}) is before --start ({start:%Y-%m-%d %H:%M}); "
+                "give an --end on or after --start"
+            )
+        now_ms, step = to_ms(now), interval_ms(interval)
+        hi = bar_start(now_ms, interval)  # start of the bar still forming: excluded
+        if end is not None:  # inclusive: the bar starting at or containing `end` is the last
+            hi = min(hi, bar_start(to_ms(end), interval) + step)
+        if self.days is not None:
+            lo = bar_start(now_ms - _days_ms(self.days, now_ms), interval)
+        elif start is not None:
+            lo = bar_start(to_ms(_not_too_early(start)) + step - 1, interval)  # first whole bar
+        else:
+            lo = bar_start(now_ms - DEFAULT_DAYS * DAY_MS, interval)
+        if lo >= hi:
+            raise CoincastError(
+                f"the range {from_ms(lo)} .. {from_ms(hi)} holds no complete {interval} bar; "
+                "widen it with --start/--end or --days"
+            )
+        return lo, hi
+
+
+def _when(value: Any, option: str) -> pd.Timestamp | None:
+    """``value`` (text or a timestamp) as a UTC timestamp, named ``option`` in errors."""
+    if value is None or isinstance(value, str):
+        return parse_time(value, option)
+    try:
+        return utc(value)
+    except (ValueError, TypeError, OverflowError):
+        raise CoincastError(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _not_too_early(start: pd.Timestamp) -> pd.Timestamp:
+    if start < EARLIEST:
         raise CoincastError(
-            f"the range {from_ms(lo)} .. "
-            f"{from_ms(hi)} holds no complete {interval} bar; "
-            "widen it with --start/--end or --days"
+            f"--start {start:%Y-%m-%d} is before {EARLIEST:%Y-%m-%d}, the first day any coin "
+            "had a price; give a later --start"
         )
-    return lo, hi
+    return start
+
+
+def _days_ms(days: Any, now_ms: int) -> int:
+    """``days`` in ms, if it is a finite number > 0 reaching no further back than EARLIEST."""
+    most = (now_ms - to_ms(EARLIEST)) / DAY_MS
+    number = isinstance(days, int | float) and not isinstance(days, bool)
+    if not number or not math.isfinite(days) or not 0 < days <= most:
+        shown = f"{days:g}" if number else repr(days)
+        raise CoincastError(
+            f"--days is {shown}; it must be a finite number of days > 0 reaching no further "
+            f"back than {EARLIEST:%Y-%m-%d} (at most {max(most, 0):,.0f} here), e.g. --days 365"
+        )
+    return int(days * DAY_MS)

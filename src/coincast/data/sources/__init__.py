@@ -19,6 +19,7 @@ from .synthetic import (
     random_walk,
     synthetic_candles,
 )
+from .transport import HttpLimits
 
 
 def get_source(name: str, **kwargs: Any) -> Source:
@@ -47,6 +48,7 @@ def get_source(name: str, **kwargs: Any) -> Source:
 __all__ = [
     "CoinGeckoSource",
     "ExchangeSource",
+    "HttpLimits",
     "Source",
     "SyntheticSource",
     "get_source",

@@ -6,22 +6,29 @@ above 90 days daily (00:00 UTC). Each chunk is sized so CoinGecko picks the gran
 interval needs; points are bucketed into bars (first, max, min, last point).
 
 Keyless and demo plans reach 365 days back; the pro plan reaches further.
+
+An answer is used only when it is wholly valid (:mod:`.chart` says what that means); any
+other answer fails its chunk, which is then neither stored nor recorded as covered, so the
+next fetch asks again. An empty answer is valid (CoinGecko answers so for a range before
+the coin was listed) and its range is recorded as covered; ``fetch --refresh`` asks again.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ... import coins as coinmod
 from ...errors import HistoryLimitError, IntervalError, SourceError, UnknownCoinError
 from ...intervals import bar_start, interval_ms
-from ...series import OHLCV_RULES, aggregate, from_ms, make_frame, to_ms
+from ...series import from_ms, to_ms
 from .base import Clock, split_range, utc_now
-from .http import JsonClient, RateLimiter, RetryPolicy
+from .chart import bucket, parse_points
+from .http import JsonClient, RateLimiter, RetryPolicy, check_base_url
+from .transport import HttpLimits, env_int, positive_int
 
 PUBLIC_URL = "https://api.coingecko.com/api/v3"
 PRO_URL = "https://pro-api.coingecko.com/api/v3"
@@ -32,6 +39,9 @@ HOURLY_MAX_DAYS = 90  # spans up to this get hourly points
 DAILY_MIN_MS = 91 * DAY_MS  # spans above 90 days get daily points
 COINS_TTL = pd.Timedelta(days=1)
 SUPPORTED = ("5m", "15m", "30m", "1h", "4h", "1d", "1w")
+RATE_ENV = "COINGECKO_CALLS_PER_MINUTE"
+DEFAULT_RATE = 30
+MAX_RATE = 10_000  # calls per minute; CoinGecko's largest plan allows 1000
 
 
 class CoinGeckoSource:
@@ -44,8 +54,12 @@ class CoinGeckoSource:
         The key is sent as a header and never logged.
     base_url
         Defaults to ``COINGECKO_BASE_URL``, else the public or pro URL for the plan.
+        Redirects are followed only within its scheme, host and port: the key stays there.
     calls_per_minute
         Client-side rate limit (default ``COINGECKO_CALLS_PER_MINUTE`` or 30).
+    limits
+        Deadline and size cap of each request (default: from ``COINCAST_HTTP_DEADLINE`` and
+        ``COINCAST_HTTP_MAX_BYTES``, else 60 s and 64 MiB).
     """
 
     name = "coingecko"
@@ -60,6 +74,7 @@ class CoinGeckoSource:
         calls_per_minute: int | None = None,
         policy: RetryPolicy | None = None,
         timeout: float = 30.0,
+        limits: HttpLimits | None = None,
         clock: Clock = utc_now,
         store: Any = None,
     ) -> None:
@@ -67,32 +82,34 @@ class CoinGeckoSource:
         self.plan = (plan or os.environ.get("COINGECKO_API_PLAN") or "demo").lower()
         if self.plan not in ("demo", "pro"):
             raise SourceError(f"COINGECKO_API_PLAN is {self.plan!r}; use demo or pro")
-        headers = {}
+        self.headers = {}  #: the key header, sent only to the base URL's host
         if key:
-            headers["x-cg-pro-api-key" if self.plan == "pro" else "x-cg-demo-api-key"] = key
-        default_url = PRO_URL if self.plan == "pro" and key else PUBLIC_URL
-        url = base_url or os.environ.get("COINGECKO_BASE_URL") or default_url
-        rate = calls_per_minute or int(os.environ.get("COINGECKO_CALLS_PER_MINUTE", "30"))
+            self.headers["x-cg-pro-api-key" if self.plan == "pro" else "x-cg-demo-api-key"] = key
+        url, setting = _base_url(base_url, PRO_URL if self.plan == "pro" and key else PUBLIC_URL)
         self.full_history = self.plan == "pro" and bool(key)
         self.clock = clock
         self.store = store  # optional: caches /coins/list
         self.client = JsonClient(
             url,
-            headers,
-            limiter=RateLimiter(rate, 60.0),
+            self.headers,
+            limiter=RateLimiter(_rate(calls_per_minute), 60.0),
             policy=policy,
             timeout=timeout,
+            limits=limits,
             name="CoinGecko",
+            setting=setting,
         )
 
     def ping(self, timeout: float = 5.0) -> bool:
         """True when CoinGecko answers ``/ping`` within ``timeout`` seconds (no retries)."""
         probe = JsonClient(
             self.client.base_url,
-            dict(self.client.session.headers),
+            self.headers,
             policy=RetryPolicy(retries=0),
             timeout=timeout,
+            limits=HttpLimits(min(timeout, self.client.limits.deadline), 65_536),
             name="CoinGecko",
+            setting=self.client.setting,
         )
         try:
             probe.get("/ping")
@@ -111,7 +128,10 @@ class CoinGeckoSource:
                 return cached
         data = self.client.get("/coins/list", on_error=self._error("/coins/list"))
         if not isinstance(data, list) or not all(_is_coin(x) for x in data):
-            raise SourceError("CoinGecko's /coins/list answer has an unexpected shape")
+            raise SourceError(
+                "CoinGecko's /coins/list answer has an unexpected shape (not a list of objects "
+                f"with string id, symbol and name); nothing was stored, check {self.client.setting}"
+            )
         coins = [{"id": x["id"], "symbol": x["symbol"], "name": x["name"]} for x in data]
         if self.store is not None:
             self.store.save_coins(coins, now)
@@ -167,9 +187,10 @@ class CoinGeckoSource:
         path = f"/coins/{coin}/market_chart/range"
         params = {"vs_currency": quote, "from": lo // 1000, "to": (hi - 1) // 1000}
         data = self.client.get(path, params, on_error=self._error(path, coin))
-        ts, price, cap, vol = _parse_points(data, coin)
+        asked = (params["from"] * 1000, (params["to"] + 1) * 1000)  # CoinGecko's [from, to] s
+        ts, price, cap, vol = parse_points(data, coin, *asked)
         keep = (ts >= start_ms) & (ts < end_ms)
-        return _bucket(ts[keep], price[keep], cap[keep], vol[keep], coin, quote, interval)
+        return bucket(ts[keep], price[keep], cap[keep], vol[keep], coin, quote, interval)
 
     def _request_span(self, interval: str, start_ms: int, end_ms: int) -> tuple[int, int]:
         """Widen a short request so CoinGecko answers with the same granularity as every
@@ -184,12 +205,15 @@ class CoinGeckoSource:
         lo = min(start_ms, max(end_ms - least, floor))
         return lo, max(end_ms, lo + least)
 
-    def _error(self, path: str, coin: str | None = None):
-        def build(status: int, body: Any) -> Exception:
-            text = _message(body)
+    def _error(self, path: str, coin: str | None = None) -> Callable[[int, Any, str], Exception]:
+        """Builds the exception for a 4xx answer (``text``: the body, already cleaned)."""
+
+        def build(status: int, body: Any, text: str) -> Exception:
+            code, message = _status_fields(body)
+            text = self.client.clean(message) if message else text
             if status == 404 and coin is not None:
                 return UnknownCoinError(f"CoinGecko has no coin {coin!r} ({text})")
-            if (status in (401, 403) and "10012" in str(body)) or "time range" in text:
+            if (status in (401, 403) and code == 10012) or "time range" in text:
                 return HistoryLimitError(
                     f"CoinGecko refused the date range: {text} Use --source exchange:binance "
                     "for longer history, or a pro key (COINGECKO_API_PLAN=pro)"
@@ -204,65 +228,40 @@ class CoinGeckoSource:
         return build
 
 
+def _base_url(given: str | None, default: str) -> tuple[str, str]:
+    """The base URL and where it was set (named in messages about it)."""
+    if given:
+        return check_base_url(given, "base_url", f"base_url={PUBLIC_URL!r}"), "base_url"
+    env = os.environ.get("COINGECKO_BASE_URL") or None
+    if env is not None:
+        example = f"COINGECKO_BASE_URL={PUBLIC_URL}"
+        return check_base_url(env, "COINGECKO_BASE_URL", example), "COINGECKO_BASE_URL"
+    return default, "COINGECKO_BASE_URL"
+
+
+def _rate(calls_per_minute: int | None) -> int:
+    """The rate limit from the argument, else ``COINGECKO_CALLS_PER_MINUTE``, else 30."""
+    if calls_per_minute is not None:
+        return positive_int(calls_per_minute, "calls_per_minute", "calls_per_minute=30", MAX_RATE)
+    raw = os.environ.get(RATE_ENV) or None
+    return DEFAULT_RATE if raw is None else env_int(RATE_ENV, raw, str(DEFAULT_RATE), MAX_RATE)
+
+
 def _is_coin(x: Any) -> bool:
     return isinstance(x, dict) and all(isinstance(x.get(k), str) for k in ("id", "symbol", "name"))
 
 
-def _message(body: Any) -> str:
-    if isinstance(body, dict):
-        err = body.get("error", body.get("status", body))
-        if isinstance(err, dict):
-            status = err.get("status", err)
-            return str(status.get("error_message", status) if isinstance(status, dict) else status)
-        return str(err)
-    return str(body)[:200]
-
-
-def _parse_points(data: Any, coin: str) -> tuple[np.ndarray, ...]:
-    """(ts_ms, price, market_cap, volume) arrays, aligned on the price timestamps."""
-    try:
-        prices = np.array(data["prices"], dtype="float64").reshape(-1, 2)
-        caps = np.array(data["market_caps"], dtype="float64").reshape(-1, 2)
-        vols = np.array(data["total_volumes"], dtype="float64").reshape(-1, 2)
-    except (KeyError, TypeError, ValueError):
-        raise SourceError(
-            f"CoinGecko's market_chart answer for {coin} has an unexpected shape; "
-            "nothing was stored for this chunk"
-        ) from None
-    ts = prices[:, 0].astype("int64")
-    order = np.argsort(ts, kind="stable")
-    ts, price = ts[order], prices[order, 1]
-    return ts, price, _align(ts, caps), _align(ts, vols)
-
-
-def _align(ts: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """Values of ``pairs`` (ts, value) at ``ts``; NaN where CoinGecko gave none."""
-    out = np.full(len(ts), np.nan)
-    if len(pairs):
-        lookup = dict(zip(pairs[:, 0].astype("int64").tolist(), pairs[:, 1].tolist(), strict=True))
-        out[:] = [lookup.get(t, np.nan) for t in ts.tolist()]
-    return out
-
-
-def _bucket(
-    ts: np.ndarray,
-    price: np.ndarray,
-    cap: np.ndarray,
-    vol: np.ndarray,
-    coin: str,
-    quote: str,
-    interval: str,
-) -> pd.DataFrame:
-    """Group points into bars: open first, high max, low min, close last point."""
-    good = np.isfinite(price) & (price > 0)
-    columns = {
-        "open": price[good],
-        "high": price[good],
-        "low": price[good],
-        "close": price[good],
-        "volume": np.nan_to_num(vol[good], nan=0.0),
-        "market_cap": cap[good],
-    }
-    # CoinGecko's volume is a rolling 24 h total, so a bar keeps its last value (no sum).
-    starts, cols = aggregate(ts[good], columns, interval, {**OHLCV_RULES, "volume": "last"})
-    return make_frame(starts, cols, coin=coin, quote=quote, interval=interval, source="coingecko")
+def _status_fields(body: Any) -> tuple[Any, str]:
+    """(error_code, error_message) of a CoinGecko error body, wherever it nests them:
+    ``{"error": "..."}``, ``{"status": {...}}``, ``{"error": {"status": {...}}}``."""
+    node = body
+    for _ in range(3):
+        if not isinstance(node, dict):
+            break
+        if "error_message" in node or "error_code" in node:
+            message = node.get("error_message")
+            return node.get("error_code"), message if isinstance(message, str) else ""
+        node = node.get("error", node.get("status"))
+        if isinstance(node, str):
+            return None, node
+    return None, ""
