@@ -377,8 +377,12 @@ class _Transaction:
         return self.db
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        if self.outer:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:  # SQLite may have rolled back itself (a full disk)
+            self.db.execute("ROLLBACK")
 
 
 def _rows(

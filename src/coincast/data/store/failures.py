@@ -71,6 +71,11 @@ _MESSAGES: tuple[tuple[tuple[str, ...], str], ...] = (
         "{where} is damaged ({said}); restore it from a backup, or " + ANOTHER,
     ),
     (
+        ("SQLITE_CONSTRAINT",),
+        "{where} refused the write ({said}); nothing of it was saved. Write only frames that "
+        "coincast.series.validate_candles accepts",
+    ),
+    (
         ("SQLITE_IOERR",),
         "reading or writing {where} failed ({said}); check the disk and try again",
     ),

@@ -9,6 +9,7 @@ exist reads as empty and nothing is created.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -79,22 +80,40 @@ def connect(path: str, *, readonly: bool, timeout: float) -> tuple[sqlite3.Conne
         if readonly:
             return _memory(readonly), False
         _make_folder(p)
-    db = sqlite3.connect(
-        _uri(p, "rw" if readonly else "rwc"), uri=True, timeout=timeout, isolation_level=None
-    )
+    if not readonly:
+        return _open(p, "rwc", readonly, timeout), True
+    try:
+        return _open(p, "rw", readonly, timeout), True
+    except sqlite3.OperationalError as exc:
+        # A WAL store in a folder we cannot write to: SQLite cannot make its -shm file, and
+        # reads the file as it is, nobody else being able to change it there either.
+        if os.access(p.parent, os.W_OK) or not _cannot_open(exc):
+            raise
+    return _open(p, "ro&immutable=1", readonly, timeout), True
+
+
+def _cannot_open(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorname", "")
+    return code.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN"))
+
+
+def _open(p: Path, mode: str, readonly: bool, timeout: float) -> sqlite3.Connection:
+    """Open the file at ``p`` with the URI ``mode``; check it before anything is written;
+    initialise an empty database (unless ``readonly``: an empty store in memory answers)."""
+    db = sqlite3.connect(_uri(p, mode), uri=True, timeout=timeout, isolation_level=None)
     db.text_factory = _text
     try:
         empty = _check_contents(db, p)
         if empty and readonly:
             db.close()
-            return _memory(readonly), True
+            return _memory(readonly)
         _settings(db, readonly)
         if empty:
             _create_schema(db)
     except BaseException:
         db.close()
         raise
-    return db, True
+    return db
 
 
 def _text(data: bytes) -> str:
@@ -130,7 +149,10 @@ def _check_file(p: Path) -> None:
             f"or {ANOTHER}"
         ) from None
     if data and not data.startswith(_SQLITE_MAGIC):
-        raise NotAStoreError(f"{p} is {describe(data)}, not a coincast store; {ANOTHER}")
+        raise NotAStoreError(
+            f"{p} is not a coincast store: it is {describe(data)}, not an SQLite database; "
+            f"{ANOTHER}"
+        )
 
 
 def _make_folder(p: Path) -> None:
