@@ -133,6 +133,8 @@ def _load(p: Path) -> tuple[pd.DataFrame, _At]:
         raise ParseError(f"{p}: no such file")
     if p.is_dir():
         raise ParseError(f"{p}: is a folder; give a .csv or .parquet file")
+    if not p.is_file():
+        raise ParseError(f"{p}: is not a regular file (a pipe or device); save it to a file first")
     parquet = is_parquet(p)
     if not parquet:
         check_csv_bytes(p)
