@@ -15,13 +15,11 @@ Examples
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -29,26 +27,9 @@ import pandas as pd
 from ...errors import IntervalError, StoreError
 from ...intervals import INTERVALS, check_interval, interval_ms
 from ...series import COLUMNS, make_frame, ms_from_index, resample, to_ms
-from .failures import store_error
+from .failures import guarded, store_error
 from .keys import SeriesInfo, SeriesKey, _text, _ts, check_key, key_of
 from .opening import connect
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _guarded(method: F) -> F:
-    """Raise an :class:`sqlite3.Error` inside a :class:`Store` method as a
-    :class:`~coincast.errors.StoreError` saying what happened to the file."""
-
-    @functools.wraps(method)
-    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.path) from exc
-
-    return wrapper  # type: ignore[return-value]
-
 
 _UPSERT = (
     "INSERT INTO candles (series_id, ts, open, high, low, close, volume, market_cap) "
@@ -96,7 +77,7 @@ class Store:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def close(self) -> None:
         """Close the database connection."""
         self._db.close()
@@ -109,7 +90,7 @@ class Store:
 
     # -- writing ------------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def write_candles(self, frame: pd.DataFrame, covered: tuple[int, int] | None = None) -> int:
         """Upsert a validated candle frame in one transaction; return how many rows are new.
 
@@ -154,7 +135,7 @@ class Store:
         sql = "SELECT COUNT(*) FROM candles WHERE series_id=? AND ts BETWEEN ? AND ?"
         return int(self._db.execute(sql, (sid, int(ts[0]), int(ts[-1]))).fetchone()[0])
 
-    @_guarded
+    @guarded
     def add_coverage(self, key: SeriesKey, start: int, end: int) -> None:
         """Record ``[start, end)`` as fetched even though it holds no candles (a gap)."""
         self._check_write(key)
@@ -186,7 +167,7 @@ class Store:
 
     # -- reading --------------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def missing_ranges(self, key: SeriesKey, start: int, end: int) -> list[tuple[int, int]]:
         """The parts of ``[start, end)`` (epoch ms) not yet covered for ``key``."""
         sid = self._series_id(key)
@@ -206,7 +187,7 @@ class Store:
             gaps.append((at, end))
         return gaps
 
-    @_guarded
+    @guarded
     def list_series(self) -> list[SeriesInfo]:
         """Every stored series with its row count and span, sorted by coin."""
         sql = (
@@ -228,7 +209,7 @@ class Store:
             ),
         )  # fmt: skip
 
-    @_guarded
+    @guarded
     def info(self, key: SeriesKey) -> SeriesInfo | None:
         """Row count and span of one stored series, or ``None`` if it is not stored."""
         sid = self._series_id(key)
@@ -238,7 +219,7 @@ class Store:
         n, lo, hi = self._db.execute(sql, (sid,)).fetchone()
         return SeriesInfo(key, int(n), _ts(lo), _ts(hi))
 
-    @_guarded
+    @guarded
     def resolve(
         self,
         coin: str,
@@ -279,7 +260,7 @@ class Store:
         exact = [k for k in usable if k.interval == interval]
         return exact[0] if exact else max(usable, key=lambda k: interval_ms(k.interval))
 
-    @_guarded
+    @guarded
     def read_candles(
         self,
         coin: str,
@@ -303,7 +284,7 @@ class Store:
             return resample(frame, interval, min_complete)
         return frame
 
-    @_guarded
+    @guarded
     def read_key(
         self, key: SeriesKey, *, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
     ) -> pd.DataFrame:
@@ -334,7 +315,7 @@ class Store:
 
     # -- coin list cache ------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def save_coins(self, coins: list[dict[str, str]], fetched_at: pd.Timestamp) -> None:
         """Replace the cached coin list (id, symbol, name) in one transaction."""
         self._check_write()
@@ -349,7 +330,7 @@ class Store:
                 (fetched_at.isoformat(),),
             )
 
-    @_guarded
+    @guarded
     def load_coins(self) -> tuple[list[dict[str, str]], pd.Timestamp | None]:
         """The cached coin list and when it was fetched (``None`` if never)."""
         rows = self._db.execute("SELECT id, symbol, name FROM coins").fetchall()
@@ -357,7 +338,7 @@ class Store:
         coins = [{"id": i, "symbol": s, "name": n} for i, s, n in rows]
         return coins, (pd.Timestamp(at[0]) if at else None)
 
-    @_guarded
+    @guarded
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` when sound)."""
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])

@@ -9,9 +9,14 @@ the fix; :class:`~coincast.data.store.Store` raises it as a
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ...errors import StoreError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 ANOTHER = "give another --store (a new file name makes a new store)"
 
@@ -85,3 +90,18 @@ _MESSAGES: tuple[tuple[tuple[str, ...], str], ...] = (
 def store_error(exc: sqlite3.Error, path: str) -> StoreError:
     """``exc`` as a :class:`~coincast.errors.StoreError` carrying :func:`explain`'s line."""
     return StoreError(explain(exc, path))
+
+
+def guarded(method: F) -> F:
+    """Raise an :class:`sqlite3.Error` inside a method of an object with a ``path`` (the
+    :class:`~coincast.data.store.Store`) as a :class:`~coincast.errors.StoreError` saying
+    what happened to the file."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from exc
+
+    return wrapper  # type: ignore[return-value]
