@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import frame_of
 
-from coincast.errors import DataError, IntervalError
+from coincast.errors import CoincastError, DataError, IntervalError
 from coincast.intervals import INTERVALS
 from coincast.series import (
     COLUMNS,
     find_gaps,
     infer_interval,
+    parse_time,
     validate_candles,
 )
 
@@ -105,3 +108,72 @@ def test_future_index_steps_one_bar_at_a_time(interval, step):
     want = pd.date_range(last, periods=4, freq=step, tz="UTC")[1:]
     got = future_index(last, interval, 3)
     assert got.equals(pd.DatetimeIndex(want, name="ts")) and got.name == "ts"
+
+
+# -- times typed by the user: ISO dates only, within what a frame can hold --------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-02", "2024-01-02 00:00"),
+        (" 2024-01-02 ", "2024-01-02 00:00"),
+        ("2024-1-2", "2024-01-02 00:00"),
+        ("2024-01-02T15:00", "2024-01-02 15:00"),
+        ("2024-01-02 15:00:30", "2024-01-02 15:00:30"),
+        ("2024-01-02T15:00:30.250", "2024-01-02 15:00:30.250"),
+        ("2024-01-02T15:00Z", "2024-01-02 15:00"),
+        ("2024-01-02T15:00+02:00", "2024-01-02 13:00"),
+        ("2024-01-02T15:00-0130", "2024-01-02 16:30"),
+        ("1677-09-22", "1677-09-22 00:00"),
+        ("2262-04-11", "2262-04-11 00:00"),
+    ],
+)
+def test_parse_time_reads_iso_dates_in_utc(text, expected):
+    ts = parse_time(text, "--start")
+    assert ts == pd.Timestamp(expected, tz="UTC") and ts.unit == "ns"
+
+
+@pytest.mark.parametrize(
+    "text", ["01/02/2024", "1/2/2024", "12.11.2024", "01-02-2024", "02/01/24", "12/12/2024"]
+)
+def test_a_day_month_date_is_ambiguous(text):
+    with pytest.raises(
+        CoincastError,
+        match=rf"^--start '{re.escape(text)}' is ambiguous \(day and month may be either way "
+        r"round\); give an ISO date like 2024-01-02 or 2024-01-02T15:00$",
+    ):
+        parse_time(text, "--start")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2262-04-12", "2262-04-11T23:59", "1677-09-21", "1600-01-01", "99999-01-01", "0000-01-01",
+     "9999-12-31", "0001-01-01T00:00Z"],
+)  # fmt: skip
+def test_a_date_no_frame_can_hold_is_named_with_the_range(text):
+    with pytest.raises(
+        CoincastError,
+        match=rf"^--end '{re.escape(text)}' is outside the dates coincast can hold \(1677-09-22 "
+        r"to 2262-04-11\); give a date in that range$",
+    ):
+        parse_time(text, "--end")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "now", "today", "yesterday", "2024", "2024-01", "20240102", "13/02/2024",
+     "2024/01/02", "2024-02-30", "2024-13-45", "2024-01-02T25:00", "2024-01-02 garbage",
+     "2024-01-02\x00", "<script>", "1704067200", "2024-01-02T15:00+99:99"],
+)  # fmt: skip
+def test_anything_else_is_not_a_date(text):
+    with pytest.raises(
+        CoincastError,
+        match=r"^--until '.*' is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM$",
+    ):
+        parse_time(text, "--until")
+
+
+def test_a_huge_time_is_cut_in_the_message():
+    with pytest.raises(CoincastError, match=r"'2024-01-0222222222.*'\.\.\. \(5,010 characters\)"):
+        parse_time("2024-01-02" + "2" * 5000, "--start")

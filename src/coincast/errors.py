@@ -39,5 +39,49 @@ class StoreError(CoincastError):
     """The local store cannot answer (no such series, ambiguous choice, bad file)."""
 
 
+class NotAStoreError(StoreError):
+    """The store path holds something else: another application's database, a file that is
+    not SQLite, or a coincast store changed outside coincast (tables missing)."""
+
+
+class NameFormError(CoincastError):
+    """A coin id or quote currency not in the form coincast stores (see :mod:`coincast.coins`)."""
+
+
 class ShortHistoryError(DataError):
     """A series has too few rows for one window of lookback, horizon and feature warm-up."""
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``value`` as a message shows it: quoted, control characters escaped (``repr``), and cut
+    after ``limit`` characters, with the full length said.
+
+    Examples
+    --------
+    >>> shown("bitcoin")
+    "'bitcoin'"
+    >>> shown("x" * 5000, limit=3)
+    "'xxx'... (5,000 characters)"
+    """
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
+def listed(names: list[object], most: int = 12) -> str:
+    """Names for a message, comma-separated: a plain short name as it is, another one as
+    :func:`shown` gives it; at most ``most``, then how many more.
+
+    Examples
+    --------
+    >>> listed(["a", "b c", "x" * 50], most=2)
+    'a, b c and 1 more'
+    >>> listed([])
+    'none'
+    """
+    if not names:
+        return "none"
+    plain = [str(n) if str(n).isprintable() and len(str(n)) <= 40 else shown(n) for n in names]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(plain[:most]) + more

@@ -14,10 +14,12 @@ trusts them. Gaps are reported (:func:`find_gaps`), never filled.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
-from .errors import CoincastError, DataError, IntervalError
+from .errors import CoincastError, DataError, IntervalError, shown
 from .intervals import INTERVALS, bar_start, check_interval, interval_ms
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -73,15 +75,37 @@ def from_ms(ms: int) -> pd.Timestamp:
     return pd.Timestamp(int(ms), unit="ms", tz="UTC")
 
 
+#: The moments a candle frame can hold (pandas' nanosecond timestamps), in epoch milliseconds,
+#: and the whole days between them as messages give them.
+FIRST_MS = -(2**63 - 1) // 1_000_000 + 1
+LAST_MS = (2**63 - 1) // 1_000_000
+TIME_RANGE = "1677-09-22 to 2262-04-11"
+
+_ISO = re.compile(
+    r"(?P<year>\d{4,})-\d{1,2}-\d{1,2}"
+    r"([T ]\d{1,2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
+    r"\s*(Z|[+-]\d{2}(:?\d{2})?)?",
+    re.IGNORECASE,
+)
+_DAY_MONTH = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}")
+
+
 def parse_time(value: str | None, option: str = "time") -> pd.Timestamp | None:
-    """A date or timestamp given as text, in UTC (naive means UTC); ``None`` stays ``None``.
+    """An ISO date or timestamp given as text, in UTC (naive means UTC); ``None`` stays ``None``.
 
     Parameters
     ----------
     value
-        ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (anything :class:`pandas.Timestamp` reads).
+        ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM[:SS]`` (a space for the ``T`` is fine), with an
+        optional ``Z`` or ``+HH:MM`` offset. Nothing else: ``01/02/2024`` could be two days.
     option
         What the value was given as (``--start``), named in the error message.
+
+    Raises
+    ------
+    CoincastError
+        When ``value`` is no ISO date, is ambiguous, or lies outside the dates a candle frame
+        can hold (:data:`TIME_RANGE`).
 
     Examples
     --------
@@ -90,15 +114,44 @@ def parse_time(value: str | None, option: str = "time") -> pd.Timestamp | None:
     """
     if value is None:
         return None
+    text = value.strip() if isinstance(value, str) else ""
+    iso = _ISO.fullmatch(text)
+    if iso is None:
+        raise CoincastError(_not_iso(value, text, option))
+    if not 1677 <= int(iso.group("year")) <= 2262:
+        raise CoincastError(_out_of_range(value, option))
     try:
-        ts = pd.Timestamp(value)
+        ts = pd.Timestamp(text)
+    except pd.errors.OutOfBoundsDatetime:
+        raise CoincastError(_out_of_range(value, option)) from None
     except (ValueError, TypeError):
-        raise CoincastError(
-            f"{option} {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
-        ) from None
+        ts = pd.NaT
     if ts is pd.NaT:
-        raise CoincastError(f"{option} {value!r} is not a date; use YYYY-MM-DD")
-    return utc(ts)
+        raise CoincastError(
+            f"{option} {shown(value)} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        )
+    ts = utc(ts)
+    # pandas holds years 1..9999 at coarse units; candle frames need nanoseconds.
+    if not from_ms(FIRST_MS) <= ts <= from_ms(LAST_MS):
+        raise CoincastError(_out_of_range(value, option))
+    return ts.as_unit("ns")
+
+
+def _not_iso(value: str, text: str, option: str) -> str:
+    dm = _DAY_MONTH.fullmatch(text)
+    if dm and int(dm.group(1)) <= 12 and int(dm.group(2)) <= 12:
+        return (
+            f"{option} {shown(value)} is ambiguous (day and month may be either way round); "
+            "give an ISO date like 2024-01-02 or 2024-01-02T15:00"
+        )
+    return f"{option} {shown(value)} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+
+
+def _out_of_range(value: str, option: str) -> str:
+    return (
+        f"{option} {shown(value)} is outside the dates coincast can hold ({TIME_RANGE}); "
+        "give a date in that range"
+    )
 
 
 def future_index(last: pd.Timestamp, interval: str, horizon: int) -> pd.DatetimeIndex:

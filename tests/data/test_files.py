@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
+import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coincast.data.sources.files import read_file
-from coincast.errors import ParseError
+from coincast.errors import NameFormError, ParseError
 
 FOLDER_INTERVAL = {"daily": "1d", "weekly": "1w", "hourly": "1h", "minute": "1m"}
 
@@ -158,7 +164,7 @@ def test_given_interval_overrides_inference(tmp_path):
             ),
             r"line 4: 2024-01-01 02:30:00\+00:00 is not the start of a 1h bar",
         ),
-        ("", "cannot be read"),
+        ("", r"prices\.csv: the file is empty \(0 bytes\)"),
     ],
 )
 def test_malformed_files_name_file_line_and_column(tmp_path, text, message):
@@ -238,6 +244,302 @@ def test_a_date_outside_what_a_frame_can_hold_is_named(tmp_path, cell, line):
     with pytest.raises(
         ParseError,
         match=rf"far\.csv: line {line}, column 'timestamp': '{cell}' is outside the dates "
-        r"coincast can hold \(1677-09-21 to 2262-04-11\)$",
+        r"coincast can hold \(1677-09-22 to 2262-04-11\)$",
     ):
         read_file(path, coin="x")
+
+
+# -- files that are no CSV text, or text that is not UTF-8 ------------------------------------
+
+ROWS = "".join(f"2024-01-{d:02d},{1 + d},{3 + d},{0.5 + d},{2 + d},{d}\n" for d in range(1, 6))
+CSV = ("timestamp,open,high,low,close,volume\n" + ROWS).encode()
+
+
+def _xlsx() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (gzip.compress(CSV), r"is a gzip file, not CSV; decompress it first \(gunzip -c .*f\.csv"),
+        (bz2.compress(CSV), r"is a bzip2 file, not CSV; decompress it first \(bunzip2 -c"),
+        (lzma.compress(CSV), r"is an xz file, not CSV; decompress it first \(unxz -c"),
+        (_xlsx(), r"is a zip file \(an Excel \.xlsx workbook is one\), not CSV; unzip it, or save"),
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500),
+            r"is an old Excel \.xls \(OLE\) file, not CSV; save the sheet as CSV",
+        ),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "is a PNG image, not a CSV or Parquet file of candles"),
+        (b"\xff\xd8\xff\xe0" + bytes(100), "is a JPEG image, not a CSV or Parquet file"),
+        (b"%PDF-1.7\n" + bytes(100), "is a PDF document, not a CSV or Parquet file"),
+        (b"SQLite format 3\x00" + bytes(100), "is an SQLite database, not a CSV or Parquet file"),
+        (CSV.decode().encode("utf-16"), r"is UTF-16 text, not UTF-8; save it as UTF-8 \(iconv"),
+        (b"\xfe\xff" + CSV.decode().encode("utf-16-be"), "is UTF-16 text, not UTF-8"),
+        (CSV.decode().encode("utf-16-le"), "is UTF-16 text, not UTF-8"),  # no byte-order mark
+    ],
+    ids=[
+        "gzip",
+        "bzip2",
+        "xz",
+        "xlsx",
+        "xls",
+        "png",
+        "jpeg",
+        "pdf",
+        "sqlite",
+        "utf16",
+        "utf16be",
+        "utf16-no-bom",
+    ],
+)
+def test_a_file_that_is_no_csv_text_is_named(tmp_path, data, message):
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    with pytest.raises(ParseError, match=rf"^{re.escape(str(path))}:? {message}"):
+        read_file(path, coin="x")
+
+
+@pytest.mark.parametrize(
+    ("name", "pack"),
+    [
+        ("f.csv.gz", gzip.compress),
+        ("f.csv.bz2", bz2.compress),
+        ("f.csv.xz", lzma.compress),
+        ("f.zip", lambda b: _zipped("f.csv", b)),
+    ],
+)
+def test_a_compressed_csv_named_so_is_read(tmp_path, name, pack):
+    path = tmp_path / name
+    path.write_bytes(pack(CSV))
+    frame, info = read_file(path, coin="x")
+    assert len(frame) == 5 and info.interval == "1d"
+
+
+def _zipped(inner: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(inner, data)
+    return buf.getvalue()
+
+
+def test_a_nul_byte_inside_a_gzip_file_is_blamed_on_its_line(tmp_path):
+    path = tmp_path / "f.csv.gz"
+    path.write_bytes(gzip.compress(CSV.replace(b"2024-01-03", b"2024-01\x00-03")))
+    with pytest.raises(ParseError, match=r"f\.csv\.gz: line 4 holds a NUL byte"):
+        read_file(path, coin="x")
+
+
+def test_a_cut_gzip_file_cannot_be_decompressed(tmp_path):
+    path = tmp_path / "f.csv.gz"
+    path.write_bytes(gzip.compress(CSV * 100)[:60])
+    with pytest.raises(ParseError, match=r"f\.csv\.gz: cannot be decompressed \("):
+        read_file(path, coin="x")
+
+
+def test_parquet_is_known_by_its_bytes_not_its_name(tmp_path):
+    table = pd.read_csv(io.BytesIO(CSV))
+    path = tmp_path / "really-parquet.csv"
+    table.to_parquet(path)
+    frame, _ = read_file(path, coin="x")
+    assert len(frame) == 5
+
+
+def many_lines(n: int) -> bytes:
+    """A valid CSV of ``n`` daily rows, over a megabyte (more than one read chunk) for big n."""
+    start = pd.Timestamp("1990-01-01")
+    rows = "".join(f"{(start + pd.Timedelta(days=i)):%Y-%m-%d},1,2,0.5,1.5,{i}\n" for i in range(n))
+    return ("timestamp,open,high,low,close,volume\n" + rows).encode()
+
+
+@pytest.mark.parametrize(
+    ("line", "data"),
+    [
+        (1, b"time\x00stamp,open,high,low,close,volume\n" + ROWS.encode()),
+        (4, CSV.replace(b"2024-01-03,4", b"2024-01-03,\x004")),
+        (6, CSV.rstrip(b"\n") + b"\x00"),  # the last line, no newline after it
+        (30_002, many_lines(40_000).replace(b"2072-02-20,1", b"2072-02-20,\x001")),
+    ],
+    ids=["header", "middle", "last", "past-the-first-megabyte"],
+)
+def test_a_nul_byte_is_blamed_on_its_own_line(tmp_path, line, data):
+    path = tmp_path / "nul.csv"
+    path.write_bytes(data)
+    with pytest.raises(
+        ParseError,
+        match=rf"nul\.csv: line {line} holds a NUL byte \(\\x00\), which no CSV text has; remove "
+        "it, or export the file again$",
+    ):
+        read_file(path, coin="x")
+
+
+@pytest.mark.parametrize(
+    ("line", "data", "what"),
+    [
+        (3, CSV.replace(b"2024-01-02,3", b"2024-01-02,3\xe9"), "byte 0xe9"),  # latin-1 é
+        (1, "Zeit é,open".encode("latin-1") + CSV[9:], "byte 0xe9"),
+        (30_002, many_lines(40_000).replace(b"2072-02-20,1", b"2072-02-20,\xff1"), "byte 0xff"),
+        (6, CSV.rstrip(b"\n") + "é".encode()[:1], "its last character is cut short"),
+    ],
+    ids=["cell", "header", "past-the-first-megabyte", "cut-at-the-end"],
+)
+def test_bytes_that_are_not_utf8_are_blamed_on_their_line(tmp_path, line, data, what):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(data)
+    with pytest.raises(
+        ParseError,
+        match=rf"latin\.csv: line {line} is not UTF-8 text \({what}\); save the file as UTF-8, "
+        "e.g. iconv -f latin1 -t UTF-8",
+    ):
+        read_file(path, coin="x")
+
+
+def test_a_utf8_byte_order_mark_is_fine(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + CSV)
+    assert len(read_file(path, coin="x")[0]) == 5
+
+
+HUGE = "9" * 50 + "x" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (CSV.replace(b"2024-01-02,3", f"2024-01-02,{HUGE}".encode()), "column 'open': '99999"),
+        (CSV.replace(b"2024-01-02", HUGE.encode()), "column 'timestamp': '99999"),
+        (
+            CSV.replace(b"timestamp", HUGE.encode()),
+            r"missing column\(s\) timestamp .*; found '9999",
+        ),
+    ],
+    ids=["number", "time", "header"],
+)
+def test_a_huge_cell_is_cut_in_the_message(tmp_path, data, message):
+    path = tmp_path / "huge.csv"
+    path.write_bytes(data)
+    with pytest.raises(ParseError, match=message) as info:
+        read_file(path, coin="x")
+    assert len(str(info.value)) < 400 and "(100,050 characters)" in str(info.value)
+
+
+@pytest.mark.parametrize("interval", [None, "1d"])
+@pytest.mark.parametrize(
+    "header", ["timestamp,open,high,low,close,volume\n", "Date,Open,High,Low,Close\n\n\n"]
+)
+def test_a_header_without_rows_is_named(tmp_path, header, interval):
+    path = write(tmp_path, header, "head.csv")
+    with pytest.raises(
+        ParseError,
+        match=r"head\.csv: the header \(.*[Oo]pen.*\) has no rows of candles under it; give a file "
+        "with at least one candle",
+    ):
+        read_file(path, coin="x", interval=interval)
+
+
+def test_a_header_without_rows_in_parquet(tmp_path):
+    path = tmp_path / "head.parquet"
+    pd.DataFrame({c: pd.Series([], dtype=float) for c in ("ts", "open", "high", "low", "close")}
+                 ).to_parquet(path)  # fmt: skip
+    with pytest.raises(ParseError, match=r"head\.parquet: the header \(ts, open, high, low"):
+        read_file(path, coin="x")
+
+
+@pytest.mark.parametrize("text", ["\n", "\n\n  \n"])
+def test_blank_lines_only(tmp_path, text):
+    with pytest.raises(ParseError, match=r"blank\.csv: cannot be read as CSV or Parquet \(No col"):
+        read_file(write(tmp_path, text, "blank.csv"), coin="x")
+
+
+def test_a_pipe_or_device_is_refused_without_reading_it(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ParseError, match="is not a regular file"):
+            read_file(path, coin="x")
+
+
+PRICES = {"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5}
+
+
+@pytest.mark.parametrize(
+    ("year", "line"), [("1600", 2), ("9999", 3), ("0001", 2), ("2262-04-12", 3)]
+)
+def test_a_date_pandas_cannot_hold_in_a_parquet_datetime_column(tmp_path, year, line):
+    day = year if "-" in year else f"{year}-01-02"
+    days = np.array(["2024-01-01", day] if line == 3 else [day, "2024-01-03"], dtype="M8[s]")
+    path = tmp_path / "far.parquet"
+    pd.DataFrame({"date": days, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5}).to_parquet(
+        path
+    )
+    with pytest.raises(
+        ParseError,
+        match=rf"far\.parquet: row {line - 1}, column 'date': '{day}.*' is outside the dates "
+        r"coincast can hold \(1677-09-22 to 2262-04-11\)",
+    ):
+        read_file(path, coin="x")
+
+
+def test_a_missing_time_in_parquet_is_an_empty_cell(tmp_path):
+    path = tmp_path / "nat.parquet"
+    days = pd.to_datetime(pd.Series(["2024-01-01", None]), utc=True)
+    pd.DataFrame({"date": days, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5}).to_parquet(
+        path
+    )
+    with pytest.raises(ParseError, match=r"nat\.parquet: row 2, column 'date': the cell is empty"):
+        read_file(path, coin="x")
+
+
+def weekly(n: int) -> str:
+    mondays = pd.date_range("2024-01-01", periods=n, freq="7D")
+    return GENERIC.format("".join(f"{d:%Y-%m-%d},1,2,0.5,1.5,1\n" for d in mondays))
+
+
+def four_hourly(n: int) -> str:
+    times = pd.date_range("2024-01-01", periods=n, freq="4h")
+    return GENERIC.format("".join(f"{t:%Y-%m-%dT%H:%M},1,2,0.5,1.5,1\n" for t in times))
+
+
+@pytest.mark.parametrize(
+    ("text", "given", "usual"),
+    [
+        (VALID, "1h", "1d"),
+        (VALID, "1m", "1d"),
+        (VALID, "1w", "1d"),
+        (weekly(6), "1d", "1w"),
+        (four_hourly(12), "1h", "4h"),
+        (four_hourly(12), "1d", "4h"),
+    ],
+)
+def test_an_interval_that_contradicts_the_file_is_refused(tmp_path, text, given, usual):
+    path = write(tmp_path, text, "bars.csv")
+    with pytest.raises(
+        ParseError,
+        match=rf"bars\.csv: --interval {given} contradicts the file, whose rows are {usual} apart "
+        rf"\(the usual step\); pass --interval {usual}, or no --interval to infer it$",
+    ):
+        read_file(path, coin="x", interval=given)
+    assert read_file(path, coin="x", interval=usual)[1].interval == usual
+
+
+@pytest.mark.parametrize("coin", ["", " ", "../../x", "<script>", "a\x00b", "a" * 5000, "[/b]"])
+def test_a_coin_that_is_no_id_is_refused(tmp_path, coin):
+    with pytest.raises(
+        NameFormError,
+        match=r"^coin '.*'(\.\.\. \(5,000 characters\))? is not a valid id: a coin id is 1 to 64",
+    ):
+        read_file(write(tmp_path, VALID), coin=coin)
+
+
+@pytest.mark.parametrize("quote", ["", " ", "us d", "../x", "<b>", "usd\x00", "q" * 5000, "€"])
+def test_a_quote_that_is_no_currency_is_refused(tmp_path, quote):
+    with pytest.raises(
+        NameFormError,
+        match=r"^quote '.*'(\.\.\. \(5,000 characters\))? is not a valid quote currency: "
+        "a quote is 1 to 16 letters or digits, e.g. usd or usdt$",
+    ):
+        read_file(write(tmp_path, VALID), coin="x", quote=quote)

@@ -8,7 +8,7 @@ import pytest
 
 from coincast.data.frames import export_frame, gap_report, read_frame, read_frames
 from coincast.data.sources import read_file, synthetic_candles
-from coincast.errors import CoincastError, StoreError
+from coincast.errors import CoincastError, NameFormError, StoreError
 from coincast.series import COLUMNS, make_frame
 
 
@@ -104,3 +104,22 @@ def test_gap_report_counts_the_bars_made_from_incomplete_data(store):
     as_stored = gap_report(store, "demo")
     assert as_stored.stored == "1m" and as_stored.incomplete.empty
     assert as_stored.gaps["missing"].tolist() == [20]  # minutes 40..59
+
+
+@pytest.mark.parametrize("quote", ["", " ", "us d", "../x", "<b>", "q" * 17, "usd\x00"])
+def test_every_reader_refuses_a_malformed_quote(filled, quote):
+    readers = [
+        lambda: read_frame(filled, "btc", "1d", quote=quote),
+        lambda: read_frames(filled, ["bitcoin"], "1d", quote=quote),
+        lambda: gap_report(filled, "btc", "1d", quote=quote),
+    ]
+    for read in readers:
+        with pytest.raises(NameFormError, match=r"is not a valid quote currency: a quote is 1 to"):
+            read()
+
+
+@pytest.mark.parametrize("coin", ["", "../x", "<script>", "a\x00b", "x" * 5000])
+def test_every_reader_refuses_a_malformed_coin(filled, coin):
+    for read in (lambda: read_frame(filled, coin), lambda: gap_report(filled, coin)):
+        with pytest.raises(NameFormError, match=r"is not a valid id: a coin id is 1 to 64"):
+            read()

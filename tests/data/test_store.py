@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import os
+import re
+import shutil
 import sqlite3
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -12,7 +19,8 @@ from hypothesis import strategies as st
 
 from coincast.data.sources.synthetic import synthetic_candles
 from coincast.data.store import SeriesKey, Store, key_of
-from coincast.errors import IntervalError, StoreError
+from coincast.data.store.failures import explain
+from coincast.errors import IntervalError, NotAStoreError, StoreError
 from coincast.series import make_frame
 
 H = 3_600_000
@@ -132,15 +140,6 @@ def test_list_series(store):
     }
 
 
-def test_not_a_database_is_refused_and_left_intact(tmp_path):
-    path = tmp_path / "notes.db"
-    path.write_bytes(b"these are my notes, not a database" * 100)
-    before = path.read_bytes()
-    with pytest.raises(StoreError, match="is not a coincast store"):
-        Store(path)
-    assert path.read_bytes() == before
-
-
 def test_folder_as_store_path(tmp_path):
     with pytest.raises(StoreError, match="is a folder"):
         Store(tmp_path)
@@ -177,9 +176,340 @@ def test_failed_write_leaves_nothing_behind(store):
     bad = synthetic_candles(10, coin="demo", start="2024-02-01")
     bad.attrs.update(good.attrs)
     bad.iloc[5, 0] = None  # NOT NULL constraint fails mid-chunk
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError, match=r"refused the write \(SQLITE_CONSTRAINT_NOTNULL"):
         store.write_candles(bad)
     assert store.info(key_of(good)).rows == 10
     key = key_of(good)
     feb = int(pd.Timestamp("2024-02-01", tz="UTC").value // 1e6)
     assert store.missing_ranges(key, feb, feb + 10 * 86_400_000) == [(feb, feb + 10 * 86_400_000)]
+
+
+# -- what a store path may hold: look before writing anything ---------------------------------
+
+
+def file_digest(path) -> str:
+    """The bytes of ``path`` and of any -wal/-journal file beside it."""
+    parts = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")]
+    return hashlib.sha256(
+        b"|".join(p.read_bytes() if p.exists() else b"-" for p in parts)
+    ).hexdigest()
+
+
+def rows_digest(path) -> str:
+    """Every row of every table of the SQLite file at ``path``, and its user_version."""
+    db = sqlite3.connect(path)
+    try:
+        dump = "\n".join(db.iterdump()) + str(db.execute("PRAGMA user_version").fetchone())
+    finally:
+        db.close()
+    return hashlib.sha256(dump.encode()).hexdigest()
+
+
+def foreign_db(path, tables=("users", "posts"), version=0, wal=False):
+    db = sqlite3.connect(path)
+    if wal:
+        db.execute("PRAGMA journal_mode=WAL")
+    for t in tables:
+        db.execute(f'CREATE TABLE "{t}" (a)')
+        db.execute(f'INSERT INTO "{t}" VALUES (1)')
+    db.execute(f"PRAGMA user_version={version}")
+    db.commit()
+    db.close()
+    return path
+
+
+FOREIGN = [
+    pytest.param(("users", "posts"), 0, False, "tables: posts, users", id="two-tables"),
+    pytest.param(("meta", "coins"), 0, False, "tables: coins, meta", id="our-generic-names"),
+    pytest.param(("posts",), 7, False, "tables: posts", id="other-user-version"),
+    pytest.param(("series", "candles"), 0, False, "tables: candles, series", id="our-names-v0"),
+    pytest.param(("logs",), 0, True, "tables: logs", id="wal"),
+    pytest.param((), 3, False, "tables: none", id="no-tables-but-versioned"),
+    pytest.param([f"t{i:02d}" for i in range(20)], 0, False, "t07 and 12 more", id="many"),
+    pytest.param(("x\ny", "z" * 100), 0, False, r"'x\\ny', 'zzzz", id="odd-names"),
+]
+
+
+@pytest.mark.parametrize(("tables", "version", "wal", "listing"), FOREIGN)
+@pytest.mark.parametrize("readonly", [False, True], ids=["write", "read"])
+def test_another_applications_database_is_refused_untouched(
+    tmp_path, tables, version, wal, listing, readonly
+):
+    path = foreign_db(tmp_path / "app.db", tables, version, wal)
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    before = file_digest(path)
+    with pytest.raises(
+        NotAStoreError,
+        match=rf"app\.db is an SQLite database of another application \(.*{listing}.*\), "
+        r"not a coincast store; give another --store$",
+    ):
+        Store(path, readonly=readonly)
+    assert file_digest(path) == before
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == mode
+    names = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert names == set(tables)
+
+
+NOT_SQLITE = [
+    pytest.param(b"these are my notes, not a database\n" * 100, "a text file", id="text"),
+    pytest.param(
+        b"timestamp,open,high,low,close\n2024-01-01,1,2,0.5,1.5\n", "a text file", id="csv"
+    ),
+    pytest.param(gzip.compress(b"x" * 1000), "a gzip file", id="gzip"),
+    pytest.param(b"PK\x03\x04" + bytes(200), "a zip file", id="xlsx"),
+    pytest.param(b"\x89PNG\r\n\x1a\n" + bytes(200), "a PNG image", id="png"),
+    pytest.param(b"PAR1" + bytes(200) + b"PAR1", "a Parquet file", id="parquet"),
+    pytest.param(bytes(range(256)) * 8, "binary data", id="random-bytes"),
+    pytest.param(b"\x00garbage" * 512, "binary data", id="nul-garbage"),
+]
+
+
+@pytest.mark.parametrize(("data", "kind"), NOT_SQLITE)
+@pytest.mark.parametrize("readonly", [False, True], ids=["write", "read"])
+def test_a_file_that_is_not_sqlite_is_named_and_left_intact(tmp_path, data, kind, readonly):
+    path = tmp_path / "notes.db"
+    path.write_bytes(data)
+    with pytest.raises(
+        NotAStoreError,
+        match=rf"notes\.db is not a coincast store: it is {kind}.*, not an SQLite database; "
+        "give another --store",
+    ):
+        Store(path, readonly=readonly)
+    assert path.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
+def test_sqlite_magic_followed_by_garbage_is_not_a_database(tmp_path):
+    path = tmp_path / "fake.db"
+    data = b"SQLite format 3\x00" + bytes(range(256)) * 16
+    path.write_bytes(data)
+    for readonly in (False, True):
+        with pytest.raises(
+            StoreError, match=r"fake\.db is not an SQLite database \(SQLITE_NOTADB: file is not"
+        ):
+            Store(path, readonly=readonly)
+    assert path.read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    "dropped", [("coverage",), ("candles", "coverage"), ("meta",), ("coins", "meta", "series")]
+)
+@pytest.mark.parametrize("readonly", [False, True], ids=["write", "read"])
+def test_a_tampered_store_names_the_missing_tables(store_path, dropped, readonly):
+    with Store(store_path) as s:
+        s.write_candles(synthetic_candles(5, coin="demo"))
+    db = sqlite3.connect(store_path)
+    for t in dropped:
+        db.execute(f"DROP TABLE {t}")
+    db.commit()
+    db.close()
+    before = rows_digest(store_path)
+    missing = ", ".join(
+        t for t in ("series", "candles", "coverage", "coins", "meta") if t in dropped
+    )
+    with pytest.raises(
+        NotAStoreError,
+        match=rf"is a coincast store missing the table\(s\) {missing}: it was changed outside "
+        "coincast. Restore it from a backup, or give another --store$",
+    ):
+        Store(store_path, readonly=readonly)
+    assert rows_digest(store_path) == before
+
+
+def test_an_empty_file_or_empty_database_becomes_a_store(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    blank = tmp_path / "blank.db"
+    sqlite3.connect(blank).execute("VACUUM").connection.close()  # a header, no tables
+    for path in (empty, blank):
+        with Store(path, readonly=True) as s:  # read-only: reads as empty, changes nothing
+            assert s.list_series() == [] and s.exists
+        with Store(path) as s:
+            s.write_candles(synthetic_candles(3, coin="demo"))
+        with Store(path, readonly=True) as s:
+            assert s.list_series()[0].rows == 3
+    assert empty.stat().st_size > 0
+
+
+def test_a_missing_store_opened_read_only_creates_nothing(tmp_path):
+    path = tmp_path / "x" / "new" / "c.db"
+    with Store(path, readonly=True) as s:
+        assert not s.exists and s.list_series() == []
+        assert s.missing_ranges(SeriesKey("t", "c", "usd", "1h"), 0, H) == [(0, H)]
+        with pytest.raises(StoreError, match=r"no stored data for bitcoin\. Fetch it first"):
+            s.read_candles("bitcoin")
+        with pytest.raises(StoreError, match=r"c\.db was opened read-only \(readonly=True\)"):
+            s.write_candles(synthetic_candles(3, coin="demo"))
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_store_opened_read_only_refuses_writes_and_is_unchanged(store_path):
+    with Store(store_path) as s:
+        s.write_candles(synthetic_candles(5, coin="demo"))
+    before = rows_digest(store_path)
+    with Store(store_path, readonly=True) as s:
+        assert s.read_candles("demo").shape == (5, 5)
+        for write in (
+            lambda: s.write_candles(synthetic_candles(5, coin="other")),
+            lambda: s.add_coverage(SeriesKey("t", "c", "usd", "1h"), 0, H),
+            lambda: s.save_coins([], pd.Timestamp("2025-01-01", tz="UTC")),
+        ):
+            with pytest.raises(StoreError, match="was opened read-only"):
+                write()
+        with pytest.raises(sqlite3.OperationalError) as info:
+            s._db.execute("DELETE FROM candles")  # below the guard, SQLite refuses too
+        assert explain(info.value, "c.db").startswith(
+            "the store c.db is read-only (SQLITE_READONLY"
+        )
+    assert rows_digest(store_path) == before
+
+
+# -- each SQLite failure says what happened ---------------------------------------------------
+
+
+def test_disk_full_says_so_and_saves_nothing(store_path):
+    with Store(store_path) as s:
+        s.write_candles(synthetic_candles(10, coin="demo"))
+        before = rows_digest(store_path)
+        pages = s._db.execute("PRAGMA page_count").fetchone()[0]
+        s._db.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own limit: a full disk
+        with pytest.raises(
+            StoreError,
+            match=r"could not be written: the disk is full \(SQLITE_FULL: database or disk is "
+            r"full\); nothing of this command was saved. Free some disk space",
+        ) as info:
+            s.write_candles(synthetic_candles(5000, "1h", coin="big"))
+        assert "another coincast" not in str(info.value)
+    assert rows_digest(store_path) == before
+
+
+def test_a_locked_store_asks_about_another_coincast(store_path):
+    Store(store_path).close()
+    with Store(store_path) as holder, Store(store_path, timeout=0.05) as s:
+        holder._db.execute("BEGIN IMMEDIATE")
+        with pytest.raises(
+            StoreError,
+            match=r"is locked \(SQLITE_BUSY: database is locked\); is another coincast writing "
+            "to it\\? Try again when it has finished",
+        ):
+            s.write_candles(synthetic_candles(3, coin="demo"))
+        holder._db.execute("ROLLBACK")
+        assert s.write_candles(synthetic_candles(3, coin="demo")) == 3
+
+
+def test_a_damaged_store_says_so(store_path):
+    with Store(store_path) as s:
+        s.write_candles(synthetic_candles(3000, "1h", coin="demo"))
+    data = bytearray(store_path.read_bytes())
+    page = 4096
+    data[3 * page : 12 * page] = bytes(range(256)) * (9 * page // 256)  # btree pages
+    store_path.write_bytes(bytes(data))
+    with (
+        pytest.raises(
+            StoreError, match=r"is damaged \(SQLITE_CORRUPT.*\); restore it from a backup"
+        ) as info,
+        Store(store_path, readonly=True) as s,
+    ):
+        s.read_key(SeriesKey("synthetic", "demo", "usd", "1h"))
+    assert "another coincast" not in str(info.value)
+
+
+def test_a_folder_that_cannot_be_made_is_named(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(
+        StoreError,
+        match=r"cannot create the folder .*file\.txt/sub for the store .*\(Not a directory\)",
+    ):
+        Store(blocker / "sub" / "c.db")
+    assert blocker.read_text() == "a file where a folder should be"
+
+
+#: Run Python without the root's power to ignore file modes, so chmod binds (as for a user).
+AS_USER = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner"]
+
+CHMOD_SCRIPT = """
+import sys
+from coincast.data.store import Store
+from coincast.data.sources.synthetic import synthetic_candles
+from coincast.errors import StoreError
+for path, mode in zip(sys.argv[1::2], sys.argv[2::2]):
+    try:
+        with Store(path, readonly=mode == "read") as s:
+            if mode == "read":
+                print("rows", sum(i.rows for i in s.list_series()))
+            else:
+                s.write_candles(synthetic_candles(3, coin="other"))
+                print("wrote")
+    except StoreError as exc:
+        print(exc)
+"""
+
+
+def run_as_user(*args: str) -> list[str]:
+    """Run :data:`CHMOD_SCRIPT` (pairs of store path and ``read``/``write``) as an ordinary
+    user would: as root, through setpriv, without the power to ignore file modes."""
+    prefix = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: chmod would not bind")
+        prefix = AS_USER
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [*prefix, sys.executable, "-c", CHMOD_SCRIPT, *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    if done.returncode and "setpriv" in done.stderr:
+        pytest.skip(f"setpriv cannot drop capabilities here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()
+
+
+READ_ONLY = (
+    r"the store .*c\.db is read-only \(SQLITE_READONLY\w*: attempt to write a readonly "
+    r"database\); coincast cannot write to it. Make the file and its folder writable "
+    r"\(chmod u\+w\), or give another --store \(a new file name makes a new store\)"
+)
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_read_only_file_or_folder_is_named_and_still_readable(tmp_path, what):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "c.db"
+    with Store(path) as s:
+        s.write_candles(synthetic_candles(5, coin="demo"))
+    before = rows_digest(path)
+    path.chmod(0o444) if what == "file" else folder.chmod(0o555)
+    new, sub = folder / "new.db", folder / "sub" / "new.db"
+    try:
+        said = run_as_user(
+            str(path), "write", str(path), "read", str(new), "write", str(sub), "write"
+        )
+    finally:
+        path.chmod(0o644)
+        folder.chmod(0o755)
+    assert re.fullmatch(READ_ONLY, said[0]), said[0]
+    assert said[1] == "rows 5"
+    if what == "folder":
+        assert "cannot open the store" in said[2] and "SQLITE_CANTOPEN" in said[2], said[2]
+        assert "cannot create the folder" in said[3] and "Permission denied" in said[3], said[3]
+        assert not new.exists() and not sub.parent.exists()
+    assert rows_digest(path) == before
+
+
+def test_a_renamed_column_says_the_store_was_changed_outside_coincast(store_path):
+    with Store(store_path) as s:
+        s.write_candles(synthetic_candles(5, coin="demo"))
+    db = sqlite3.connect(store_path)
+    db.execute("ALTER TABLE candles RENAME COLUMN volume TO vol")
+    db.commit()
+    db.close()
+    with (
+        Store(store_path, readonly=True) as s,
+        pytest.raises(
+            StoreError,
+            match=r"lacks part of coincast's schema \(no such column: volume\); it was changed "
+            "outside coincast. Restore it from a backup",
+        ),
+    ):
+        s.read_candles("demo")

@@ -21,6 +21,7 @@ from rich.text import Text
 from ..coins import resolve_offline
 from ..data.paths import default_store_path
 from ..data.store import Store
+from ..data.store.failures import explain
 from ..errors import CoincastError
 
 # Wide tables when piped (rich would wrap at 80 columns); the terminal's width otherwise.
@@ -54,7 +55,7 @@ def handles_errors(fn: F) -> F:
             err.print("Interrupted; the store keeps every chunk completed so far.")
             raise typer.Exit(130) from None
         except sqlite3.Error as exc:
-            fail(f"the store failed: {exc}; is another coincast writing to it? Try again")
+            fail(explain(exc, str(store_path())))
         except OSError as exc:
             fail(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
 
@@ -82,10 +83,16 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
 
 
-@contextmanager
-def open_store() -> Iterator[Store]:
+def store_path() -> Path:
     """The store named by ``--store``, else ``$COINCAST_HOME/coincast.db`` or the user dir."""
-    with Store(state.store_path or default_store_path()) as store:
+    return state.store_path or default_store_path()
+
+
+@contextmanager
+def open_store(*, readonly: bool = False) -> Iterator[Store]:
+    """The store at :func:`store_path`; ``readonly`` for commands that only read it: they
+    create nothing (a missing store reads as empty) and change nothing."""
+    with Store(store_path(), readonly=readonly) as store:
         yield store
 
 

@@ -44,13 +44,16 @@ def list_cmd(as_json: bool = JsonOpt) -> None:
 
     Example: coincast data list --json
     """
-    with open_store() as store:
-        infos = store.list_series()
+    with open_store(readonly=True) as store:
+        infos, exists = store.list_series(), store.exists
     if as_json:
         print_json([i.to_dict() for i in infos])
         return
     if not infos:
-        out.print("The store is empty. Fetch something: coincast fetch bitcoin")
+        what = "The store is empty" if exists else f"There is no store at {store.path} yet"
+        out.print(
+            f"{what}. Fill it: coincast fetch bitcoin, or coincast import FILE --coin bitcoin"
+        )
         return
     table = Table("source", "coin", "quote", "interval", "rows", "span")
     for i in infos:
@@ -135,7 +138,7 @@ def gaps_cmd(
 
     Example: coincast data gaps bitcoin --interval 1h --min-complete 0.9
     """
-    with open_store() as store:
+    with open_store(readonly=True) as store:
         report = gap_report(store, coin, interval, source, quote, min_complete)
     if as_json:
         print_json(_gaps_json(report))
@@ -204,5 +207,5 @@ def _gaps_json(report: GapReport) -> dict:
 def _read(
     coin: str, interval: str | None, source: str | None, quote: str | None, min_complete: float
 ) -> pd.DataFrame:
-    with open_store() as store:
+    with open_store(readonly=True) as store:
         return read_frame(store, coin, interval, source, quote, min_complete)

@@ -73,7 +73,7 @@ def backtest_cmd(
         raise CoincastError(f"--target {target} is not among the listed coins: list it too")
     if len(names) > 1:  # the global model stops early on the backtested coin's validation
         lstm = lstm.model_copy(update={"target_coin": coin})
-    with open_store() as store:
+    with open_store(readonly=True) as store:
         frames, exog = training_frames(store, names, lstm.exog, **series)
     stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
     folder = out_dir or Path("backtests") / f"{coin}-{series['interval']}-{stamp}"

@@ -31,7 +31,7 @@ def explain_cmd(
     """
     folder = run_folder(run)
     model = load_run(folder)
-    with open_store() as store:
+    with open_store(readonly=True) as store:
         inputs = window_for(store, model, window, coin)
     result = explain(model, inputs, out_dir or folder / "explain")
     out.print(

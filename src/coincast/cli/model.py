@@ -54,7 +54,7 @@ def train_cmd(
     folder = out_dir or default_run_folder(names, series["interval"], model.config.target_coin)
     check_new_run(folder, resume=resume, force=force)
     end = parse_time(until, "--until")
-    with open_store() as store:
+    with open_store(readonly=True) as store:
         frames, exog = training_frames(store, names, model.config.exog, **series, end=end)
     if not as_json:
         for frame in frames.values():
@@ -185,7 +185,7 @@ def predict_cmd(
     Example: coincast predict runs/btc-1d --horizon 1 --json
     """
     model = load_run(run_folder(run))
-    with open_store() as store:
+    with open_store(readonly=True) as store:
         forecast, frame = forecast_latest(store, model, horizon, coin)
     if plot is not None:
         if plot.suffix.lower() != ".png":

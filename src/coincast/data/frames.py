@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..coins import resolve_offline
+from ..coins import check_quote, resolve_offline
 from ..errors import CoincastError, StoreError
 from ..series import bar_completeness, find_gaps, resample
 from .store import Store
@@ -48,7 +48,7 @@ def read_frame(
         resolve_offline(coin),
         interval,
         source=source.lower() if source else None,
-        quote=quote.lower() if quote else None,
+        quote=check_quote(quote) if quote is not None else None,
         min_complete=min_complete,
     )
 
@@ -80,6 +80,7 @@ def read_frames(
     {'demo': 30}
     """
     frames = {}
+    quote = check_quote(quote) if quote is not None else None
     for c in coins:
         frame = store.read_candles(
             c, interval, source=source, quote=quote, end=end, min_complete=min_complete
@@ -148,7 +149,7 @@ def gap_report(
     """
     key = store.resolve(
         resolve_offline(coin), interval, source.lower() if source else None,
-        quote.lower() if quote else None,
+        check_quote(quote) if quote is not None else None,
     )  # fmt: skip
     stored = store.read_key(key)
     interval = interval or key.interval

@@ -9,7 +9,8 @@ Layouts are detected from the header (case-insensitive, any column order):
 
 Timestamps may be ISO strings (with or without offset; naive means UTC) or epoch seconds,
 milliseconds or microseconds. Every problem raises :class:`~coincast.errors.ParseError`
-naming the file, the line and the column.
+naming the file, the line (CSV) or row (Parquet) and the column; a file that is no CSV text
+at all (gzip, Excel, an image, UTF-16) is named as what it is.
 """
 
 from __future__ import annotations
@@ -19,11 +20,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from ...coins import resolve_offline
-from ...errors import ParseError
+from ...coins import check_quote, resolve_offline
+from ...errors import IntervalError, ParseError, listed, shown
 from ...intervals import INTERVALS, check_interval
-from ...series import _bar_starts, from_ms, infer_interval, make_frame, validate_candles
+from ...series import (
+    FIRST_MS,
+    LAST_MS,
+    TIME_RANGE,
+    _bar_starts,
+    from_ms,
+    infer_interval,
+    make_frame,
+    validate_candles,
+)
+from ..sniff import check_csv_bytes, is_parquet
 
 TIME_NAMES = ("timestamp", "datetime", "date", "time", "ts", "open_time", "opentime", "open time")
 BINANCE_FIELDS = (
@@ -52,6 +64,21 @@ class FileInfo:
     inferred: bool
 
 
+@dataclass(frozen=True)
+class _At:
+    """Where a table's rows sit in its file, for messages: ``f.csv: line 3, column 'close'``."""
+
+    path: Path
+    first: int  #: the file line (CSV) or row (Parquet) of the table's first row
+    unit: str  #: "line" or "row"
+
+    def row(self, n: int) -> str:
+        return f"{self.path}: {self.unit} {n}"
+
+    def cell(self, i: int, column: str) -> str:
+        return f"{self.row(self.first + i)}, column {shown(column)}"
+
+
 def read_file(
     path: str | Path, *, coin: str, quote: str = "usd", interval: str | None = None
 ) -> tuple[pd.DataFrame, FileInfo]:
@@ -63,79 +90,96 @@ def read_file(
         ``.csv`` (optionally compressed, e.g. ``.csv.gz``) or ``.parquet`` file.
     coin
         Coin id or well-known symbol (``BTC`` -> ``bitcoin``).
+    quote
+        Quote currency of the prices (``usd``, ``usdt``).
     interval
-        The bar interval; inferred from the most common timestamp step when omitted.
+        The bar interval; inferred from the most common timestamp step when omitted, and
+        refused when the file's usual step is another known interval.
 
     Raises
     ------
     ParseError
         Naming file, line and column for any malformed content.
+    NameFormError
+        When ``coin`` or ``quote`` is not a well-formed name.
     """
     p = Path(path)
-    coin = resolve_offline(coin)
-    raw, first_line = _load(p)
+    coin, quote = resolve_offline(coin), check_quote(quote)
+    if interval is not None:
+        check_interval(interval)
+    raw, at = _load(p)
     table, layout = _columns(raw, p)
-    ts = _timestamps(table["time"], p, first_line, table.attrs["time_name"])
-    values = {c: _numbers(table, c, p, first_line) for c in ("open", "high", "low", "close")}
+    ts = _timestamps(table["time"], at, table.attrs["time_name"])
+    values = {c: _numbers(table, c, at) for c in ("open", "high", "low", "close")}
     values["volume"] = (
-        _numbers(table, "volume", p, first_line) if "volume" in table.columns else np.zeros(len(ts))
+        _numbers(table, "volume", at) if "volume" in table.columns else np.zeros(len(ts))
     )
     order = np.argsort(ts, kind="stable")
-    lines = first_line + order
+    lines = at.first + order
     ts = ts[order]
     values = {k: v[order] for k, v in values.items()}
-    dup = np.flatnonzero(np.diff(ts) == 0)
-    if len(dup):
-        i = dup[0]
-        when = from_ms(ts[i])
-        raise ParseError(
-            f"{p}: timestamp {when} appears twice (lines {lines[i]} and {lines[i + 1]})"
-        )
-    _check_rows(values, lines, p)
-    if interval is None:
-        interval, inferred = _infer(ts, p), True
-    else:
-        interval, inferred = check_interval(interval), False
-    _check_alignment(ts, interval, lines, p)
-    frame = make_frame(
-        ts, values, coin=coin, quote=quote.lower(), interval=interval, source=SOURCE_NAME
-    )
+    _check_unique(ts, lines, at)
+    _check_rows(values, lines, at)
+    inferred = interval is None
+    interval = _interval(ts, interval, p)
+    _check_alignment(ts, interval, lines, at)
+    frame = make_frame(ts, values, coin=coin, quote=quote, interval=interval, source=SOURCE_NAME)
     return validate_candles(frame), FileInfo(layout, interval, inferred)
 
 
-def _load(p: Path) -> tuple[pd.DataFrame, int]:
-    """The file as a table of strings/values and the file line of its first data row."""
+def _load(p: Path) -> tuple[pd.DataFrame, _At]:
+    """The file as a table of strings/values, and where its first row sits."""
     if not p.exists():
         raise ParseError(f"{p}: no such file")
     if p.is_dir():
         raise ParseError(f"{p}: is a folder; give a .csv or .parquet file")
-    suffixes = [s.lower() for s in p.suffixes]
+    if not p.is_file():
+        raise ParseError(f"{p}: is not a regular file (a pipe or device); save it to a file first")
+    parquet = is_parquet(p)
+    if not parquet:
+        check_csv_bytes(p)
     try:
-        if ".parquet" in suffixes or ".pq" in suffixes:
-            table = pd.read_parquet(p)
-            if isinstance(table.index, pd.DatetimeIndex):
-                table = table.reset_index()
-            return table, 1
-        table = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+        table, at = _read_parquet(p) if parquet else _read_csv(p)
     except (
         pd.errors.EmptyDataError,
         pd.errors.ParserError,
         UnicodeDecodeError,
         ValueError,
         OSError,
+        EOFError,
+        pa.ArrowException,
     ) as exc:
         raise ParseError(f"{p}: cannot be read as CSV or Parquet ({_first_line(exc)})") from None
+    if table.empty:
+        names = listed(list(table.columns))
+        raise ParseError(
+            f"{p}: the header ({names}) has no rows of candles under it; give a file with at "
+            "least one candle"
+        )
+    return table, at
+
+
+def _read_parquet(p: Path) -> tuple[pd.DataFrame, _At]:
+    table = pd.read_parquet(p)
+    if isinstance(table.index, pd.DatetimeIndex):
+        table = table.reset_index()
+    return table, _At(p, 1, "row")
+
+
+def _read_csv(p: Path) -> tuple[pd.DataFrame, _At]:
+    table = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
     if len(table.columns) and _is_number(str(table.columns[0])):
         # No header row (raw Binance klines): the "header" was the first data row.
         table = pd.read_csv(p, dtype=str, header=None, keep_default_na=False)
         names = list(BINANCE_FIELDS[: len(table.columns)])
         table.columns = names + [f"extra_{i}" for i in range(len(table.columns) - len(names))]
-        return table, 1
-    return table, 2
+        return table, _At(p, 1, "line")
+    return table, _At(p, 2, "line")
 
 
 def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = str(exc).strip()
+    return shown(text.splitlines()[0], 200)[1:-1] if text else type(exc).__name__
 
 
 def _is_number(text: str) -> bool:
@@ -156,8 +200,7 @@ def _columns(raw: pd.DataFrame, p: Path) -> tuple[pd.DataFrame, str]:
         missing.insert(0, "timestamp (or date/datetime/time/open_time)")
     if missing:
         raise ParseError(
-            f"{p}: missing column(s) {', '.join(missing)}; "
-            f"found {', '.join(map(str, raw.columns))}. "
+            f"{p}: missing column(s) {', '.join(missing)}; found {listed(list(raw.columns))}. "
             "Expected a Yahoo, Binance klines or timestamp,open,high,low,close,volume layout"
         )
     if "close time" in lower or "quote asset volume" in lower:
@@ -174,28 +217,28 @@ def _columns(raw: pd.DataFrame, p: Path) -> tuple[pd.DataFrame, str]:
     return table, layout
 
 
-def _timestamps(col: pd.Series, p: Path, first_line: int, name: str) -> np.ndarray:
+def _timestamps(col: pd.Series, at: _At, name: str) -> np.ndarray:
     """Epoch milliseconds from ISO strings or epoch numbers (s, ms, us, ns by magnitude),
     each within the dates a candle frame can hold."""
     if pd.api.types.is_datetime64_any_dtype(col):
+        _no_empty(col.isna().to_numpy(), at, name)
         ms = _ms(pd.to_datetime(col, utc=True))
-        return _in_range(ms, col.astype(str), p, first_line, name)
+        return _in_range(ms, col.astype(str), at, name)
     text = col.astype(str).str.strip()
-    _no_empty(text, p, first_line, name)
+    _no_empty((text == "").to_numpy(), at, name)
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.notna().all():
-        ms = _epoch_ms(numbers.to_numpy(dtype="float64"), p, first_line, name)
-        return _in_range(ms, text, p, first_line, name)
+        ms = _epoch_ms(numbers.to_numpy(dtype="float64"), at, name)
+        return _in_range(ms, text, at, name)
     try:
         parsed = pd.to_datetime(text, utc=True, format="ISO8601")
     except (ValueError, TypeError):
         parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
         bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise ParseError(
-            f"{p}: line {first_line + bad}, column {name!r}: {text.iloc[bad]!r} is not a date "
-            "or epoch number"
+            f"{at.cell(bad, name)}: {shown(text.iloc[bad])} is not a date or epoch number"
         ) from None
-    return _in_range(_ms(parsed), text, p, first_line, name)
+    return _in_range(_ms(parsed), text, at, name)
 
 
 def _ms(parsed: pd.Series) -> np.ndarray:
@@ -203,59 +246,59 @@ def _ms(parsed: pd.Series) -> np.ndarray:
     return parsed.dt.as_unit("ms").astype("int64").to_numpy()
 
 
-#: The dates a candle frame can hold: pandas' nanosecond timestamps, in epoch milliseconds.
-_FIRST_MS = -(2**63 - 1) // 1_000_000 + 1
-_LAST_MS = (2**63 - 1) // 1_000_000
-
-
-def _in_range(ms: np.ndarray, text: pd.Series, p: Path, first_line: int, name: str) -> np.ndarray:
-    out = (ms < _FIRST_MS) | (ms > _LAST_MS)
+def _in_range(ms: np.ndarray, text: pd.Series, at: _At, name: str) -> np.ndarray:
+    out = (ms < FIRST_MS) | (ms > LAST_MS)
     if out.any():
         bad = int(np.argmax(out))
         raise ParseError(
-            f"{p}: line {first_line + bad}, column {name!r}: {text.iloc[bad]!r} is outside the "
-            f"dates coincast can hold ({pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d})"
+            f"{at.cell(bad, name)}: {shown(text.iloc[bad])} is outside the dates coincast can "
+            f"hold ({TIME_RANGE})"
         )
     return ms
 
 
-def _epoch_ms(x: np.ndarray, p: Path, first_line: int, name: str) -> np.ndarray:
+def _epoch_ms(x: np.ndarray, at: _At, name: str) -> np.ndarray:
     mag = np.nanmax(np.abs(x)) if len(x) else 0
     for limit, factor in ((1e11, 1000.0), (1e14, 1.0), (1e17, 1e-3), (1e20, 1e-6)):
         if mag < limit:
             return np.round(x * factor).astype("int64")
     bad = int(np.argmax(np.abs(x)))
-    raise ParseError(f"{p}: line {first_line + bad}, column {name!r}: {x[bad]:g} is no epoch time")
+    raise ParseError(f"{at.cell(bad, name)}: {x[bad]:g} is no epoch time")
 
 
-def _no_empty(text: pd.Series, p: Path, first_line: int, name: str) -> None:
-    empty = (text == "").to_numpy()
+def _no_empty(empty: np.ndarray, at: _At, name: str) -> None:
     if empty.any():
-        i = int(np.argmax(empty))
-        raise ParseError(f"{p}: line {first_line + i}, column {name!r}: the cell is empty")
+        raise ParseError(f"{at.cell(int(np.argmax(empty)), name)}: the cell is empty")
 
 
-def _numbers(table: pd.DataFrame, c: str, p: Path, first_line: int) -> np.ndarray:
+def _numbers(table: pd.DataFrame, c: str, at: _At) -> np.ndarray:
     col = table[c]
     if not pd.api.types.is_numeric_dtype(col):
         text = col.astype(str).str.strip()
-        _no_empty(text, p, first_line, c)
+        _no_empty((text == "").to_numpy(), at, c)
         col = pd.to_numeric(text, errors="coerce")
         bad = col.isna().to_numpy()
         if bad.any():
             i = int(np.argmax(bad))
-            raise ParseError(
-                f"{p}: line {first_line + i}, column {c!r}: {text.iloc[i]!r} is not a number"
-            )
+            raise ParseError(f"{at.cell(i, c)}: {shown(text.iloc[i])} is not a number")
     values = col.to_numpy(dtype="float64")
     bad = ~np.isfinite(values)
     if bad.any():
-        i = int(np.argmax(bad))
-        raise ParseError(f"{p}: line {first_line + i}, column {c!r}: value is missing or infinite")
+        raise ParseError(f"{at.cell(int(np.argmax(bad)), c)}: value is missing or infinite")
     return values
 
 
-def _check_rows(v: dict[str, np.ndarray], lines: np.ndarray, p: Path) -> None:
+def _check_unique(ts: np.ndarray, lines: np.ndarray, at: _At) -> None:
+    dup = np.flatnonzero(np.diff(ts) == 0)
+    if len(dup):
+        i = dup[0]
+        raise ParseError(
+            f"{at.path}: timestamp {from_ms(ts[i])} appears twice "
+            f"({at.unit}s {lines[i]} and {lines[i + 1]})"
+        )
+
+
+def _check_rows(v: dict[str, np.ndarray], lines: np.ndarray, at: _At) -> None:
     tol = 1e-9 * np.maximum(np.abs(v["high"]), 1.0)
     rules = [
         ("low", v["low"] <= 0, "prices must be > 0"),
@@ -275,24 +318,33 @@ def _check_rows(v: dict[str, np.ndarray], lines: np.ndarray, p: Path) -> None:
         if mask.any():
             i = int(np.argmax(mask))
             raise ParseError(
-                f"{p}: line {lines[i]}, column {col!r}: {v[col][i]:g} breaks the rule: {rule}"
+                f"{at.row(lines[i])}, column {col!r}: {v[col][i]:g} breaks the rule: {rule}"
             )
 
 
-def _infer(ts: np.ndarray, p: Path) -> str:
+def _interval(ts: np.ndarray, given: str | None, p: Path) -> str:
+    """The given interval, unless the file's usual step is another known interval; else the
+    interval inferred from the usual step."""
     try:
-        return infer_interval(ts)
-    except Exception as exc:  # IntervalError: add the file name
-        raise ParseError(f"{p}: {exc}") from None
+        usual = infer_interval(ts)
+    except IntervalError as exc:
+        if given is None:
+            raise ParseError(f"{p}: {exc}") from None
+        return given  # one row, or an unusual step (a file with many gaps): trust the user
+    if given is not None and given != usual:
+        raise ParseError(
+            f"{p}: --interval {given} contradicts the file, whose rows are {usual} apart (the "
+            f"usual step); pass --interval {usual}, or no --interval to infer it"
+        )
+    return usual
 
 
-def _check_alignment(ts: np.ndarray, interval: str, lines: np.ndarray, p: Path) -> None:
+def _check_alignment(ts: np.ndarray, interval: str, lines: np.ndarray, at: _At) -> None:
     off = np.flatnonzero(_bar_starts(ts, interval) != ts)
     if len(off):
         i = off[0]
-        when = from_ms(ts[i])
         raise ParseError(
-            f"{p}: line {lines[i]}: {when} is not the start of a {interval} bar "
+            f"{at.row(lines[i])}: {from_ms(ts[i])} is not the start of a {interval} bar "
             f"({' '.join(INTERVALS)} bars start on whole multiples, weeks on Mondays); "
             "pass the right --interval"
         )

@@ -27,32 +27,9 @@ import pandas as pd
 from ...errors import IntervalError, StoreError
 from ...intervals import INTERVALS, check_interval, interval_ms
 from ...series import COLUMNS, make_frame, ms_from_index, resample, to_ms
-from .keys import SeriesInfo, SeriesKey, _ts, key_of
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS series (
-    id INTEGER PRIMARY KEY,
-    source TEXT NOT NULL, coin TEXT NOT NULL, quote TEXT NOT NULL, interval TEXT NOT NULL,
-    UNIQUE (source, coin, quote, interval)
-);
-CREATE TABLE IF NOT EXISTS candles (
-    series_id INTEGER NOT NULL REFERENCES series(id),
-    ts INTEGER NOT NULL,  -- bar start, epoch milliseconds UTC
-    open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL,
-    volume REAL NOT NULL, market_cap REAL,
-    PRIMARY KEY (series_id, ts)
-) WITHOUT ROWID;
--- [start, end) ranges of bar starts already fetched, so re-fetches skip them (gaps included).
-CREATE TABLE IF NOT EXISTS coverage (
-    series_id INTEGER NOT NULL REFERENCES series(id),
-    start INTEGER NOT NULL, end INTEGER NOT NULL,
-    PRIMARY KEY (series_id, start)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS coins (id TEXT PRIMARY KEY, symbol TEXT NOT NULL, name TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+from .failures import guarded, store_error
+from .keys import SeriesInfo, SeriesKey, _text, _ts, check_key, key_of
+from .opening import connect
 
 _UPSERT = (
     "INSERT INTO candles (series_id, ts, open, high, low, close, volume, market_cap) "
@@ -72,45 +49,35 @@ class Store:
     Parameters
     ----------
     path
-        The database file (created with its folder if missing), or ``":memory:"``.
+        The database file (created with its folder if missing), or ``":memory:"``. A file
+        that is not a coincast store (another application's database, a CSV file) is refused
+        before anything is written to it.
+    readonly
+        Open for reading only: nothing is created or changed, not even a missing folder; a
+        store that does not exist yet reads as empty (:attr:`exists` is then ``False``).
+    timeout
+        Seconds to wait when another process holds the write lock.
+
+    Raises
+    ------
+    StoreError
+        Naming the file, what is wrong with it and what to do (see :mod:`.failures`).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, timeout: float = 30) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            p = Path(path)
-            if p.is_dir():
-                raise StoreError(f"store path {p} is a folder; give a file such as {p}/coincast.db")
-            p.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
         try:
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._init_schema()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a coincast store ({exc}); pass another file with --store"
-            ) from None
-
-    def _init_schema(self) -> None:
-        db = self._db
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has store schema {version}, newer than this coincast's "
-                f"{SCHEMA_VERSION}; upgrade coincast"
-            )
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # with WAL: consistent after any crash
-        db.execute("PRAGMA foreign_keys=ON")
-        if version < SCHEMA_VERSION:
-            db.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
-            )
+            self._db, self.exists = connect(self.path, readonly=readonly, timeout=timeout)
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from exc
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    @guarded
     def close(self) -> None:
         """Close the database connection."""
         self._db.close()
@@ -123,6 +90,7 @@ class Store:
 
     # -- writing ------------------------------------------------------------------------------
 
+    @guarded
     def write_candles(self, frame: pd.DataFrame, covered: tuple[int, int] | None = None) -> int:
         """Upsert a validated candle frame in one transaction; return how many rows are new.
 
@@ -135,6 +103,7 @@ class Store:
             incremental fetches skip it. Defaults to the frame's first to last bar.
         """
         key = key_of(frame)
+        self._check_write(key)
         ts = ms_from_index(frame.index)
         if covered is None and len(ts):
             covered = (int(ts[0]), int(ts[-1]) + interval_ms(key.interval))
@@ -150,14 +119,26 @@ class Store:
                 self._add_coverage(sid, *covered)
             return self._count(sid, ts) - before
 
+    def _check_write(self, key: SeriesKey | None = None) -> None:
+        """Refuse a write to a store opened read-only, or under a key no series may have."""
+        if self.readonly:
+            raise StoreError(
+                f"the store {self.path} was opened read-only (readonly=True); open it with "
+                "Store(path) to write"
+            )
+        if key is not None:
+            check_key(key)
+
     def _count(self, sid: int, ts: np.ndarray) -> int:
         if not len(ts):
             return 0
         sql = "SELECT COUNT(*) FROM candles WHERE series_id=? AND ts BETWEEN ? AND ?"
         return int(self._db.execute(sql, (sid, int(ts[0]), int(ts[-1]))).fetchone()[0])
 
+    @guarded
     def add_coverage(self, key: SeriesKey, start: int, end: int) -> None:
         """Record ``[start, end)`` as fetched even though it holds no candles (a gap)."""
+        self._check_write(key)
         with self._transaction():
             self._add_coverage(self._series_id(key, create=True), start, end)
 
@@ -186,6 +167,7 @@ class Store:
 
     # -- reading --------------------------------------------------------------------------------
 
+    @guarded
     def missing_ranges(self, key: SeriesKey, start: int, end: int) -> list[tuple[int, int]]:
         """The parts of ``[start, end)`` (epoch ms) not yet covered for ``key``."""
         sid = self._series_id(key)
@@ -205,6 +187,7 @@ class Store:
             gaps.append((at, end))
         return gaps
 
+    @guarded
     def list_series(self) -> list[SeriesInfo]:
         """Every stored series with its row count and span, sorted by coin."""
         sql = (
@@ -213,20 +196,20 @@ class Store:
             "GROUP BY s.id ORDER BY s.coin, s.source, s.quote, s.interval"
         )
         out = []
-        for source, coin, quote, interval, n, lo, hi in self._db.execute(sql):
-            out.append(
-                SeriesInfo(
-                    SeriesKey(source, coin, quote, interval),
-                    int(n),
-                    _ts(lo),
-                    _ts(hi),
-                )
-            )
-        order = list(INTERVALS)
+        for *names, n, lo, hi in self._db.execute(sql):
+            key = SeriesKey(*(x if isinstance(x, str) else _text(x) for x in names))
+            out.append(SeriesInfo(key, int(n), _ts(lo), _ts(hi)))
+        # A store written before names were checked may hold any text; it still lists.
+        rank = {iv: n for n, iv in enumerate(INTERVALS)}
         return sorted(
-            out, key=lambda i: (i.key.coin, i.key.source, i.key.quote, order.index(i.key.interval))
-        )
+            out,
+            key=lambda i: (
+                i.key.coin, i.key.source, i.key.quote, rank.get(i.key.interval, len(rank)),
+                i.key.interval,
+            ),
+        )  # fmt: skip
 
+    @guarded
     def info(self, key: SeriesKey) -> SeriesInfo | None:
         """Row count and span of one stored series, or ``None`` if it is not stored."""
         sid = self._series_id(key)
@@ -236,6 +219,7 @@ class Store:
         n, lo, hi = self._db.execute(sql, (sid,)).fetchone()
         return SeriesInfo(key, int(n), _ts(lo), _ts(hi))
 
+    @guarded
     def resolve(
         self,
         coin: str,
@@ -276,6 +260,7 @@ class Store:
         exact = [k for k in usable if k.interval == interval]
         return exact[0] if exact else max(usable, key=lambda k: interval_ms(k.interval))
 
+    @guarded
     def read_candles(
         self,
         coin: str,
@@ -299,6 +284,7 @@ class Store:
             return resample(frame, interval, min_complete)
         return frame
 
+    @guarded
     def read_key(
         self, key: SeriesKey, *, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
     ) -> pd.DataFrame:
@@ -329,8 +315,10 @@ class Store:
 
     # -- coin list cache ------------------------------------------------------------------------
 
+    @guarded
     def save_coins(self, coins: list[dict[str, str]], fetched_at: pd.Timestamp) -> None:
         """Replace the cached coin list (id, symbol, name) in one transaction."""
+        self._check_write()
         with self._transaction() as db:
             db.execute("DELETE FROM coins")
             db.executemany(
@@ -342,6 +330,7 @@ class Store:
                 (fetched_at.isoformat(),),
             )
 
+    @guarded
     def load_coins(self) -> tuple[list[dict[str, str]], pd.Timestamp | None]:
         """The cached coin list and when it was fetched (``None`` if never)."""
         rows = self._db.execute("SELECT id, symbol, name FROM coins").fetchall()
@@ -349,6 +338,7 @@ class Store:
         coins = [{"id": i, "symbol": s, "name": n} for i, s, n in rows]
         return coins, (pd.Timestamp(at[0]) if at else None)
 
+    @guarded
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` when sound)."""
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
@@ -368,8 +358,12 @@ class _Transaction:
         return self.db
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        if self.outer:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:  # SQLite may have rolled back itself (a full disk)
+            self.db.execute("ROLLBACK")
 
 
 def _rows(
