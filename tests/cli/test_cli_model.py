@@ -236,7 +236,12 @@ def test_config_file_values_are_used_and_flags_override_them(eth, tmp_path, name
         ("c.toml", "epochs = = 1\n", "cannot be parsed"),
         ("c.yaml", "epochs: [1\n", "cannot be parsed"),
         ("c.yaml", "- 1\n- 2\n", "must hold a table of settings"),
-        ("c.toml", "epochs = 0\n", "epochs: Input should be greater than or equal to 1 (got 0)"),
+        (
+            "c.toml",
+            "epochs = 0\n",
+            "--config c.toml: epochs is 0; it must be a whole number from 1 to 1000000, "
+            "e.g. epochs = 50",
+        ),
     ],
 )
 def test_bad_config_files_are_one_line_errors(eth, tmp_path, name, text, message):
@@ -277,7 +282,10 @@ def test_missing_config_file(eth):
         ),
         (["bitcoin"], "no stored data for bitcoin 1d"),
         (["eth", "--until", "someday"], "--until 'someday' is not a date"),
-        (["eth", "--horizon", "0"], "horizon: Input should be greater than or equal to 1 (got 0)"),
+        (
+            ["eth", "--horizon", "0"],
+            "--horizon is 0; it must be a whole number from 1 to 10000, e.g. --horizon 1",
+        ),
         (["eth", "--out", "runs/.."], "run name '..' is not allowed"),
         (["eth", "--out", ".."], "run name '..' is not allowed"),
         (["eth", "--out", "runs/a..b"], "run name 'a..b' is not allowed"),

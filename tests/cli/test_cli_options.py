@@ -139,8 +139,8 @@ def test_flags_override_the_config_file_which_overrides_defaults(tmp_path: Path)
 def test_a_bad_value_is_a_one_line_error():
     result = runner.invoke(lstm_app(), ["--head", "median"])
     assert result.exit_code == 1
-    assert result.stderr.startswith(
-        "Error: head: Input should be 'point', 'quantile' or 'gaussian'"
+    assert result.stderr == (
+        "Error: --head is 'median'; it must be point, quantile or gaussian, e.g. --head point\n"
     )
 
 

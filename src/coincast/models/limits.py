@@ -4,6 +4,8 @@ config is checked against the same numbers before a tensor is allocated."""
 
 from __future__ import annotations
 
+from ..dataset import panel
+
 MAX_LOOKBACK = 100_000  #: input steps per window
 MAX_HORIZON = 10_000  #: steps forecast at once
 MAX_HIDDEN = 4096  #: hidden units per layer
@@ -14,5 +16,5 @@ MAX_LR = 10.0  #: Adam's learning rate: above 1 each step moves every weight by 
 MAX_QUANTILES = 99  #: levels of the quantile head
 MAX_EMBED = 1024  #: numbers per coin in the coin embedding
 MAX_EXOG = 100  #: exog coins
-MAX_THREADS = 1024  #: CPU threads (a fixed bound: a run folder moves between machines)
+MAX_THREADS = panel.MAX_THREADS  #: CPU threads: a fixed bound, as runs move between machines
 MAX_SEED = 2**64 - 1  #: torch.manual_seed takes 0 .. 2**64 - 1
