@@ -264,8 +264,14 @@ SIG = "synthetic-signal"
     [
         (lambda r: r.update(extra=1), r"extra: Extra inputs are not permitted"),
         (lambda r: r.pop("metrics"), r"metrics: Field required"),
-        (lambda r: r["config"].update(lookback="thirty"), r"config\.lookback: 'thirty'; it must be a whole number from 1 to 100000"),
-        (lambda r: r["config"].update(hidden=0), r"config\.hidden: 0; it must be a whole number from 1 to 4096"),
+        (
+            lambda r: r["config"].update(lookback="thirty"),
+            r"config\.lookback: 'thirty'; it must be a whole number from 1 to 100000",
+        ),
+        (
+            lambda r: r["config"].update(hidden=0),
+            r"config\.hidden: 0; it must be a whole number from 1 to 4096",
+        ),
         (lambda r: r["data"][SIG].update(rows=[1]), rf"data\.{SIG}\.rows: Input should be"),
         (lambda r: r["data"][SIG].pop("sha256"), rf"data\.{SIG}\.sha256: Field required"),
         (lambda r: r["scalers"][SIG].update(other={}), rf"scalers\.{SIG}\.other"),

@@ -79,7 +79,9 @@ class LSTMConfig(BaseModel):
     threads: int | None = Field(
         None, ge=1, le=lim.MAX_THREADS, strict=True, description="CPU threads (default: all cores)"
     )
-    device: str = Field("auto", pattern=DEVICE.pattern, strict=True, description="auto, cpu or cuda")
+    device: str = Field(
+        "auto", pattern=DEVICE.pattern, strict=True, description="auto, cpu or cuda"
+    )
     log_every: int = _whole(10, 0, lim.MAX_EPOCHS, "epochs between loss lines (0: none)")
     target_coin: str | None = Field(
         None, description="the coin to forecast when training on several (default: all)"
@@ -212,9 +214,7 @@ def config_error(exc: ValidationError) -> ConfigError:
         return ConfigError(msg)
     name = str(loc[0])
     if e.get("type") == "extra_forbidden":
-        return ConfigError(
-            f"unknown setting {name!r}; known: {', '.join(LSTMConfig.model_fields)}"
-        )
+        return ConfigError(f"unknown setting {name!r}; known: {', '.join(LSTMConfig.model_fields)}")
     verb = "holds" if len(loc) > 1 else "is"
     return ConfigError(f"it must be {rule_text(name)}", name, f"{verb} {shown(e.get('input'))}",
                        example_of(name))  # fmt: skip
@@ -241,7 +241,12 @@ _RULES = {
     "threads": f"a whole number from 1 to {lim.MAX_THREADS}, or unset for every core",
 }
 #: Examples of the settings whose default is None.
-_EXAMPLES = {"threads": 1, "target_coin": "bitcoin", "exog": ["bitcoin"], "features": ["log_return"]}
+_EXAMPLES = {
+    "threads": 1,
+    "target_coin": "bitcoin",
+    "exog": ["bitcoin"],
+    "features": ["log_return"],
+}
 
 
 def rule_text(name: str) -> str:
@@ -249,8 +254,10 @@ def rule_text(name: str) -> str:
 
     Examples
     --------
-    >>> rule_text("hidden"), rule_text("lr"), rule_text("head")
-    ('a whole number from 1 to 4096', 'a finite number > 0 and <= 10', 'point, quantile or gaussian')
+    >>> rule_text("hidden"), rule_text("lr")
+    ('a whole number from 1 to 4096', 'a finite number > 0 and <= 10')
+    >>> rule_text("head")
+    'point, quantile or gaussian'
     """
     if name == "device":
         return f"{NAMES} (this machine has {', '.join(available_devices())})"

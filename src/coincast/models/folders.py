@@ -103,13 +103,18 @@ def check_writable(
             f"{option} {path}: {base} is a file, so nothing can be made under it; "
             f"e.g. {option} {example}"
         )
-    if not os.access(base, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not _may(base, os.W_OK | os.X_OK) or (path.exists() and not _may(path, os.W_OK)):
         where = path if path.exists() else base
         raise CoincastError(
             f"{option} {path}: {where} is not writable for this user; choose a writable "
             f"place, e.g. {option} {example}"
         )
     return path
+
+
+def _may(path: Path, mode: int) -> bool:
+    """Whether this process (its effective user, who writes the files) may access ``path``."""
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
 
 
 def _existing_ancestor(path: Path) -> Path:

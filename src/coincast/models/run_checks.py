@@ -179,8 +179,7 @@ def check_weights_header(path: Path, tensors: dict[str, tuple[int, ...]]) -> Non
         problem = _tensor_problem(entry, shape, room)
         if problem:
             raise RunError(
-                f"{path} does not fit the network in run.json: tensor {name} {problem}; "
-                f"{DAMAGED}"
+                f"{path} does not fit the network in run.json: tensor {name} {problem}; {DAMAGED}"
             )
 
 
@@ -189,7 +188,9 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
     size = path.stat().st_size
     with path.open("rb") as f:
         head = f.read(8)
-        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if len(head) < 8:
+            raise RunError(f"{path} is not a safetensors file: it has only {size} bytes; {DAMAGED}")
+        n = int.from_bytes(head, "little")
         if not 0 < n <= min(MAX_HEADER_BYTES, size - 8):
             raise RunError(
                 f"{path} is not a safetensors file: its header claims {n:,} bytes, the file "

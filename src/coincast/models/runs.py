@@ -9,7 +9,6 @@ so a tampered, truncated or crafted run is refused before a tensor is allocated.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import re
@@ -196,9 +195,7 @@ def load_run(folder: str | Path) -> LSTMForecaster:
     return _forecaster(record, state, weights)
 
 
-def _forecaster(
-    record: RunRecord, state: dict[str, torch.Tensor], weights: Path
-) -> LSTMForecaster:
+def _forecaster(record: RunRecord, state: dict[str, torch.Tensor], weights: Path) -> LSTMForecaster:
     """The forecaster ``record`` describes, with the weights ``state`` read from ``weights``."""
     f = LSTMForecaster(record.config)
     f.state = FittedState.from_record(record.model_dump(include=_STATE_FIELDS))

@@ -46,9 +46,7 @@ def check_settings(s: TrainSettings) -> None:
             )
 
 
-def check_losses(
-    epoch: int, train_loss: float, val_loss: float | None, s: TrainSettings
-) -> None:
+def check_losses(epoch: int, train_loss: float, val_loss: float | None, s: TrainSettings) -> None:
     """Raise :class:`TrainingDiverged` when an epoch's training or validation loss is NaN or
     infinite: the weights have blown up, or the data holds values far outside the range the
     scalers were fit on. The message says which loss and what to change."""
