@@ -13,7 +13,6 @@ coins' returns at the same timestamps can be added as inputs.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -44,7 +43,7 @@ from .devices import resolve_device
 from .heads import Forecast, Head, get_head
 from .inference import direct, forecast_frame, recursive, to_price, validation_metrics
 from .lstm import LSTMNet
-from .state import FittedState, StateField
+from .state import FittedState, StateField, undoer
 from .training import EpochRecord, TrainResult, train
 
 __all__ = ["LSTMConfig", "LSTMForecaster", "WindowInputs", "data_info"]
@@ -137,7 +136,7 @@ class LSTMForecaster:
             embed=cfg.coin_embedding and len(frames) > 1,
         )  # fmt: skip
         keep_net = warm_start and self.net is not None and self.coins == list(frames)
-        undo = self._undo(keep_net)
+        undo = undoer(self, in_place=keep_net)
         self.state = self._fitted_state(frames, exog_frames, inputs, panel)
         if not keep_net:
             torch.manual_seed(cfg.seed)
@@ -160,19 +159,6 @@ class LSTMForecaster:
             inputs, panel.val_ends, self._predict_rows, target_coin=cfg.target_coin
         )
         return self
-
-    def _undo(self, in_place: bool) -> Callable[[], None]:
-        """A function that puts the model back as it is now: its network (and, when the
-        network is to be trained ``in_place``, its weights), fitted state and results."""
-        net, state, result = self.net, self.state, self.result
-        weights = copy.deepcopy(net.state_dict()) if in_place and net is not None else None
-
-        def undo() -> None:
-            self.net, self.state, self.result = net, state, result
-            if net is not None and weights is not None:
-                net.to("cpu").load_state_dict(weights)
-
-        return undo
 
     def _fitted_state(
         self, frames: dict[str, pd.DataFrame], exog: dict[str, pd.DataFrame],
