@@ -162,7 +162,7 @@ def test_skip_short_and_no_coin_embedding(store):
     )
     result = ok(run(store, "train", *coins, "--lookback", "10", "--skip-short",
                     "--no-coin-embedding", "--out", "runs/short"))  # fmt: skip
-    assert "Skipped tiny: too little history for --lookback 10" in result.stdout
+    assert "Skipped tiny: too little history for --lookback 10" in result.stderr
     rec = record("runs/short")
     assert rec["skipped"] == ["tiny"] and set(rec["scalers"]) == {"alpha", "beta"}
     assert rec["config"]["coin_embedding"] is False and rec["config"]["on_short"] == "skip"

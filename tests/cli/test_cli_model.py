@@ -236,7 +236,12 @@ def test_config_file_values_are_used_and_flags_override_them(eth, tmp_path, name
         ("c.toml", "epochs = = 1\n", "cannot be parsed"),
         ("c.yaml", "epochs: [1\n", "cannot be parsed"),
         ("c.yaml", "- 1\n- 2\n", "must hold a table of settings"),
-        ("c.toml", "epochs = 0\n", "epochs: Input should be greater than or equal to 1 (got 0)"),
+        (
+            "c.toml",
+            "epochs = 0\n",
+            "--config c.toml: epochs is 0; it must be a whole number from 1 to 1000000, "
+            "e.g. epochs = 50",
+        ),
     ],
 )
 def test_bad_config_files_are_one_line_errors(eth, tmp_path, name, text, message):
@@ -277,7 +282,10 @@ def test_missing_config_file(eth):
         ),
         (["bitcoin"], "no stored data for bitcoin 1d"),
         (["eth", "--until", "someday"], "--until 'someday' is not a date"),
-        (["eth", "--horizon", "0"], "horizon: Input should be greater than or equal to 1 (got 0)"),
+        (
+            ["eth", "--horizon", "0"],
+            "--horizon is 0; it must be a whole number from 1 to 10000, e.g. --horizon 1",
+        ),
         (["eth", "--out", "runs/.."], "run name '..' is not allowed"),
         (["eth", "--out", ".."], "run name '..' is not allowed"),
         (["eth", "--out", "runs/a..b"], "run name 'a..b' is not allowed"),
@@ -468,3 +476,235 @@ def test_help_has_an_example(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
     assert f"Example: coincast {command}" in result.stdout
+
+
+# -- hostile settings, runs and paths (issue 12) ----------------------------------------------
+
+
+def _refused(result, message: str) -> None:
+    """Exit 1 and one ``Error:`` line holding ``message``: never the catch-all, no traceback."""
+    _one_error(result, message)
+    assert "unexpected" not in result.stderr and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+HOSTILE_FLAGS = [
+    (["--lr", "inf"], "--lr is inf; it must be a finite number > 0 and <= 10, e.g. --lr 0.001"),
+    (["--lr", "nan"], "--lr is nan; it must be a finite number > 0 and <= 10"),
+    (["--lr", "-1"], "--lr is -1.0; it must be a finite number > 0 and <= 10"),
+    (["--lr", "1e308"], "--lr is 1e+308; it must be a finite number > 0 and <= 10"),
+    (["--clip", "inf"], "--clip is inf; it must be a finite number > 0, e.g. --clip 1.0"),
+    (["--clip", "nan"], "--clip is nan; it must be a finite number > 0"),
+    (["--dropout", "nan"], "--dropout is nan; it must be a finite number >= 0 and < 1"),
+    (["--val-fraction", "nan"], "--val-fraction is nan; it must be a finite number >= 0 and < 0.9"),
+    (["--epochs", str(10**12)], "--epochs is 1000000000000; it must be a whole number from 1 to "
+     "1000000, e.g. --epochs 50"),
+    (["--hidden", str(10**12)], "--hidden is 1000000000000; it must be a whole number from 1 to "
+     "4096, e.g. --hidden 64"),
+    (["--layers", "17"], "--layers is 17; it must be a whole number from 1 to 16"),
+    (["--lookback", str(10**6)], "--lookback is 1000000; it must be a whole number from 1 to "
+     "100000"),
+    (["--batch", "0"], "--batch is 0; it must be a whole number from 1 to 1000000"),
+    (["--patience", "0"], "--patience is 0; it must be a whole number from 1 to 1000000"),
+    (["--embed-dim", "0"], "--embed-dim is 0; it must be a whole number from 1 to 1024"),
+    (["--log-every", "-1"], "--log-every is -1; it must be a whole number from 0 to 1000000"),
+    (["--seed", str(2**64)], "--seed is 18446744073709551616; it must be a whole number from 0 to "
+     "18446744073709551615, e.g. --seed 0"),
+    (["--seed", "-1"], "--seed is -1; it must be a whole number from 0 to 18446744073709551615"),
+    (["--threads", "100000"], "--threads is 100000; it must be a whole number from 1 to 1024, or "
+     "unset for every core, e.g. --threads 1"),
+    (["--device", "tpu"], "--device is 'tpu'; it must be auto, cpu, cuda, cuda:N or mps (this "
+     "machine has cpu"),
+    (["--device", "cuda:7"], "device 'cuda:7' is not available here: this machine has cpu"),
+    (["--quantiles", "0.1,nan,0.9"], "--quantiles is [0.1, nan, 0.9]; it must be 1 to 99 "
+     "increasing, distinct levels inside (0, 1), e.g. --quantiles 0.05,0.5,0.95"),
+    (["--quantiles", "low,high"], "--quantiles 'low,high': 'low' is not a number; e.g. "
+     "--quantiles 0.05,0.5,0.95"),
+    (["--head", "median"], "--head is 'median'; it must be point, quantile or gaussian"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"), HOSTILE_FLAGS, ids=[" ".join(a) for a, _ in HOSTILE_FLAGS]
+)
+def test_nonsense_flags_are_refused_up_front(eth, tmp_path, args, message):
+    before = _files(tmp_path)
+    epochs = [] if args[0] == "--epochs" else ["--epochs", "1"]
+    result = run(eth, "train", "eth", *TINY[:-2], *epochs, *args, "--out", "runs/x")
+    _refused(result, message)
+    assert _files(tmp_path) == before and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("c.toml", "lr = inf\n", "--config c.toml: lr is inf; it must be a finite number > 0 and "
+         "<= 10, e.g. lr = 0.001"),
+        ("c.toml", "hidden = 1000000000000\n", "--config c.toml: hidden is 1000000000000; it must"),
+        ("c.toml", 'device = "tpu"\n', "--config c.toml: device is 'tpu'; it must be auto, cpu"),
+        ("c.yaml", "lr: .nan\n", "--config c.yaml: lr is nan; it must be a finite number"),
+        ("c.yaml", "threads: 100000\n", "--config c.yaml: threads is 100000; it must be"),
+        ("c.yaml", "quantiles: [0.1, .nan]\n", "--config c.yaml: quantiles is [0.1, nan]; it must"),
+        ("c.yaml", "epochs: true\n", "--config c.yaml: epochs is True; it must be a whole number"),
+        ("c.yaml", "[" * 5000, "--config c.yaml cannot be parsed"),  # deeper than Python recurses
+        ("c.toml", "x = " + "[" * 5000, "--config c.toml cannot be parsed"),
+    ],
+)  # fmt: skip
+def test_nonsense_in_a_config_file_is_refused_naming_the_file(eth, tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    before = _files(tmp_path)
+    _refused(run(eth, "train", "eth", "--config", name, "--out", "runs/c"), message)
+    assert _files(tmp_path) == before
+
+
+def test_a_config_file_that_is_not_utf8_or_huge_is_refused(eth, tmp_path):
+    (tmp_path / "c.toml").write_bytes(b"hidden = 8\n# \xff\n")
+    _refused(run(eth, "train", "eth", "--config", "c.toml"), "--config c.toml is not UTF-8 text "
+             "(byte 0xff at offset 13); save it as UTF-8")  # fmt: skip
+    (tmp_path / "big.toml").write_bytes(b"#" * (2 << 20))
+    _refused(run(eth, "train", "eth", "--config", "big.toml"), "--config big.toml is larger than")
+
+
+def _flat_then_absurd(store: Path) -> None:
+    """A coin whose validation bars lie ~1e20 training spreads away (see test_hostile_runs)."""
+    import numpy as np
+
+    from coincast.data.store import Store
+    from coincast.series import COLUMNS, make_frame
+
+    close = 1.0 + 1e-11 * np.random.default_rng(0).standard_normal(120)
+    close[-5:] = 1e9
+    cols = {c: close for c in COLUMNS} | {"volume": np.ones(120)}
+    frame = make_frame(np.arange(120) * 86_400_000, cols, coin="flat", quote="usd",
+                       interval="1d", source="synthetic")  # fmt: skip
+    with Store(store) as s:
+        s.write_candles(frame)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_training_that_diverges_is_an_error_and_saves_nothing(store_path, tmp_path, monkeypatch,
+                                                              as_json):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    _flat_then_absurd(store_path)
+    before = _files(tmp_path)
+    args = ("train", "flat", *TINY, "--learn", "price", "--epochs", "3", "--out", "runs/d")
+    result = run(store_path, *args, *(["--json"] if as_json else []))
+    _refused(result, "training diverged: the validation loss became inf at epoch 1 (training "
+             "loss ")  # fmt: skip
+    assert "nothing was saved" in result.stderr
+    assert _files(tmp_path) == before and not (tmp_path / "runs").exists()
+    if as_json:
+        assert result.stdout == ""
+
+
+def test_train_json_stdout_is_json_when_a_coin_is_skipped(store_path, tmp_path, monkeypatch):
+    from coincast.data.sources import synthetic_candles
+    from coincast.data.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    with Store(store_path) as s:
+        s.write_candles(synthetic_candles(120, coin="alpha"))
+        s.write_candles(synthetic_candles(8, coin="tiny", seed=9))
+    args = ("train", "alpha", "tiny", "--target", "alpha", *TINY, "--epochs", "1", "--skip-short")
+    result = run(store_path, *args, "--out", "runs/s", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["run"] == "runs/s"  # the whole of stdout
+    assert "Skipped tiny: too little history for --lookback 10" in result.stderr
+
+
+def _tamper(folder: Path, change) -> None:
+    path = folder / "run.json"
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(record))
+
+
+PREDICT_TAMPERS = {
+    "hidden-huge": (lambda f: _tamper(f, lambda r: r["config"].update(hidden=10**12)),
+                    "runs/t/run.json is invalid at config.hidden: 1000000000000; it must be a "
+                    "whole number from 1 to 4096; the file was edited or is damaged; retrain"),
+    "scaler-nan": (lambda f: _tamper(f, lambda r: r["scalers"]["ethereum"]["target"].update(
+                       std=[float("nan")])), "runs/t/run.json is not valid JSON (NaN is no JSON"),
+    "scaler-length": (lambda f: _tamper(f, lambda r: r["scalers"]["ethereum"]["features"].update(
+                          mean=[0, 0, 0])), "invalid at scalers.ethereum.features.mean: has 3 "
+                      "values; the network has 1 inputs (log_return)"),
+    "history-extra": (lambda f: _tamper(f, lambda r: r["history"][0].update(x=1)),
+                      "invalid at history.0.x: Extra inputs are not permitted"),
+    "deep": (lambda f: (f / "run.json").write_text("[" * 100_000 + "]" * 100_000),
+             "runs/t/run.json is not valid JSON (nested too deep)"),
+    "header-huge": (lambda f: (f / "model.safetensors").write_bytes((2**63).to_bytes(8, "little")),
+                    "runs/t/model.safetensors does not match run.json (SHA-256 differs)"),
+    "weights-huge": (lambda f: __import__("os").truncate(f / "model.safetensors", 3 << 30),
+                     "runs/t/model.safetensors has 3,221,225,472 bytes, far more than the"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(PREDICT_TAMPERS))
+def test_predict_refuses_a_tampered_run_in_one_line(eth, tmp_path, name):
+    train(eth, "runs/t", "--epochs", "1")
+    tamper, message = PREDICT_TAMPERS[name]
+    tamper(tmp_path / "runs" / "t")
+    _refused(run(eth, "predict", "t", "--json"), message)
+
+
+def _unwritable(tmp_path: Path) -> list[tuple[str, str]]:
+    (tmp_path / "a-file").write_text("x")
+    return [
+        ("a-file", "--out a-file is a file, not a folder; e.g. --out backtests/btc"),
+        ("a-file/sub", "--out a-file/sub: a-file is a file, so nothing can be made under it"),
+        ("x" * 300, "a name is longer than 255 bytes"),
+    ]
+
+
+def test_a_nul_in_a_path_is_a_usage_error_not_a_traceback(eth):
+    for args in (["backtest", "eth", "--out", "a\x00b"], ["train", "eth", "--out", "runs/a\x00b"],
+                 ["report", ".", "--out", "r\x00.html"], ["predict", "a\x00b"]):  # fmt: skip
+        result = run(eth, *args)
+        assert result.exit_code == 2 and "embedded null byte" in result.output, result.output
+        assert "Traceback" not in result.output and "unexpected" not in result.output
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_backtest_out_is_checked_before_anything_is_computed(eth, tmp_path, monkeypatch, case):
+    import time
+
+    import coincast.cli.evaluate as evaluate
+
+    calls = []
+    monkeypatch.setattr(evaluate, "run_backtest", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(evaluate, "open_store", lambda: calls.append("store"))
+    out, message = _unwritable(tmp_path)[case]
+    before = _files(tmp_path)
+    t0 = time.perf_counter()
+    result = run(eth, "backtest", "eth", "--models", "naive", "--test", "30", "--out", out)
+    _refused(result, message)
+    assert calls == [] and time.perf_counter() - t0 < 2  # no store read, no backtest
+    assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_train_out_is_checked_before_the_store_is_read(eth, tmp_path, case):
+    out, message = _unwritable(tmp_path)[case]
+    message = message.replace("backtests/btc", "runs/btc-1d")
+    if case == 2:  # too long for a run name
+        message = "is not allowed: use letters, digits"
+    before = _files(tmp_path)
+    _refused(run(eth, "train", "eth", *TINY, "--epochs", "1", "--out", out), message)
+    assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("a-folder", "--out a-folder is a folder, not a file; e.g. --out report.html"),
+        ("a-file/r.html", "--out a-file/r.html: a-file is a file, so nothing can be made under"),
+        ("x" * 300 + ".html", "a name is longer than 255 bytes"),
+    ],
+)
+def test_report_out_is_checked_before_the_report_is_read(eth, tmp_path, out, message):
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "bt").mkdir()  # no backtest in it: reading it would be an error of its own
+    before = _files(tmp_path)
+    _refused(run(eth, "report", "bt", "--out", out), message)
+    assert _files(tmp_path) == before

@@ -139,8 +139,8 @@ def test_flags_override_the_config_file_which_overrides_defaults(tmp_path: Path)
 def test_a_bad_value_is_a_one_line_error():
     result = runner.invoke(lstm_app(), ["--head", "median"])
     assert result.exit_code == 1
-    assert result.stderr.startswith(
-        "Error: head: Input should be 'point', 'quantile' or 'gaussian'"
+    assert result.stderr == (
+        "Error: --head is 'median'; it must be point, quantile or gaussian, e.g. --head point\n"
     )
 
 
@@ -166,3 +166,51 @@ def test_gather_needs_a_keyword_only_parameter():
 
     with pytest.raises(TypeError, match="lstm must be keyword-only"):
         gather("lstm", [], dict)(command)
+
+
+# -- every bounded setting, through its flag ---------------------------------------------------
+
+
+def _bounded() -> list[tuple[str, str, str]]:
+    """(field, a value past its bound, the rule) for every LSTMConfig number with bounds."""
+    from annotated_types import Ge, Gt, Le, Lt
+
+    from coincast.models.config import rule_text
+
+    cases = []
+    for name, field in LSTMConfig.model_fields.items():
+        bounds = {type(m): m for m in field.metadata if isinstance(m, Ge | Gt | Le | Lt)}
+        if Le in bounds:
+            over = bounds[Le].le + (1 if isinstance(bounds[Le].le, int) else 0.5)
+            cases.append((name, str(over), rule_text(name)))
+        if Lt in bounds:  # the bound itself is out
+            cases.append((name, str(bounds[Lt].lt), rule_text(name)))
+        if Ge in bounds or Gt in bounds:
+            low = bounds[Ge].ge - 1 if Ge in bounds else bounds[Gt].gt
+            cases.append((name, str(low), rule_text(name)))
+        if field.annotation is float:
+            cases += [(name, "nan", rule_text(name)), (name, "inf", rule_text(name))]
+    return cases
+
+
+BOUNDED = _bounded()
+
+
+def test_every_number_setting_is_bounded():
+    numbers = {n for n, f in LSTMConfig.model_fields.items()
+               if f.annotation in (int, float, int | None)}  # fmt: skip
+    assert numbers == {n for n, _, _ in BOUNDED}
+    tops = {n for n, v, _ in BOUNDED if v not in ("nan", "inf") and float(v) > 0}
+    assert numbers - {"clip"} <= tops  # clip: any finite spread > 0 is a clip
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "rule"), BOUNDED, ids=[f"{n}={v}" for n, v, _ in BOUNDED]
+)
+def test_a_value_past_a_bound_is_refused_in_the_flags_words(name, value, rule):
+    flag = flag_of(name)
+    result = runner.invoke(lstm_app(), [flag, value])
+    assert result.exit_code == 1, result.output
+    line = result.stderr.strip()
+    assert line.startswith(f"Error: {flag} is ") and f"; it must be {rule}" in line, line
+    assert "\n" not in line and "unexpected" not in line

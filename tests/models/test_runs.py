@@ -184,11 +184,11 @@ def test_truncated_weights_are_refused(run):
         load_run(run)
 
 
-def test_truncated_weights_with_a_matching_hash_are_not_safetensors(run):
+def test_truncated_weights_with_a_matching_hash_are_refused_before_reading(run):
     path = run / WEIGHTS
     path.write_bytes(path.read_bytes()[:-10])
     edit_record(run, lambda r: r["weights"].update(sha256=sha256(path)))
-    with pytest.raises(RunError, match=r"model\.safetensors is not a safetensors file"):
+    with pytest.raises(RunError, match=r"model\.safetensors does not fit .* \(truncated\)"):
         load_run(run)
 
 
@@ -229,7 +229,7 @@ def test_weights_of_another_network_are_refused(run, fitted, tmp_path):
 @pytest.mark.parametrize("name", ["../model.safetensors", "/etc/passwd", "sub/model.safetensors"])
 def test_a_weights_path_outside_the_folder_is_refused(run, name):
     edit_record(run, lambda r: r["weights"].update(file=name))
-    with pytest.raises(RunError, match="is missing; the run folder is incomplete"):
+    with pytest.raises(RunError, match=r"invalid at weights\.file: Input should be 'model\."):
         load_run(run)
 
 
@@ -264,8 +264,14 @@ SIG = "synthetic-signal"
     [
         (lambda r: r.update(extra=1), r"extra: Extra inputs are not permitted"),
         (lambda r: r.pop("metrics"), r"metrics: Field required"),
-        (lambda r: r["config"].update(lookback="thirty"), r"config\.lookback: Input should be"),
-        (lambda r: r["config"].update(hidden=0), r"config\.hidden: Input should be greater"),
+        (
+            lambda r: r["config"].update(lookback="thirty"),
+            r"config\.lookback: 'thirty'; it must be a whole number from 1 to 100000",
+        ),
+        (
+            lambda r: r["config"].update(hidden=0),
+            r"config\.hidden: 0; it must be a whole number from 1 to 4096",
+        ),
         (lambda r: r["data"][SIG].update(rows=[1]), rf"data\.{SIG}\.rows: Input should be"),
         (lambda r: r["data"][SIG].pop("sha256"), rf"data\.{SIG}\.sha256: Field required"),
         (lambda r: r["scalers"][SIG].update(other={}), rf"scalers\.{SIG}\.other"),

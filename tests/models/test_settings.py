@@ -38,5 +38,18 @@ def test_bad_files(tmp_path, name, text, message):
 
 
 def test_a_bad_value_names_the_setting():
-    with pytest.raises(CoincastError, match=r"^lookback: Input should be greater than or equal"):
+    with pytest.raises(CoincastError, match=r"^lookback is 0; it must be a whole number from 1 "):
         lstm_config(values={"lookback": 0})
+
+
+def test_a_bad_value_from_the_file_names_the_file_and_spells_it_as_the_file_does(tmp_path):
+    (tmp_path / "c.toml").write_text("lr = inf\nhidden = 8\n")
+    message = (
+        f"--config {tmp_path / 'c.toml'}: lr is inf; it must be a finite number > 0 and <= 10, "
+        "e.g. lr = 0.001"
+    )
+    with pytest.raises(CoincastError, match=f"^{re.escape(message)}$"):
+        lstm_config(tmp_path / "c.toml")
+    # the same value given explicitly is the caller's, not the file's
+    with pytest.raises(CoincastError, match=r"^lr is nan; it must be a finite number"):
+        lstm_config(tmp_path / "c.toml", {"lr": float("nan")})

@@ -18,6 +18,7 @@ from ..evaluation.result import BacktestResult
 from ..evaluation.run import DEFAULT_MODELS, run_backtest, scores_json
 from ..evaluation.verdicts import fmt_p, fmt_ratio, verdict
 from ..models.config import LSTMConfig
+from ..models.folders import check_writable
 from ..models.run_data import Frames, training_frames
 from ..reporting.folder import save_backtest
 from .common import coin_ids, handles_errors, open_store, out, print_json
@@ -73,10 +74,11 @@ def backtest_cmd(
         raise CoincastError(f"--target {target} is not among the listed coins: list it too")
     if len(names) > 1:  # the global model stops early on the backtested coin's validation
         lstm = lstm.model_copy(update={"target_coin": coin})
-    with open_store(readonly=True) as store:
-        frames, exog = training_frames(store, names, lstm.exog, **series)
     stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
     folder = out_dir or Path("backtests") / f"{coin}-{series['interval']}-{stamp}"
+    check_writable(folder, "--out", example="backtests/btc")  # before hours of fitting
+    with open_store(readonly=True) as store:
+        frames, exog = training_frames(store, names, lstm.exog, **series)
     training = split_list(compare_training) if compare_training else None
     result = _backtest(coin, frames, exog, split_list(models), training, lstm, walk)
     report = save_backtest(result, folder)
@@ -178,7 +180,10 @@ def report_cmd(
         raise CoincastError(
             f"no folder {folder}; run `coincast backtest COIN --out {folder}` first"
         )
-    if out_file is not None and out_file.suffix.lower() not in (".html", ".htm"):
-        raise CoincastError(f"--out {out_file} must end in .html")
+    check_writable(folder, "FOLDER", example="backtests/btc")  # its pictures are redrawn
+    if out_file is not None:
+        check_writable(out_file, "--out", file=True, example="report.html")
+        if out_file.suffix.lower() not in (".html", ".htm"):
+            raise CoincastError(f"--out {out_file} must end in .html")
     path = build_report(folder, load_report_inputs(folder), out=out_file)
     out.print(f"Report: {path}")

@@ -13,13 +13,13 @@ from ..errors import CoincastError
 from ..evaluation.verdicts import fmt_ratio
 from ..models import LSTMForecaster
 from ..models.config import LSTMConfig
-from ..models.folders import check_new_run, default_run_folder, run_folder
+from ..models.folders import check_new_run, default_run_folder, run_folder, undone_on_failure
 from ..models.run_data import Frames, forecast_latest, training_frames
 from ..models.runs import load_run, save_run
 from ..models.training import EpochRecord, TrainingInterrupted, format_epoch
 from ..reporting.plots import plot_forecast
 from ..series import parse_time
-from .common import coin_ids, handles_errors, open_store, out, print_json, progress_bar
+from .common import coin_ids, err, handles_errors, open_store, out, print_json, progress_bar
 from .options import Series, lstm_options, series_options
 
 
@@ -60,13 +60,14 @@ def train_cmd(
         for frame in frames.values():
             out.print(f"Training on {_bars(frame)}")
     try:
-        _fit(model, frames, exog, folder, resume=resume, quiet=as_json)
+        with undone_on_failure(folder):  # a failed training leaves no folder behind
+            _fit(model, frames, exog, folder, resume=resume, quiet=as_json)
+            save_run(model, folder)
     except TrainingInterrupted as exc:
         raise CoincastError(
             f"{exc}: coincast train {' '.join(names)} --out {folder} --resume"
         ) from None
     _warnings(model, as_json)
-    save_run(model, folder)
     _train_summary(model, folder, as_json)
 
 
@@ -101,13 +102,14 @@ def _logged(epoch: int, cfg: LSTMConfig) -> bool:
 
 
 def _warnings(model: LSTMForecaster, as_json: bool) -> None:
-    """Coins skipped or bars dropped; the last epoch when early stopping ended off-beat."""
+    """Coins skipped or bars dropped (on stderr, so that stdout stays the summary or its
+    JSON); the last epoch when early stopping ended off-beat."""
     cfg = model.config
     for c in model.skipped:
-        out.print(f"[yellow]Skipped {c}: too little history for --lookback {cfg.lookback}")
+        err.print(f"[yellow]Skipped {c}: too little history for --lookback {cfg.lookback}")
     for c, n in model.dropped.items():
         if n:
-            out.print(f"[yellow]{c}: {n} bars have no bar of {', '.join(cfg.exog)} "
+            err.print(f"[yellow]{c}: {n} bars have no bar of {', '.join(cfg.exog)} "
                       "at the same time; left out")  # fmt: skip
     last = model.result.history[-1] if model.result.history else None
     if last and cfg.log_every and not _logged(last.epoch, cfg) and not as_json:

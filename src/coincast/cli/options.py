@@ -30,7 +30,8 @@ from rich.markup import escape
 
 from ..coins import resolve_offline
 from ..dataset.features import FEATURES
-from ..models.config import LSTMConfig
+from ..errors import CoincastError
+from ..models.config import ConfigError, LSTMConfig
 from ..models.settings import lstm_config
 from ..series import parse_time
 
@@ -70,6 +71,19 @@ def _coins(text: str) -> list[str] | None:
     return [resolve_offline(c) for c in split_list(text)] or None
 
 
+def _numbers(text: str) -> list[float] | None:
+    """``"0.05, 0.5,0.95"`` -> ``[0.05, 0.5, 0.95]``; an error names a part that is no number."""
+    out = []
+    for part in split_list(text):
+        try:
+            out.append(float(part))
+        except ValueError:
+            raise CoincastError(
+                f"--quantiles {text!r}: {part!r} is not a number; e.g. --quantiles 0.05,0.5,0.95"
+            ) from None
+    return out or None
+
+
 @dataclass(frozen=True)
 class Flag:
     """How one LSTMConfig field appears on the command line."""
@@ -88,6 +102,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "target_coin": {"decls": ("--target",), "convert": resolve_offline},
     "recursive": {"decls": ("--recursive/--direct",), "show_default": "direct"},
     "exog": {"convert": _coins},
+    "quantiles": {"convert": _numbers},
     "features": {
         "help": f"Comma-separated inputs: {', '.join(FEATURES)} "
         "(by default log_return, close with --learn price).",
@@ -172,9 +187,25 @@ def lstm_options(
             value = None if value is None else flag.convert(value)
             if value is not None:
                 given[name] = value
-        return lstm_config(values[_CONFIG], given, defaults)
+        try:
+            return lstm_config(values[_CONFIG], given, defaults)
+        except ConfigError as exc:
+            if exc.field not in given:
+                raise
+            raise ConfigError(flag_error(exc, flags[exc.field])) from None
 
     return gather("lstm", params, build)
+
+
+def flag_error(exc: ConfigError, flag: Flag) -> str:
+    """The message of a setting given by ``flag``, in the flag's words: "--lr is inf; it
+    must be a finite number > 0 and <= 10, e.g. --lr 0.001"."""
+    option = flag.decls[0].split("/")[0]
+    example = exc.example
+    if isinstance(example, bool) or example is None:
+        return exc.spelled(option, None)
+    text = ",".join(map(str, example)) if isinstance(example, list | tuple) else str(example)
+    return exc.spelled(option, f"{option} {text}")
 
 
 def series_options(interval_help: str = "Bar interval.") -> Callable[[F], F]:

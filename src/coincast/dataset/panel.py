@@ -313,14 +313,32 @@ def data_info(frame: pd.DataFrame) -> dict[str, object]:
     }
 
 
+#: The most threads :func:`set_threads` uses (a run's config records the count, and must
+#: load on any machine).
+MAX_THREADS = 1024
+
+
 def set_threads(threads: int | None) -> int:
-    """Use ``threads``, by default every core; return the number used.
+    """Use ``threads``, by default every core (at most :data:`MAX_THREADS`); return the
+    number used.
 
     The count is part of what makes a run reproducible (float sums split across threads
     round differently), so it is recorded in the config. On a 2-core machine two threads
     train 1.3x faster than one when idle, but 2.8x slower than one while another process
     keeps a core busy: pass ``threads=1`` on a busy machine.
+
+    Raises
+    ------
+    CoincastError
+        When ``threads`` is not None or a whole number from 1 to :data:`MAX_THREADS`.
     """
-    threads = threads or os.cpu_count() or 1
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS
+    ):
+        raise CoincastError(
+            f"threads is {threads!r}; it must be a whole number from 1 to {MAX_THREADS}, or "
+            "None for every core, e.g. threads=1"
+        )
+    threads = threads or min(os.cpu_count() or 1, MAX_THREADS)
     torch.set_num_threads(threads)
     return threads

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..errors import CoincastError
+from ..models.config import make_config
+from ..models.devices import resolve_device
 from ..models.forecaster import LSTMConfig, LSTMForecaster
+from ..models.limits import MAX_EPOCHS
 from ..models.training import EpochRecord
 
 #: What the LSTM is trained on: the backtested coin only, or every listed coin (a global
@@ -216,6 +219,16 @@ class LSTMTraining:
     shared: dict | None = None  #: global fits shared by several coins' backtests
     on_epoch: Callable[[EpochRecord], None] | None = None  #: called after each first-fit epoch
 
+    def __post_init__(self) -> None:
+        """Refuse, before the backtest starts, what would fail at its first LSTM fit."""
+        r = self.refit_epochs
+        if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= MAX_EPOCHS:
+            raise CoincastError(
+                f"refit_epochs is {r!r}; it must be a whole number from 1 to {MAX_EPOCHS}, "
+                "e.g. --refit-epochs 5"
+            )
+        resolve_device(self.config.device)  # a device this machine lacks: an error now
+
 
 def lstm_models(frame: pd.DataFrame, training: LSTMTraining, horizon: int) -> list[LSTMModel]:
     """One backtest model per way of training the LSTM on ``frame``'s coin.
@@ -229,7 +242,7 @@ def lstm_models(frame: pd.DataFrame, training: LSTMTraining, horizon: int) -> li
     coin = frame.attrs["coin"]
     others = training.others or {}
     coins = dict(others) if coin in others else {coin: frame, **others}
-    cfg = training.config.model_copy(update={"horizon": horizon})
+    cfg = make_config(training.config, horizon=horizon)  # the horizon checked like any setting
     variants = _variants(training.variants, cfg, coins)
     exog = _exog_frames(cfg, coins, training.exog or {})
     plain = cfg.model_copy(update={"exog": []})

@@ -1,16 +1,24 @@
-"""Where run folders live: ``runs/NAME``, named after the coins, the interval and the time."""
+"""Where run folders live (``runs/NAME``, named after the coins, the interval and the time),
+whether an output path can be written at all (checked before any long computation), and
+how a failed training leaves the disk as it found it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import CoincastError
 from .runs import RECORD, check_run_name
+from .training import CHECKPOINT, TrainingInterrupted
 
 #: The folder of runs named without a path.
 RUNS = Path("runs")
+#: The longest file or folder name most file systems take, in bytes.
+MAX_NAME_BYTES = 255
 
 
 def run_folder(run: Path) -> Path:
@@ -23,6 +31,8 @@ def run_folder(run: Path) -> Path:
     >>> run_folder(Path("elsewhere/btc-1d")).as_posix()
     'elsewhere/btc-1d'
     """
+    if "\x00" in str(run):
+        raise CoincastError(f"run {str(run)!r} contains a NUL character; name a run folder")
     return run if run.exists() or len(run.parts) > 1 else RUNS / check_run_name(str(run))
 
 
@@ -47,12 +57,119 @@ def default_run_folder(
 def check_new_run(folder: Path, *, resume: bool = False, force: bool = False) -> Path:
     """Return ``folder`` if a run may be written there, else raise :class:`CoincastError`.
 
-    The name must be a valid run name, the path may hold no ``..``, and a folder that holds
-    a run already is refused unless the run is resumed or ``force`` overwrites it.
+    The name must be a valid run name, the path may hold no ``..``, it must be a folder that
+    can be made and written (:func:`check_writable`), and a folder that holds a run already
+    is refused unless the run is resumed or ``force`` overwrites it.
     """
     check_run_name(folder.name)
     if ".." in folder.parts:
         raise CoincastError(f"--out {folder} is not allowed: no '..' in run paths")
+    check_writable(folder, "--out", example="runs/btc-1d")
     if (folder / RECORD).exists() and not (resume or force):
         raise CoincastError(f"{folder} already holds a run; choose another --out, or --force")
     return folder
+
+
+def check_writable(
+    path: Path, option: str = "--out", *, file: bool = False, example: str = "results"
+) -> Path:
+    """Return ``path`` if a folder (``file=True``: a file) can be made or written there now,
+    else raise :class:`CoincastError` naming ``option``, the obstacle and a way out: a NUL
+    character or an over-long name, an existing file where a folder is wanted (or the other
+    way round), a file above it, or a folder this user may not write.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     check_writable(Path(d) / "new" / "folder") == Path(d) / "new" / "folder"
+    True
+    """
+    text = str(path)
+    if "\x00" in text:
+        raise CoincastError(f"{option} {text!r} contains a NUL character; e.g. {option} {example}")
+    long = [p for p in path.parts if len(os.fsencode(p)) > MAX_NAME_BYTES]
+    if long:
+        raise CoincastError(
+            f"{option} {text[:80]}...: a name is longer than {MAX_NAME_BYTES} bytes; "
+            f"e.g. {option} {example}"
+        )
+    want, other = ("a file", "folder") if file else ("a folder", "file")
+    if path.exists() and path.is_dir() == file:
+        raise CoincastError(f"{option} {path} is a {other}, not {want}; e.g. {option} {example}")
+    base = _existing_ancestor(path.parent if file or not path.exists() else path)
+    if not base.is_dir():
+        raise CoincastError(
+            f"{option} {path}: {base} is a file, so nothing can be made under it; "
+            f"e.g. {option} {example}"
+        )
+    if not _may(base, os.W_OK | os.X_OK) or (path.exists() and not _may(path, os.W_OK)):
+        where = path if path.exists() else base
+        raise CoincastError(
+            f"{option} {path}: {where} is not writable for this user; choose a writable "
+            f"place, e.g. {option} {example}"
+        )
+    return path
+
+
+def _may(path: Path, mode: int) -> bool:
+    """Whether this process (its effective user, who writes the files) may access ``path``."""
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """``path`` or its nearest parent that exists (as a file or a folder)."""
+    for p in (path, *path.parents):
+        if p.exists() or p.is_symlink():
+            return p
+    return Path(".")
+
+
+@contextmanager
+def undone_on_failure(folder: Path) -> Iterator[None]:
+    """Leave the disk as it was when the block fails: remove the folders it made (``folder``
+    and any parents), or put back the checkpoint that was in ``folder`` (and remove one it
+    wrote). An interrupted training keeps its checkpoint, so that it can resume.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     try:
+    ...         with undone_on_failure(Path(d) / "runs" / "r"):
+    ...             (Path(d) / "runs" / "r").mkdir(parents=True)
+    ...             raise ValueError("training failed")
+    ...     except ValueError:
+    ...         pass
+    ...     (Path(d) / "runs").exists()
+    False
+    """
+    made = _first_missing(folder)
+    checkpoint = folder / CHECKPOINT
+    kept = folder / f".{CHECKPOINT}.before"
+    if made is None and checkpoint.is_file():
+        shutil.copy2(checkpoint, kept)
+    try:
+        yield
+    except TrainingInterrupted:
+        kept.unlink(missing_ok=True)
+        raise
+    except BaseException:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        elif kept.exists():
+            os.replace(kept, checkpoint)
+        else:
+            checkpoint.unlink(missing_ok=True)
+        raise
+    kept.unlink(missing_ok=True)
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet; None if it does."""
+    missing = None
+    for p in (folder, *folder.parents):
+        if p.exists():
+            break
+        missing = p
+    return missing

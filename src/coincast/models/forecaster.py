@@ -38,11 +38,12 @@ from ..dataset.panel import (
 from ..dataset.windows import Scaler, Windows, run_net
 from ..errors import CoincastError
 from ..series import describe, validate_candles
-from .config import LSTMConfig, _first_error
+from .config import LSTMConfig, make_config
+from .devices import resolve_device
 from .heads import Forecast, Head, get_head
 from .inference import direct, forecast_frame, recursive, to_price, validation_metrics
 from .lstm import LSTMNet
-from .state import FittedState, StateField
+from .state import FittedState, StateField, undoer
 from .training import EpochRecord, TrainResult, train
 
 __all__ = ["LSTMConfig", "LSTMForecaster", "WindowInputs", "data_info"]
@@ -82,11 +83,7 @@ class LSTMForecaster:
     dropped = StateField[dict[str, int]]()
 
     def __init__(self, config: LSTMConfig | None = None, **overrides: object) -> None:
-        base = config.model_dump() if config is not None else {}
-        try:
-            self.config = LSTMConfig(**{**base, **overrides})
-        except ValueError as exc:
-            raise CoincastError(_first_error(exc)) from None
+        self.config = make_config(config, **overrides)  # ConfigError naming a bad setting
         self.net: LSTMNet | None = None
         self.state = FittedState()  #: scalers, coins, data... (all but the weights)
         self.result = TrainResult()
@@ -116,8 +113,18 @@ class LSTMForecaster:
         ``warm_start`` continues from the current weights (a backtest's refit) instead of new
         ones; ``epochs`` overrides the config's epochs for this call. Scalers are always fit
         anew on this data's training slice.
+
+        Raises
+        ------
+        CoincastError
+            When the config's device is not here, the data cannot make one window, or
+            training diverges (:class:`~coincast.models.training.TrainingDiverged`: a NaN
+            or infinite loss; the weights are then not kept).
         """
         cfg = self.config
+        device = self.device  # first: a device this machine lacks is refused up front
+        if epochs is not None:
+            epochs = make_config(cfg, epochs=epochs).epochs  # the same rule as the config's
         frames = as_frames(data)
         exog_frames = exog_frames_of(cfg.exog, frames, exog)
         forecast = forecast_coins(frames, cfg.target_coin)
@@ -129,18 +136,23 @@ class LSTMForecaster:
             embed=cfg.coin_embedding and len(frames) > 1,
         )  # fmt: skip
         keep_net = warm_start and self.net is not None and self.coins == list(frames)
+        undo = undoer(self, in_place=keep_net)
         self.state = self._fitted_state(frames, exog_frames, inputs, panel)
         if not keep_net:
             torch.manual_seed(cfg.seed)
             self.net = self._new_net()
         settings = replace(
-            cfg.training(), device=self.device, checkpoint_dir=checkpoint_dir, resume=resume,
+            cfg.training(), device=device, checkpoint_dir=checkpoint_dir, resume=resume,
             fingerprint=self.fingerprint(), keep_start=warm_start,
         )  # fmt: skip
         if epochs is not None:
             settings.epochs = epochs
-        self.result = train(self.net, panel.train, panel.val, self.head.loss, settings,
-                            on_epoch=on_epoch)  # fmt: skip
+        try:
+            self.result = train(self.net, panel.train, panel.val, self.head.loss, settings,
+                                on_epoch=on_epoch)  # fmt: skip
+        except BaseException:
+            undo()  # a failed fit leaves the model as it was: unfitted, or fitted before
+            raise
         self.net.to("cpu").eval()
         self._frames, self._exog = dict(frames), exog_frames
         self.metrics = validation_metrics(
@@ -180,10 +192,9 @@ class LSTMForecaster:
 
     @property
     def device(self) -> torch.device:
-        """CUDA when available and not disabled, else CPU."""
-        if self.config.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.config.device)
+        """Where it trains: the config's device (``auto``: CUDA when available, else CPU);
+        an error listing the devices here when this machine lacks it."""
+        return resolve_device(self.config.device)
 
     @property
     def feature_scaler(self) -> Scaler:

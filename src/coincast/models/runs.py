@@ -1,13 +1,14 @@
 """Run folders: ``runs/<name>/model.safetensors`` (weights only, never pickle) and
 ``run.json`` (full config, features, scaler parameters, data range and hash, package
-versions, training history and metrics). Loading validates ``run.json`` and checks the
-weights' SHA-256 before reading them, so a tampered or truncated run is refused.
+versions, training history and metrics). Loading validates ``run.json`` (its schema, then its
+fields against each other: :mod:`~coincast.models.run_checks`), and checks the weights' size,
+SHA-256 and safetensors header against the network the config describes before reading them,
+so a tampered, truncated or crafted run is refused before a tensor is allocated.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import re
@@ -15,17 +16,28 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..errors import CoincastError
 from .forecaster import LSTMConfig, LSTMForecaster
+from .limits import MAX_EPOCHS
+from .run_checks import (
+    RunError,
+    check_record,
+    check_weights_header,
+    check_weights_size,
+    expected_tensors,
+    read_json,
+    schema_error,
+)
 from .state import FittedState
 from .training import EpochRecord, TrainResult
+
+__all__ = ["RunError", "RunRecord", "check_run_name", "load_run", "read_record", "save_run"]
 
 FORMAT = "coincast-run/2"
 WEIGHTS = "model.safetensors"
@@ -34,30 +46,53 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _STATE_FIELDS = {f.name for f in fields(FittedState)}  #: keys of run.json it restores
 
 
-class RunError(CoincastError):
-    """A run folder that is missing, invalid or tampered with."""
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Spread = Annotated[float, Field(allow_inf_nan=False, gt=0)]
+SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+STRICT = ConfigDict(extra="forbid", strict=True)  # "300" is no number, 1 is no true
 
 
 class DataRecord(BaseModel):
     """The data a model was trained on."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     source: str
     coin: str
     quote: str
     interval: str
     start: str | None
     end: str | None
-    rows: int
-    sha256: str
+    rows: int = Field(ge=0)
+    sha256: SHA256
 
 
 class ScalerRecord(BaseModel):
-    """Scaler parameters (fit on the training slice only)."""
+    """Scaler parameters (fit on the training slice only): finite means, spreads > 0."""
 
-    model_config = ConfigDict(extra="forbid")
-    mean: list[float]
-    std: list[float]
+    model_config = STRICT
+    mean: list[Finite]
+    std: list[Spread]
+
+
+class EpochLine(BaseModel):
+    """One epoch of ``history``: the fields of :class:`~coincast.models.training.EpochRecord`
+    (losses None in runs saved by versions that let a loss become NaN)."""
+
+    model_config = STRICT
+    epoch: int = Field(ge=1)
+    train_loss: float | None
+    val_loss: float | None
+    seconds: float
+    windows: int = Field(ge=0)
+    lr: float
+
+
+class WeightsRecord(BaseModel):
+    """Which file holds the weights, and its SHA-256."""
+
+    model_config = STRICT
+    file: Literal["model.safetensors"]
+    sha256: SHA256
 
 
 class RunRecord(BaseModel):
@@ -67,7 +102,7 @@ class RunRecord(BaseModel):
     by the same names.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     format: Literal["coincast-run/2"]
     name: str
     created: str
@@ -81,11 +116,11 @@ class RunRecord(BaseModel):
     skipped: list[str]
     dropped: dict[str, int] = {}  #: per coin, bars without exog bars (older runs: none kept)
     packages: dict[str, str]
-    history: list[dict[str, float | int | None]]
-    best_epoch: int
+    history: list[EpochLine] = Field(max_length=MAX_EPOCHS)
+    best_epoch: int = Field(ge=0)
     stopped_early: bool
     metrics: dict[str, float | str | None]  #: validation figures; val_of says whose
-    weights: dict[Literal["file", "sha256"], str]
+    weights: WeightsRecord
 
 
 def check_run_name(name: str) -> str:
@@ -136,23 +171,32 @@ def load_run(folder: str | Path) -> LSTMForecaster:
     Raises
     ------
     RunError
-        When the folder or a file is missing, ``run.json`` is invalid, or the weights do not
-        match the SHA-256 recorded in it.
+        When the folder or a file is missing, ``run.json`` is invalid or its fields disagree,
+        or the weights are not the file it describes (size, SHA-256, tensor names, dtypes or
+        shapes): each before a tensor is allocated.
     """
     folder = Path(folder)
     record = read_record(folder)
-    weights = folder / record.weights["file"]
-    if Path(record.weights["file"]).name != record.weights["file"] or not weights.is_file():
+    weights = folder / record.weights.file
+    if not weights.is_file():
         raise RunError(f"{weights} is missing; the run folder is incomplete")
-    if _sha256(weights) != record.weights["sha256"]:
+    tensors = expected_tensors(record.config, len(record.coins))
+    check_weights_size(weights, tensors)
+    if _sha256(weights) != record.weights.sha256:
         raise RunError(
             f"{weights} does not match run.json (SHA-256 differs): the file was changed or "
             "truncated; retrain or restore the run folder"
         )
+    check_weights_header(weights, tensors)
     try:
         state = load_file(str(weights))  # safetensors: tensors only, no code runs
     except (SafetensorError, OSError) as exc:
         raise RunError(f"{weights} is not a safetensors file ({exc})") from None
+    return _forecaster(record, state, weights)
+
+
+def _forecaster(record: RunRecord, state: dict[str, torch.Tensor], weights: Path) -> LSTMForecaster:
+    """The forecaster ``record`` describes, with the weights ``state`` read from ``weights``."""
     f = LSTMForecaster(record.config)
     f.state = FittedState.from_record(record.model_dump(include=_STATE_FIELDS))
     f.net = f._new_net()
@@ -165,13 +209,18 @@ def load_run(folder: str | Path) -> LSTMForecaster:
     f.net.eval()
     f.metrics = dict(record.metrics)
     f.result = TrainResult(
-        [EpochRecord(**h) for h in record.history], record.best_epoch, record.stopped_early
+        [EpochRecord(**h.model_dump()) for h in record.history],
+        record.best_epoch,
+        record.stopped_early,
     )
     return f
 
 
 def read_record(folder: Path) -> RunRecord:
-    """Read and validate ``run.json`` of a run folder."""
+    """Read and validate ``run.json`` of a run folder: its schema, then its fields against
+    each other and the config (:func:`~coincast.models.run_checks.check_record`)."""
+    if "\x00" in str(folder):
+        raise RunError(f"run folder {str(folder)!r} contains a NUL character; name a folder")
     path = folder / RECORD
     if not folder.is_dir():
         raise RunError(
@@ -179,29 +228,29 @@ def read_record(folder: Path) -> RunRecord:
         )
     if not path.is_file():
         raise RunError(f"{folder} has no run.json; it is not a coincast run folder")
-    try:
-        data = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path} is not valid JSON ({exc}); the file is damaged") from None
+    data = read_json(path)
     if isinstance(data, dict) and data.get("format") == "coincast-run/1":
         data = _from_v1(data)
     try:
-        return RunRecord.model_validate(data)
+        record = RunRecord.model_validate(data)
     except ValidationError as exc:
-        e = exc.errors()[0]
-        where = ".".join(str(p) for p in e["loc"]) or "run.json"
-        raise RunError(f"{path} is invalid at {where}: {e['msg']}") from None
+        raise schema_error(path, exc) from None
+    except RecursionError:
+        raise RunError(f"{path} is invalid: it nests too deep; the file is damaged") from None
+    check_record(path, record)
+    return record
 
 
 def _from_v1(data: dict) -> dict:
     """A one-coin run written by coincast 0.1 (``coincast-run/1``), in today's shape."""
-    coin = str((data.get("data") or {}).get("coin", ""))
+    old = data.get("data")
+    coin = str(old.get("coin", "")) if isinstance(old, dict) else ""
     return {
         **data,
         "format": FORMAT,
         "coins": [coin],
         "scalers": {coin: data.get("scalers")},
-        "data": {coin: data.get("data")},
+        "data": {coin: old},
         "exog_data": {},
         "skipped": [],
     }

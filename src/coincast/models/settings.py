@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from ..errors import CoincastError
-from .config import LSTMConfig, _first_error
+from .config import ConfigError, LSTMConfig, config_error, file_value
 
 
 def read_settings(path: Path | None) -> dict[str, Any]:
@@ -50,17 +51,45 @@ def read_settings(path: Path | None) -> dict[str, Any]:
     return data
 
 
+#: The largest settings file read: a flat table of a few dozen settings is a few kB.
+MAX_SETTINGS_BYTES = 1 << 20
+
+
 def _parse(path: Path) -> Any:
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        raise CoincastError(f"--config {path} must be a .toml, .yaml or .yml file")
+    text = _text(path)
     try:
-        if path.suffix.lower() == ".toml":
-            return tomllib.loads(path.read_text())
-        if path.suffix.lower() in (".yaml", ".yml"):
-            return yaml.safe_load(path.read_text()) or {}
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        return yaml.safe_load(text) or {}
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise CoincastError(
             f"--config {path} cannot be parsed: {str(exc).splitlines()[0]}"
         ) from None
-    raise CoincastError(f"--config {path} must be a .toml, .yaml or .yml file")
+    except RecursionError:
+        raise CoincastError(
+            f"--config {path} cannot be parsed: it nests too deep; write a flat table of settings"
+        ) from None
+
+
+def _text(path: Path) -> str:
+    """The file's text: at most :data:`MAX_SETTINGS_BYTES` of UTF-8."""
+    with path.open("rb") as f:
+        data = f.read(MAX_SETTINGS_BYTES + 1)
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise CoincastError(
+            f"--config {path} is larger than {MAX_SETTINGS_BYTES >> 20} MiB; a settings file "
+            "is a short table of settings: check the path"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CoincastError(
+            f"--config {path} is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
 
 
 def lstm_config(
@@ -73,20 +102,26 @@ def lstm_config(
 
     Raises
     ------
-    CoincastError
-        Naming the first invalid setting, its value and the rule it breaks.
+    ConfigError
+        Naming the first invalid setting, its value, the rule it breaks and an example; a
+        setting from the file is named as the file spells it, after ``--config PATH:``.
 
     Examples
     --------
     >>> lstm_config(values={"hidden": 8}, defaults={"hidden": 4, "log_every": 0}).hidden
     8
-    >>> lstm_config(values={"epochs": 0})
+    >>> lstm_config(values={"epochs": 0})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    coincast.errors.CoincastError: epochs: Input should be greater than or equal to 1 (got 0)
+    coincast.models.config.ConfigError: epochs is 0; it must be a whole number from 1 to ...
     """
-    settings = {**(defaults or {}), **read_settings(path), **(values or {})}
+    in_file = read_settings(path)
+    settings = {**(defaults or {}), **in_file, **(values or {})}
     try:
         return LSTMConfig(**settings)
-    except ValueError as exc:
-        raise CoincastError(_first_error(exc)) from None
+    except ValidationError as exc:
+        error = config_error(exc)
+    if error.field in in_file and error.field not in (values or {}):
+        example = None if error.example is None else f"{error.field} = {file_value(error.example)}"
+        raise ConfigError(f"--config {path}: {error.spelled(error.field, example)}") from None
+    raise error from None

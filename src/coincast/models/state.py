@@ -5,7 +5,7 @@ and read back field by field in one place, so no part of it can be forgotten.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Generic, TypeVar
 
@@ -98,3 +98,18 @@ class StateField(Generic[T]):
 
     def __set__(self, obj: Any, value: T) -> None:
         setattr(obj.state, self.name, value)
+
+
+def undoer(model: Any, *, in_place: bool) -> Callable[[], None]:
+    """A function that puts a forecaster back as it is now (its network, fitted state and
+    results; and its weights too when the network is about to be trained ``in_place``), so
+    that a fit that fails leaves nothing half-fitted."""
+    net, state, result = model.net, model.state, model.result
+    weights = copy.deepcopy(net.state_dict()) if in_place and net is not None else None
+
+    def undo() -> None:
+        model.net, model.state, model.result = net, state, result
+        if net is not None and weights is not None:
+            net.to("cpu").load_state_dict(weights)
+
+    return undo

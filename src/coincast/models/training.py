@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -25,6 +26,9 @@ from torch import nn
 
 from ..dataset.windows import Windows, run_net
 from ..errors import CoincastError
+from .train_checks import TrainingDiverged, check_losses, check_settings
+
+__all__ = ["TrainSettings", "TrainingDiverged", "TrainingInterrupted", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +131,12 @@ def train(
     on_epoch
         Called with each epoch's record.
 
+    Raises
+    ------
+    TrainingDiverged
+        When an epoch's training or validation loss is NaN or infinite (before that epoch
+        is checkpointed or reported).
+
     Examples
     --------
     >>> import numpy as np
@@ -137,12 +147,14 @@ def train(
     >>> len(r.history)
     2
     """
+    check_settings(settings)
     tune_allocator()
     loop = _Loop.start(net, loss, settings)
     state = _start(loop, val_set)
     try:
         while state.epoch < settings.epochs and state.bad_epochs < settings.patience:
             record = _epoch(loop, train_set, val_set, state)
+            check_losses(record.epoch, record.train_loss, record.val_loss, settings)
             _step_schedule(loop.sched, record)
             _keep_best(net, state, record)
             if settings.checkpoint_dir is not None:
@@ -193,7 +205,8 @@ def _start(loop: _Loop, val_set: Windows | None) -> _State:
     s = loop.settings
     state = _State(best_state=_copy_state(loop.net))
     if s.keep_start and val_set is not None and len(val_set):
-        state.best_val = evaluate(loop.net, val_set, loop.loss, loop.device)
+        start = evaluate(loop.net, val_set, loop.loss, loop.device)
+        state.best_val = start if math.isfinite(start) else float("inf")
     if not s.resume:
         return state
     if s.checkpoint_dir is None or not (s.checkpoint_dir / CHECKPOINT).exists():
@@ -343,6 +356,19 @@ def _load_checkpoint(path: Path, loop: _Loop) -> _State:
         raise CoincastError(
             f"checkpoint {path} was made with other data or settings; train without --resume"
         )
+    try:
+        return _restore_checkpoint(tensors, meta, loop)
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError, RecursionError) as exc:
+        raise CoincastError(
+            f"checkpoint {path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); "
+            "train without --resume"
+        ) from None
+
+
+def _restore_checkpoint(
+    tensors: dict[str, torch.Tensor], meta: dict[str, str], loop: _Loop
+) -> _State:
+    """Put the loop back where the checkpoint's epoch left it; return that epoch's state."""
     loop.net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     groups = json.loads(meta["param_groups"])
     moments: dict[int, dict[str, torch.Tensor]] = {}
