@@ -30,8 +30,9 @@ from coincast.reporting.report import (
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
-SECTIONS = ["summary", "config", "metrics", "significance", "last-value", "steps", "pictures",
-            "trading", "reproduce"]  # fmt: skip
+#: in reading order: the results first, then how they were made
+SECTIONS = ["summary", "metrics", "pictures", "significance", "last-value", "steps", "trading",
+            "settings", "reproduce"]  # fmt: skip
 EVIL = "<script>alert(1)</script>"
 DISCLAIMER = "Past simulated returns say nothing about future ones; fees are estimates."
 
