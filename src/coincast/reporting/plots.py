@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .html import fmt, when
+from .html import bar_time, fmt
 
 DPI = 110
 HISTORY = "#1f77b4"  # the actual closes
@@ -115,7 +115,7 @@ def plot_forecast(
     n = len(forecast)
     ax.set_title(
         f"{a.get('coin', '')} {a.get('interval', '')}: the next {n} bar{'s' if n != 1 else ''} "
-        f"after {when(recent.index[-1])}",
+        f"after {bar_time(recent.index[-1], recent.index)}",
         fontsize=10,
     )
     ax.set_ylabel(price_label(a.get("quote")))
@@ -131,7 +131,7 @@ def draw_forecast(ax: plt.Axes, close: pd.Series, forecast: pd.DataFrame) -> Non
     value and band."""
     yhat = forecast["yhat"]
     start = close.iloc[-1:]
-    end = f"{when(yhat.index[-1])}: {fmt(yhat.iloc[-1], 'price')}"
+    end = f"{bar_time(yhat.index[-1], close.index)}: {fmt(yhat.iloc[-1], 'price')}"
     ax.plot(pd.concat([start, yhat]), color=FORECAST, lw=1.6, zorder=3)
     ax.plot(yhat, "o", color=FORECAST, ms=5 if len(yhat) <= 3 else 3, zorder=4,
             label=f"forecast, {end}")  # fmt: skip
@@ -153,11 +153,13 @@ def save(fig: plt.Figure, path: str | Path, *, dates: bool = True) -> Path:
 
     The layout is matplotlib's constrained layout, which keeps a figure title (suptitle)
     clear of the first row of panels however many rows there are (``tight_layout`` does not
-    on tall figures).
+    on tall figures). A figure with colour bars must be made with ``layout="constrained"``
+    (a colour bar made before the switch has no place in it).
     """
     if dates:
         fig.autofmt_xdate()
-    fig.set_layout_engine("constrained")
+    if fig.get_layout_engine() is None:
+        fig.set_layout_engine("constrained")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, metadata={"Software": None})  # no version: same data, same bytes
