@@ -41,13 +41,14 @@ FLAG_NAMES = {"target": "--learn"}
 BOOL_FLAGS = {"recursive": ("--recursive", "--direct")}
 #: settings shown as one flag when they have one value: (value, flag)
 SWITCHES = {"on_short": ("skip", "--skip-short")}
+WIDTH = 76  # characters per line of the command, before its continuation
 
 
 def backtest_command(meta: Mapping[str, Any]) -> str:
-    """The ``coincast backtest ...`` line that reruns the backtest ``meta`` describes (one
-    group of flags per line, joined by ``\\``): the coins, models and training variants, the
-    stored series, the walk-forward spec, and every LSTM setting that differs from the
-    command's default.
+    """The ``coincast backtest ...`` line that reruns the backtest ``meta`` describes: the
+    coins, models and training variants, the stored series, the walk-forward spec, and every
+    LSTM setting that differs from the command's default; each group of flags on lines of its
+    own, joined by ``\\``.
 
     Parameters
     ----------
@@ -66,7 +67,19 @@ def backtest_command(meta: Mapping[str, Any]) -> str:
         _walk(meta, config),
         _lstm(config),
     ]
-    return " \\\n  ".join(" ".join(shlex.quote(a) for a in g) for g in groups if g)
+    lines = [line for g in groups if g for line in _wrap([shlex.quote(a) for a in g])]
+    return " \\\n  ".join(lines)
+
+
+def _wrap(words: list[str], width: int = WIDTH) -> list[str]:
+    """Words as lines of at most about ``width`` characters, broken only before a flag."""
+    lines = [words[0]]
+    for word in words[1:]:
+        if word.startswith("--") and len(lines[-1]) + len(word) + 1 > width:
+            lines.append(word)
+        else:
+            lines[-1] += " " + word
+    return lines
 
 
 def _coins(meta: Mapping[str, Any]) -> list[str]:
