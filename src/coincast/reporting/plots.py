@@ -111,7 +111,7 @@ def plot_forecast(
     ax.plot(recent.index, recent["close"], lw=1.2, color=HISTORY,
             label=f"actual close (last {len(recent)} bars)")  # fmt: skip
     ax.axvline(recent.index[-1], color="#888888", ls=":", lw=1, zorder=1)
-    draw_forecast(ax, recent["close"], forecast)
+    _draw_forecast(ax, recent["close"], forecast)
     n = len(forecast)
     ax.set_title(
         f"{a.get('coin', '')} {a.get('interval', '')}: the next {n} bar{'s' if n != 1 else ''} "
@@ -124,7 +124,7 @@ def plot_forecast(
     return save(fig, path)
 
 
-def draw_forecast(ax: plt.Axes, close: pd.Series, forecast: pd.DataFrame) -> None:
+def _draw_forecast(ax: plt.Axes, close: pd.Series, forecast: pd.DataFrame) -> None:
     """The forecast line from the last close on, its points, and its band (a fan from the
     last close; with up to three steps each step's band also as an error bar, which stays
     visible where a single bar's width of fan would not); the legend names the last step's
