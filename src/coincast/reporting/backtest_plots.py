@@ -314,5 +314,6 @@ def _step_figures(folder: Path, table: pd.DataFrame, quote: str | None) -> list[
         pngs.append((errors, f"Absolute error of the forecast of {ahead} over time, smoothed. "
                      "The references (the naive forecast and the baselines) are the thin dashed "
                      "lines underneath; where a model's full line runs below the naive one, it "
-                     "beats the naive forecast there."))  # fmt: skip
+                     "beats the naive forecast there, and where it hides a reference, it "
+                     "forecasts what that reference does."))  # fmt: skip
     return pngs
