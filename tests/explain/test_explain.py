@@ -122,6 +122,7 @@ def _check_page(result, out: Path, layers: int) -> None:
     assert "http" not in page.replace('lang="en"', "")  # nothing fetched from elsewhere
     for words in ("forget gate", "cell state", "vanishing gradient", "effective memory"):
         assert words in page
+    assert "+00:00" not in page and "00:00:00" not in page  # bar times as people write them
 
 
 def test_explain_writes_every_picture_and_the_page(model, frame, tmp_path):

@@ -4,6 +4,7 @@ round trip through a backtest folder. The page is parsed with the standard libra
 from __future__ import annotations
 
 import base64
+import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,14 +25,17 @@ from coincast.reporting.backtest_plots import (
 from coincast.reporting.report import (
     DASH,
     INPUTS,
+    _best,
     build_report,
     load_report_inputs,
     write_report_inputs,
 )
+from coincast.reporting.reproduce import backtest_command
 
 PNG = b"\x89PNG\r\n\x1a\n"
-SECTIONS = ["summary", "config", "metrics", "significance", "last-value", "steps", "pictures",
-            "trading", "reproduce"]  # fmt: skip
+#: in reading order: the results first, then how they were made
+SECTIONS = ["summary", "metrics", "pictures", "significance", "last-value", "steps", "trading",
+            "settings", "reproduce"]  # fmt: skip
 EVIL = "<script>alert(1)</script>"
 DISCLAIMER = "Past simulated returns say nothing about future ones; fees are estimates."
 
@@ -363,3 +367,58 @@ def test_plots_survive_nan_and_a_single_model(tmp_path):
     recent = inputs["recent"]
     recent.attrs = {"coin": "$weird$", "interval": "1d", "quote": "usd"}
     assert plot_forecast_fan(recent, fc, tmp_path / "f.png").read_bytes().startswith(PNG)
+
+
+def _marked_best(page: Page) -> set[tuple[str, str]]:
+    rows = {r[0][0]: {c[1].get("data-col"): c for c in r} for r in page.tables["metrics"][1:]}
+    return {(m, col) for m, cells in rows.items() for col, (_, a) in cells.items()
+            if "best" in (a.get("class") or "").split()}  # fmt: skip
+
+
+def test_a_direction_below_half_is_not_best_of_anything(tmp_path):
+    inputs = make_inputs(horizon=1)
+    inputs["scores"]["directional_accuracy"] = [None, 0.467, 0.43]  # the review's 46.7 %
+    assert not {c for _, c in _marked_best(parse(build_report(tmp_path, BacktestResult(**inputs))))
+                if c == "directional_accuracy"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "rule, values, marked",
+    [
+        ("above_half", [0.467, 0.43], set()),
+        ("above_half", [0.55, 0.467], {0}),
+        ("below_one", [1.2, 1.1], set()),  # MASE or MAE ÷ naive: worse than naive, both
+        ("below_one", [0.9, 1.1], {0}),
+        ("nominal", [0.5, 0.6], set()),  # closest to 90 %, yet far from it
+        ("nominal", [0.87, 0.99], {0}),
+        ("nominal", [0.93, 0.87], {0, 1}),  # equally close: both
+        ("below_naive", [2.5, 2.6], set()),  # the naive forecast's own MAE is no merit
+        ("below_naive", [2.5, 1.3], {1}),
+    ],
+)
+def test_best_marks_only_a_value_good_in_itself(rule, values, marked):
+    n = [120.0] * len(values)
+    assert _best(values, rule, 0.9, naive=2.5, n=n) == marked
+
+
+def test_without_a_naive_value_no_error_is_marked():
+    assert _best([1.9, 2.2], "below_naive", 0.9) == set()  # no reference: nothing to beat
+
+
+def test_results_come_before_settings(built):
+    path, _, _ = built
+    text = path.read_text(encoding="utf-8")
+    at = [text.index(f'<section id="{sid}"') for sid in SECTIONS if sid != "steps"]
+    assert at == sorted(at)  # summary, metrics, pictures... settings, reproduce
+    summary = text[at[0] : at[1]]
+    assert "beats naive" not in summary and "lstm: MAE ÷ naive 0.52" in summary
+    assert "LSTM trained on" not in summary and "lookback" not in summary
+
+
+def test_reproduce_shows_the_command(built):
+    path, _, inputs = built
+    text = path.read_text(encoding="utf-8")
+    reproduce = text[text.index('<section id="reproduce"') :]
+    command = backtest_command(inputs["meta"])
+    assert html.escape(command) in reproduce
+    assert command.startswith("coincast backtest ")

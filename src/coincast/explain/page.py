@@ -10,7 +10,7 @@ import numpy as np
 
 from ..models.cell import Trace
 from ..models.forecaster import LSTMForecaster, WindowInputs
-from ..reporting.html import e, image, kv, page
+from ..reporting.html import bar_time, e, image, kv, page
 from . import plots as ep
 
 CSS = """
@@ -108,7 +108,8 @@ def _facts(model: LSTMForecaster, inputs: WindowInputs, trace: Trace) -> str:
     rows = [
         ("coin", coin),
         ("interval", interval),
-        ("window", f"{inputs.index[0]} to {inputs.index[-1]} ({len(inputs.index)} bars)"),
+        ("window", f"{bar_time(inputs.index[0], inputs.index)} to "
+                   f"{bar_time(inputs.index[-1], inputs.index)} ({len(inputs.index)} bars)"),
         ("inputs per bar", ", ".join(inputs.features)),
         ("last close", f"{inputs.last_close:,.6g}"),
         ("network", f"{trace.layers} layer(s) x {trace.h[0].shape[-1]} units, "
@@ -136,7 +137,10 @@ def render_page(model, inputs, trace, sal, grads, pictures: dict[str, Path], see
         "reaches. The values come from a gate-by-gate copy of the network "
         "(<code>coincast.models.cell</code>), checked to give the same forecast.</p>"
     )
-    title = f"coincast explain: inside the LSTM, window ending {inputs.index[-1]}"
+    title = (
+        "coincast explain: inside the LSTM, window ending "
+        f"{bar_time(inputs.index[-1], inputs.index)}"
+    )
     body = (
         f"{_facts(model, inputs, trace)}{intro}"
         f"<h2>Gates and memory</h2>{layers}"

@@ -9,17 +9,20 @@ import numpy as np
 import pandas as pd
 
 from ..models.cell import Trace
+from ..reporting.html import bar_time
 from ..reporting.plots import plt, save
 
-# panel: (title, colour map, value range); None means symmetric around 0, from the data
+# panel: (title, signed); a gate (0 to 1) gets a perceptual sequential colour map, a signed
+# value a diverging one centred at 0 (see _colours)
 PANELS = {
-    "f": ("forget gate f: 1 keeps the memory, 0 erases it", "viridis", (0.0, 1.0)),
-    "i": ("input gate i: how much of g is written", "viridis", (0.0, 1.0)),
-    "g": ("candidate g: what could be written", "RdBu_r", (-1.0, 1.0)),
-    "c": ("cell state c: the memory", "RdBu_r", None),
-    "o": ("output gate o: how much memory is shown", "viridis", (0.0, 1.0)),
-    "h": ("hidden state h = o * tanh(c)", "RdBu_r", (-1.0, 1.0)),
+    "f": ("forget gate f: 1 keeps the memory, 0 erases it", False),
+    "i": ("input gate i: how much of g is written", False),
+    "g": ("candidate g: what could be written", True),
+    "c": ("cell state c: the memory", True),
+    "o": ("output gate o: how much memory is shown", False),
+    "h": ("hidden state h = o * tanh(c)", True),
 }
+ROBUST = (2, 98)  # percentiles the colours span: one extreme cell does not wash out the rest
 CURVES = {  # gradient_through_time key: (label, colour, line style)
     "lstm": ("this LSTM (trained)", "#1f77b4", "-"),
     "lstm_untrained": ("LSTM, fresh default weights", "#1f77b4", ":"),
@@ -31,9 +34,29 @@ CURVES = {  # gradient_through_time key: (label, colour, line style)
 def _date_ticks(ax: plt.Axes, index: pd.DatetimeIndex, n: int = 6) -> None:
     """Label about ``n`` of the steps 0..T-1 on the x axis with their bar dates."""
     at = np.unique(np.linspace(0, len(index) - 1, min(n, len(index))).round().astype(int))
-    daily = bool((index == index.normalize()).all())
     ax.set_xticks(at)
-    ax.set_xticklabels([index[k].strftime("%Y-%m-%d" if daily else "%m-%d %H:%M") for k in at])
+    ax.set_xticklabels([bar_time(index[k], index) for k in at])
+
+
+def colour_limits(values: np.ndarray, signed: bool) -> tuple[str, float, float]:
+    """The colour map and value range of a heatmap: for a signed value a diverging map
+    centred at 0, out to the 98th percentile of ``|values|``; for a gate a perceptual
+    sequential map over its 2nd to 98th percentile (cells beyond take the end colours).
+
+    Examples
+    --------
+    >>> cmap, lo, hi = colour_limits(np.linspace(-1, 1, 101), signed=True)
+    >>> cmap, round(lo, 2), round(hi, 2)
+    ('RdBu_r', -0.98, 0.98)
+    """
+    if signed:
+        top = float(np.percentile(np.abs(values), ROBUST[1]))
+        top = top if top > 1e-6 else max(float(np.abs(values).max()), 1e-6)
+        return "RdBu_r", -top, top
+    lo, hi = (float(v) for v in np.percentile(values, ROBUST))
+    if hi - lo < 1e-6:  # a constant gate: a small range around it
+        lo, hi = lo - 0.01, hi + 0.01
+    return "viridis", lo, hi
 
 
 def plot_layer(trace: Trace, layer: int, index: pd.DatetimeIndex, path: str | Path) -> Path:
@@ -50,21 +73,21 @@ def plot_layer(trace: Trace, layer: int, index: pd.DatetimeIndex, path: str | Pa
     """
     units = trace.h[layer].shape[-1]
     fig, axes = plt.subplots(
-        3, 2, figsize=(11, 1.0 + 3 * (1.6 + 0.04 * min(units, 64))), sharex=True
-    )
-    for ax, (name, (title, cmap, limits)) in zip(axes.ravel(), PANELS.items(), strict=True):
+        3, 2, figsize=(11, 1.0 + 3 * (1.6 + 0.04 * min(units, 64))), sharex=True,
+        layout="constrained",  # colour bars made under it keep the suptitle clear too
+    )  # fmt: skip
+    for ax, (name, (title, signed)) in zip(axes.ravel(), PANELS.items(), strict=True):
         values = getattr(trace, name)[layer][0].detach().cpu().numpy().T  # (N, T)
-        if limits is None:
-            top = max(float(np.abs(values).max()), 1e-6)
-            limits = (-top, top)
-        im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=limits[0], vmax=limits[1],
+        cmap, lo, hi = colour_limits(values, signed)
+        im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=lo, vmax=hi,
                        interpolation="nearest", origin="lower")  # fmt: skip
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+        fig.colorbar(im, ax=ax, pad=0.02, extend="both")
         ax.set_title(title, fontsize=9)
         ax.set_ylabel("unit")
         _date_ticks(ax, index)
-    fig.suptitle(f"Inside LSTM layer {layer + 1} of {trace.layers}: one row per unit, "
-                 "one column per bar", fontsize=10)  # fmt: skip
+    fig.suptitle(f"Inside LSTM layer {layer + 1} of {trace.layers}: one row per unit, one "
+                 "column per bar\ncolours span the middle 96 % of each panel's values; signed "
+                 "values red above 0, blue below, white at 0", fontsize=10)  # fmt: skip
     return save(fig, Path(path))
 
 

@@ -2,6 +2,9 @@
 LSTM's loss curves and the forecast fan. Every function reads the backtest's tidy table
 (``coin, model, cutoff, ts, step, y, yhat, lo, hi, last``) or plain records, saves one PNG and
 returns its path; NaN values and a single model are fine.
+
+The models of interest (the LSTM's) are drawn on top in full lines; the references (the naive
+forecast and the other baselines) thinner, dashed and underneath, so they never hide them.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CoincastError
-from .plots import plot_forecast, save
+from ..models.baselines import BASELINES
+from .plots import plot_forecast, price_label, save
 
 ACTUAL = "#333333"
 NAIVE = "naive"
-FAN_BARS = 120  # closes drawn before the future forecast
+FAN_BARS = 240  # closes a backtest folder keeps for the forecast picture (it draws fewer)
 NAIVE_COLOR = "#ff7f0e"  # orange: never confused with the dark actual line
 _COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#e377c2"]
 
@@ -53,9 +57,25 @@ def _step_rows(table: pd.DataFrame, step: int) -> pd.DataFrame:
 
 
 def _models(rows: pd.DataFrame) -> list[str]:
-    """Model names in table order, the naive reference last."""
+    """Model names in table order: the models of interest first, then the references, the
+    naive forecast last."""
     names = [str(m) for m in pd.unique(rows["model"])]
-    return [m for m in names if m != NAIVE] + [m for m in names if m == NAIVE]
+    refs = references(names)
+    last = [m for m in names if m in refs and m != NAIVE] + [m for m in names if m == NAIVE]
+    return [m for m in names if m not in refs] + last
+
+
+def references(models: list[str]) -> set[str]:
+    """The reference forecasts among ``models``: the naive forecast and the baselines. With
+    no other model the baselines are the ones of interest and only naive is a reference.
+
+    Examples
+    --------
+    >>> sorted(references(["lstm", "drift", "naive"])), references(["drift", "naive"])
+    (['drift', 'naive'], {'naive'})
+    """
+    refs = {m for m in models if m == NAIVE or m in BASELINES}
+    return refs if refs != set(models) else {m for m in models if m == NAIVE}
 
 
 def _color(i: int, model: str) -> str:
@@ -65,6 +85,13 @@ def _color(i: int, model: str) -> str:
 def _actual(table: pd.DataFrame) -> pd.Series:
     """The actual close at every forecast time (one value per ``ts``)."""
     return table.dropna(subset=["y"]).groupby("ts")["y"].first().sort_index()
+
+
+def _quote(table: pd.DataFrame, quote: str | None) -> str | None:
+    """The quote currency: as given, else the table's ``quote`` column when it has one."""
+    if quote or "quote" not in table.columns or table["quote"].dropna().empty:
+        return quote
+    return str(table["quote"].dropna().iloc[0])
 
 
 def _dates(ax) -> None:
@@ -85,10 +112,13 @@ def _draw_model(ax, actual: pd.Series, rows: pd.DataFrame, model: str, color: st
     _dates(ax)
 
 
-def plot_actual_vs_predicted(table: pd.DataFrame, path: str | Path, step: int = 1) -> Path:
+def plot_actual_vs_predicted(
+    table: pd.DataFrame, path: str | Path, step: int = 1, *, quote: str | None = None
+) -> Path:
     """Actual close and each model's ``step``-ahead forecasts, one row of panels per model:
     the whole test period on the left, its last 30 forecasts on the right (there the naive
-    forecast is plainly the actual shifted by ``step`` bars).
+    forecast is plainly the actual shifted by ``step`` bars). ``quote``, the quote currency
+    (default: the table's ``quote`` column, if any), is the unit of the price axis.
 
     Examples
     --------
@@ -121,34 +151,53 @@ def plot_actual_vs_predicted(table: pd.DataFrame, path: str | Path, step: int = 
         left.legend(loc="best", fontsize=8)
     for ax in axes.ravel():
         ax.tick_params(axis="x", labelsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(price_label(_quote(table, quote)))
     coin = rows["coin"].iloc[0] if "coin" in rows.columns and len(rows) else ""
     fig.suptitle(_label(f"{coin}: actual close vs forecast, step {step}"), fontsize=11)
     return save(fig, path, dates=False)
 
 
-def plot_errors(table: pd.DataFrame, path: str | Path, step: int = 1) -> Path:
+#: dash patterns of the reference lines: naive's first
+_DASHES = [(0, (5, 2)), (0, (2, 1.5)), (0, (6, 1.5, 1.5, 1.5)), (0, (1, 1)), (0, (8, 3))]
+
+
+def _line_style(model: str, refs: set[str], k: int) -> dict[str, Any]:
+    """How a model's line is drawn: a reference thinner, dashed and underneath (its ``k``-th
+    dash pattern; naive's is the plain dash), a model of interest full and on top."""
+    if model in refs:
+        dashes = _DASHES[0] if model == NAIVE else _DASHES[1 + k % (len(_DASHES) - 1)]
+        return {"ls": dashes, "lw": 1.0, "alpha": 0.9, "zorder": 2}
+    return {"ls": "-", "lw": 1.9, "zorder": 3 + k}
+
+
+def plot_errors(
+    table: pd.DataFrame, path: str | Path, step: int = 1, *, quote: str | None = None
+) -> Path:
     """Absolute error of each model's ``step``-ahead forecast over time, as a rolling mean
-    (about a tenth of the test period, 3 to 30 bars) so the lines can be read; the naive
-    forecast is the dashed reference."""
+    (about a tenth of the test period, 3 to 30 bars) so the lines can be read. The models of
+    interest are full lines on top; the naive forecast and the baselines, the references,
+    thinner dashed lines underneath. ``quote`` gives the unit (see
+    :func:`plot_actual_vs_predicted`)."""
     if table.empty:
         return _empty(path, "no forecasts in the backtest table")
     rows = _step_rows(table, step)
     models = _models(rows)
+    refs = references(models)
     window = int(np.clip(rows["ts"].nunique() // 10, 3, 30))
     fig, ax = plt.subplots(figsize=(10, 4))
     for i, model in enumerate(models):
         mrows = rows[rows["model"] == model].set_index("ts")
         err = (mrows["y"] - mrows["yhat"]).abs()
         smooth = err.rolling(window, min_periods=1).mean()
-        style = "--" if model == NAIVE else "-"
-        ax.plot(smooth.index, smooth.values, style, color=_color(i, model), lw=1.4,
-                label=_label(model))  # fmt: skip
+        ax.plot(smooth.index, smooth.values, color=_color(i, model), label=_label(model),
+                **_line_style(model, refs, i))  # fmt: skip
     ax.set_title(
         f"absolute error of the {step}-step-ahead forecast, rolling mean over {window} bars "
         "(lower is better)",
         fontsize=10,
     )
-    ax.set_ylabel("|actual - forecast|")
+    ax.set_ylabel(price_label(_quote(table, quote), "|actual - forecast|"))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     _dates(ax)
@@ -195,10 +244,16 @@ def plot_loss_curves(history: Sequence[Any], path: str | Path) -> Path:
 
 
 def plot_forecast_fan(
-    history_frame: pd.DataFrame, forecast: pd.DataFrame, path: str | Path, *, bars: int = FAN_BARS
+    history_frame: pd.DataFrame,
+    forecast: pd.DataFrame,
+    path: str | Path,
+    *,
+    bars: int | None = None,
+    lookback: int | None = None,
 ) -> Path:
-    """The last ``bars`` closes and the future forecast with its band (``lo``/``hi`` when the
-    model gives one), via :func:`coincast.reporting.plots.plot_forecast`."""
+    """The recent closes and the future forecast with its band (``lo``/``hi`` when the model
+    gives one), via :func:`coincast.reporting.plots.plot_forecast`: ``bars`` closes (default
+    :func:`~coincast.reporting.plots.history_bars` of ``lookback``, at least 60)."""
     if forecast is None or forecast.empty or history_frame is None or history_frame.empty:
         return _empty(path, "no forecast to draw")
     fc = forecast.copy()
@@ -207,7 +262,7 @@ def plot_forecast_fan(
             fc[col] = np.nan
     recent = history_frame[["close"]].copy()
     recent.attrs = {k: _label(v) for k, v in history_frame.attrs.items() if isinstance(v, str)}
-    plot_forecast(recent, fc, path, bars=bars)
+    plot_forecast(recent, fc, path, bars=bars, lookback=lookback)
     return Path(path)
 
 
@@ -218,25 +273,16 @@ def draw_figures(
     forecast: pd.DataFrame | None = None,
     recent: pd.DataFrame | None = None,
     attrs: dict[str, str] | None = None,
+    lookback: int | None = None,
 ) -> list[tuple[Path, str]]:
     """Draw a backtest's pictures into ``folder``: actual vs predicted and errors at the first
     and last step, the loss curves when there is a ``history``, the forecast fan when there
-    are ``forecast`` and ``recent`` closes (``attrs`` name coin, interval, quote for it).
+    are ``forecast`` and ``recent`` closes (``attrs`` name coin, interval and quote, the unit
+    of every price axis; ``lookback``, the LSTM's, sets how much history the fan shows).
     Returns (path, caption) pairs in reading order."""
     folder = Path(folder)
-    steps = sorted({int(s) for s in table["step"].dropna()}) or [1]
-    pngs = []
-    for step in dict.fromkeys([steps[0], steps[-1]]):
-        ahead = "the next bar" if step == 1 else f"{step} bars ahead"
-        pngs.append((plot_actual_vs_predicted(table, folder / f"actual_step{step}.png", step),
-                     f"Actual close (dark) and each model's forecast of {ahead}. Over the whole "
-                     "test period every line seems to hug the price; the close-ups on the right "
-                     "show that the naive forecast is the actual shifted right, and whether a "
-                     "model does anything else."))  # fmt: skip
-        pngs.append((plot_errors(table, folder / f"errors_step{step}.png", step),
-                     f"Absolute error of the forecast of {ahead} over time, smoothed. Where a "
-                     "model's line runs below the dashed naive line, it beats the naive "
-                     "forecast there."))  # fmt: skip
+    attrs = attrs or {}
+    pngs = _step_figures(folder, table, attrs.get("quote"))
     if history:
         pngs.append((plot_loss_curves(history, folder / "loss_curves.png"),
                      "LSTM training and validation loss per epoch. Validation loss rising while "
@@ -244,9 +290,30 @@ def draw_figures(
                      "lowest validation loss."))  # fmt: skip
     if forecast is not None and recent is not None and len(forecast):
         recent = recent.copy()
-        recent.attrs = {**recent.attrs, **(attrs or {})}
-        pngs.append((plot_forecast_fan(recent, forecast, folder / "forecast.png", bars=FAN_BARS),
-                     "The forecast after the last bar of data, with its band when the model "
-                     "gives one. Whether such bands held in the backtest is the coverage "
-                     "column of the metrics."))  # fmt: skip
+        recent.attrs = {**recent.attrs, **attrs}
+        fan = plot_forecast_fan(recent, forecast, folder / "forecast.png", lookback=lookback)
+        pngs.append((fan, "The forecast after the last bar of data, with its band when the "
+                     "model gives one, after the last closes. Whether such bands held in the "
+                     "backtest is the coverage column of the metrics."))  # fmt: skip
+    return pngs
+
+
+def _step_figures(folder: Path, table: pd.DataFrame, quote: str | None) -> list[tuple[Path, str]]:
+    """Actual vs predicted and the errors, at the first and the last step of the horizon."""
+    steps = sorted({int(s) for s in table["step"].dropna()}) or [1]
+    pngs = []
+    for step in dict.fromkeys([steps[0], steps[-1]]):
+        ahead = "the next bar" if step == 1 else f"{step} bars ahead"
+        actual = plot_actual_vs_predicted(table, folder / f"actual_step{step}.png", step,
+                                          quote=quote)  # fmt: skip
+        pngs.append((actual, f"Actual close (dark) and each model's forecast of {ahead}. Over "
+                     "the whole test period every line seems to hug the price; the close-ups on "
+                     "the right show that the naive forecast is the actual shifted right, and "
+                     "whether a model does anything else."))  # fmt: skip
+        errors = plot_errors(table, folder / f"errors_step{step}.png", step, quote=quote)
+        pngs.append((errors, f"Absolute error of the forecast of {ahead} over time, smoothed. "
+                     "The references (the naive forecast and the baselines) are the thin dashed "
+                     "lines underneath; where a model's full line runs below the naive one, it "
+                     "beats the naive forecast there, and where it hides a reference, it "
+                     "forecasts what that reference does."))  # fmt: skip
     return pngs

@@ -83,6 +83,22 @@ def when(v: Any) -> str:
     return t.strftime("%Y-%m-%d") if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def bar_time(ts: pd.Timestamp, index: pd.DatetimeIndex | None = None) -> str:
+    """A bar's time as a person reads it: ``2024-01-05`` when every bar of ``index`` (default:
+    just ``ts``) starts at midnight, else ``2024-01-05 13:00``; never a time zone (all UTC).
+
+    Examples
+    --------
+    >>> bar_time(pd.Timestamp("2024-01-05", tz="UTC"))
+    '2024-01-05'
+    >>> bar_time(pd.Timestamp("2024-01-05 13:00", tz="UTC"))
+    '2024-01-05 13:00'
+    """
+    index = pd.DatetimeIndex([ts]) if index is None else index
+    daily = bool((index == index.normalize()).all())
+    return ts.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M")
+
+
 # -- markup --------------------------------------------------------------------------------
 
 

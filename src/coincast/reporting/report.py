@@ -3,14 +3,14 @@ external CSS, JS or fonts, so it works offline when moved) that says how good th
 are, and the inputs it is built from, saved in the backtest folder so ``coincast report DIR``
 rebuilds it. Every string from the user (coin, model names, settings) is escaped.
 
-Sections: summary, config, metrics, significance, last-value, steps (a horizon of several
-steps), pictures, trading, reproduce; the sections on the tests live in
-:mod:`coincast.reporting.evidence`.
+Results first, then how they were made: summary (what was tested and the verdict), metrics,
+pictures, significance, last-value, steps (a horizon of several steps), trading, settings and
+reproduce (the exact command, :mod:`coincast.reporting.reproduce`); the sections on the tests
+live in :mod:`coincast.reporting.evidence`.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,9 +20,9 @@ import pandas as pd
 from ..evaluation.result import BacktestResult
 from ..evaluation.verdicts import ALPHA, fmt_p, fmt_ratio, verdict
 from . import backtest_plots as bp
-from . import evidence, html
+from . import evidence, html, reproduce
 from .html import DASH, fmt
-from .inputs import INPUTS, ReportError, _clean, load_report_inputs, write_report_inputs
+from .inputs import INPUTS, ReportError, load_report_inputs, write_report_inputs
 
 __all__ = [
     "DASH", "INPUTS", "ReportError", "build_report", "fmt", "load_report_inputs",
@@ -31,22 +31,33 @@ __all__ = [
 
 COVERAGE_TARGET = 0.90  # band coverage aimed at, unless meta["coverage_level"] says otherwise
 NAIVE = bp.NAIVE
-# column, header, format, best value (min, max, target), what it means
+# column, header, format, when a value is good (see RULES), what it means
 METRICS = [
     ("n", "n", "int", None, "forecasts scored"),
-    ("rel_mae", "MAE ÷ naive", "ratio", "min",
+    ("rel_mae", "MAE ÷ naive", "ratio", "below_one",
      "the headline: MAE over the naive forecast's MAE on the same forecasts; < 1 is lower"),
-    ("mae", "MAE", "price", "min", "mean absolute error, in the quote currency"),
-    ("rmse", "RMSE", "price", "min", "root mean squared error: big misses count more"),
-    ("mape", "MAPE", "pct", "min", "mean absolute percentage error"),
-    ("smape", "sMAPE", "pct", "min", "symmetric mean absolute percentage error"),
-    ("mase", "MASE", "ratio", "min", "MAE over the naive forecast's one-step MAE on training bars"),
-    ("directional_accuracy", "direction right", "pct1", "max", "share of up/down calls right"),
-    ("coverage", "coverage (nominal 90 %)", "pct1", "target",
+    ("mae", "MAE", "price", "below_naive", "mean absolute error, in the quote currency"),
+    ("rmse", "RMSE", "price", "below_naive", "root mean squared error: big misses count more"),
+    ("mape", "MAPE", "pct", "below_naive", "mean absolute percentage error"),
+    ("smape", "sMAPE", "pct", "below_naive", "symmetric mean absolute percentage error"),
+    ("mase", "MASE", "ratio", "below_one",
+     "MAE over the naive forecast's one-step MAE on training bars"),
+    ("directional_accuracy", "direction right", "pct1", "above_half",
+     "share of up/down calls right"),
+    ("coverage", "coverage (nominal 90 %)", "pct1", "nominal",
      "share of actuals inside the central 90 % band; well calibrated near 90 %"),
-    ("pinball", "pinball", "price", "min", "quantile (pinball) loss of the band"),
-    ("crps", "CRPS", "price", "min", "continuous ranked probability score of the band"),
+    ("pinball", "pinball", "price", "below_naive", "quantile (pinball) loss of the band"),
+    ("crps", "CRPS", "price", "below_naive", "continuous ranked probability score of the band"),
 ]  # fmt: skip
+#: when a column's value is good in absolute terms: below 1 (a ratio to the naive forecast),
+#: below the naive forecast's own value, above 50 % (a coin flip), or within sampling error of
+#: the nominal coverage; the best value is marked only when it is good
+RULES = {
+    "below_one": "below 1",
+    "below_naive": "below the naive forecast's",
+    "above_half": "above 50 %",
+    "nominal": "within sampling error (2 standard errors) of the nominal {target:.0%}",
+}
 TRADING = [
     ("total_return", "total return", "pct1"),
     ("sharpe", "Sharpe", "num"),
@@ -62,26 +73,16 @@ TRADING = [
 
 
 def _summary(meta: dict, scores: pd.DataFrame) -> str:
-    data = meta.get("data") or {}
-    facts = [
-        ("coin", fmt(meta.get("coin"))),
-        ("interval", fmt(meta.get("interval"))),
-        ("horizon", f"{fmt(meta.get('horizon'))} bar(s) ahead"),
-        (
-            "test period",
-            f"{html.when(meta.get('test_start'))} to {html.when(meta.get('test_end'))}",
-        ),
-        ("cutoffs (forecast origins)", fmt(meta.get("cutoffs"), "int")),
-        ("refit every", f"{fmt(meta.get('refit_every'))} cutoff(s)"),
-        ("training window", fmt(meta.get("window"))),
-        ("data", f"{fmt(data.get('source'))}, quote {fmt(data.get('quote'))}"),
-        ("data range", f"{html.when(data.get('start'))} to {html.when(data.get('end'))}"),
-        ("data rows", fmt(data.get("rows"), "int")),
-    ]
-    if meta.get("coins"):  # a global LSTM
-        facts.append(("LSTM trained on", ", ".join(map(str, meta["coins"]))))
-    if meta.get("training"):
-        facts.append(("LSTM variants", ", ".join(map(str, meta["training"]))))
+    """What was tested, in one line, and the verdict on each model against naive."""
+    what = html.p(
+        f"{html.e(fmt(meta.get('coin')))} {html.e(fmt(meta.get('interval')))}: forecasts "
+        f"{html.e(fmt(meta.get('horizon')))} bar(s) ahead from "
+        f"{html.e(fmt(meta.get('cutoffs'), 'int'))} cutoffs, tested on "
+        f"{html.e(html.when(meta.get('test_start')))} to "
+        f"{html.e(html.when(meta.get('test_end')))} (settings and the command that reruns "
+        "it: see Settings and Reproduce).",
+        "what",
+    )
     lines = []
     for r in scores.to_dict("records"):
         rel = html.num(r.get("rel_mae"))
@@ -97,7 +98,7 @@ def _summary(meta: dict, scores: pd.DataFrame) -> str:
         "1) by more than chance (see Significance)."
     )
     headline = html.tag("ul", "".join(html.tag("li", html.e(s)) for s in lines), class_="headline")
-    return html.section("summary", "Summary", html.kv(facts) + intro + (headline if lines else ""))
+    return html.section("summary", "Summary", what + (headline if lines else "") + intro)
 
 
 _SUMMARY_WORDS = {"better": "lower than naive's by more than chance",
@@ -105,23 +106,39 @@ _SUMMARY_WORDS = {"better": "lower than naive's by more than chance",
                   "no different": "not distinguishable from naive's"}  # fmt: skip
 
 
-def _config(meta: dict) -> str:
-    config = _clean(meta.get("config") or {})
-    if not config:
-        return html.section("config", "Model settings", html.p("No model settings were recorded."))
-    show = {k: json.dumps(v) if isinstance(v, list | dict | tuple) else fmt(v)
-            for k, v in config.items()}  # fmt: skip
-    return html.section("config", "Model settings (LSTM)", html.kv(list(show.items())))
+def _good(arr: np.ndarray, rule: str, target: float, naive: float, n: np.ndarray) -> np.ndarray:
+    """Which values of a column are good in absolute terms (see :data:`RULES`); NaN never."""
+    with np.errstate(invalid="ignore"):
+        if rule == "below_one":
+            return arr < 1
+        if rule == "below_naive":
+            return arr < naive  # False against a missing naive value: no reference, no mark
+        if rule == "above_half":
+            return arr > 0.5
+        error = 2 * np.sqrt(target * (1 - target) / n)  # binomial: coverage of n forecasts
+        return np.abs(arr - target) <= np.where(np.isnan(error), 0.0, error)
 
 
-def _best(values: list[float], rule: str | None, target: float) -> set[int]:
-    """Rows holding the best value of a column (ties all marked; needs two values)."""
+def _best(
+    values: list[float],
+    rule: str | None,
+    target: float,
+    naive: float = float("nan"),
+    n: list[float] | None = None,
+) -> set[int]:
+    """Rows holding the best value of a column when that value is also good in absolute
+    terms (:func:`_good`: ``naive`` is the naive forecast's value, ``n`` each row's count of
+    forecasts); ties all marked; it needs two values to compare, and else marks nothing."""
     arr = np.array(values, dtype=float)
     if rule is None or np.count_nonzero(~np.isnan(arr)) < 2:
         return set()
-    key = {"min": arr, "max": -arr}.get(rule, np.abs(arr - target))
+    key = {"above_half": -arr, "nominal": np.abs(arr - target)}.get(rule, arr)
     low = np.nanmin(key)
-    return {i for i, k in enumerate(key) if not np.isnan(k) and np.isclose(k, low, rtol=1e-12)}
+    counts = np.array(n if n is not None else [np.nan] * len(arr), dtype=float)
+    good = _good(arr, rule, target, naive, counts)
+    return {
+        i for i, k in enumerate(key) if good[i] and np.isclose(k, low, rtol=1e-12)
+    }  # fmt: skip
 
 
 def _p_text(p: float) -> str:
@@ -167,7 +184,7 @@ def _metrics(scores: pd.DataFrame, target: float, meta: dict) -> str:
     cols = [(c, h, k, rule, tips.get(c, tip)) for c, h, k, rule, tip in METRICS
             if c in scores.columns]  # fmt: skip
     recs = scores.to_dict("records")
-    best = {c: _best([html.num(r.get(c)) for r in recs], rule, target) for c, _, _, rule, _ in cols}
+    best = _marked(recs, cols, target)
     head = (
         ["model"]
         + [html.tag("span", html.e(h), title=tip) for _, h, _, _, tip in cols]
@@ -184,9 +201,12 @@ def _metrics(scores: pd.DataFrame, target: float, meta: dict) -> str:
         rows.append(cells)
         row_cls.append(cls)
     glossary = "".join(f"<dt>{html.e(h)}</dt><dd>{html.e(tip)}</dd>" for _, h, _, _, tip in cols)
+    good = "; ".join(
+        f"{h}: {RULES[rule].format(target=target)}" for _, h, _, rule, _ in cols if rule
+    )
     note = html.p(
-        f"The best value of each column is <span class='best'>marked</span> (lowest error, "
-        f"most directions right, coverage closest to {target:.0%}). Rows "
+        "The best value of a column is <span class='best'>marked</span> only when it is also "
+        f"good in itself ({html.e(good)}); where no model's value is, nothing is marked. Rows "
         "<span class='loses-to-naive'>marked red</span> do not beat the naive forecast."
     )
     details = html.tag(
@@ -194,6 +214,16 @@ def _metrics(scores: pd.DataFrame, target: float, meta: dict) -> str:
     )
     table = html.table(head, rows, "metrics", row_cls)
     return html.section("metrics", "Forecast errors", table + note + details)
+
+
+def _marked(recs: list[dict], cols: list[tuple], target: float) -> dict[str, set[int]]:
+    """Per column, the rows whose value is marked best (see :func:`_best`)."""
+    naive = next((r for r in recs if r.get("model") == NAIVE), {})
+    n = [html.num(r.get("n")) for r in recs]
+    return {
+        c: _best([html.num(r.get(c)) for r in recs], rule, target, html.num(naive.get(c)), n)
+        for c, _, _, rule, _ in cols
+    }
 
 
 def _pictures(pngs: list[tuple[Path, str]]) -> str:
@@ -233,19 +263,6 @@ def _trading(trading: pd.DataFrame, disclaimer: str) -> str:
     return html.section("trading", "Trading simulation: an illustration, not advice", body)
 
 
-def _reproduce(meta: dict, built: str) -> str:
-    facts = [("backtest created", html.when(meta.get("created")))]
-    facts += [(k, fmt(v)) for k, v in (meta.get("packages") or {}).items()]
-    body = html.kv(facts) + html.p(
-        "This page was built "
-        + html.tag("span", html.e(built), class_="built")
-        + ". The backtest folder "
-        "holds its inputs (" + ", ".join(f"<code>{n}</code>" for n in INPUTS) + "); "
-        "<code>coincast report DIR</code> rebuilds the page from them."
-    )
-    return html.section("reproduce", "Reproduce", body)
-
-
 # ---------------------------------------------------------------- the page
 
 CSS = """
@@ -260,6 +277,7 @@ tr.loses-to-naive td.model{font-weight:700}.beats{color:#1c6b1c}
 .disclaimer{border-left:4px solid #d98c00;background:#fff6e5;padding:.5rem .8rem}
 .verdict{font-weight:600}figure{margin:1rem 0}img{max-width:100%;border:1px solid #eee}
 figcaption{color:#555;font-size:.9rem}code{background:#f3f3f3;padding:0 .2rem}
+pre.command{background:#f3f3f3;padding:.6rem .8rem;overflow-x:auto}
 """
 
 
@@ -297,20 +315,23 @@ def build_report(folder: Path, result: BacktestResult, *, out: Path | None = Non
     target = float(meta.get("coverage_level") or COVERAGE_TARGET)
     built = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     title = f"coincast backtest: {fmt(meta.get('coin'))} {fmt(meta.get('interval'))}"
-    pngs = bp.draw_figures(folder, r.table, r.history, r.forecast, r.recent, _fan_attrs(meta))
-    sections = [
+    lookback = (meta.get("config") or {}).get("lookback")
+    pngs = bp.draw_figures(
+        folder, r.table, r.history, r.forecast, r.recent, _fan_attrs(meta), lookback
+    )
+    sections = [  # results first, then how they were made
         _summary(meta, r.scores),
-        _config(meta),
         _metrics(r.scores, target, meta),
+        _pictures(pngs),
         evidence.significance(list(r.verdicts or []), r.scores),
         evidence.last_value(r.scores, r.table),
         evidence.each_step(r.steps),
-        _pictures(pngs),
         _trading(r.trading, r.disclaimer),
-        _reproduce(meta, built),
+        reproduce.settings(meta),
+        reproduce.section(meta, built),
     ]
-    ids = ["summary", "config", "metrics", "significance", "last-value", "steps", "pictures",
-           "trading", "reproduce"]  # fmt: skip
+    ids = ["summary", "metrics", "pictures", "significance", "last-value", "steps", "trading",
+           "settings", "reproduce"]  # fmt: skip
     ids = [i for i, text in zip(ids, sections, strict=True) if text]
     nav = html.tag("nav", "".join(f'<a href="#{i}">{i}</a>' for i in ids))
     lede = html.p(
