@@ -19,7 +19,15 @@ from ..models.runs import load_run, save_run
 from ..models.training import EpochRecord, TrainingInterrupted, format_epoch
 from ..reporting.plots import plot_forecast
 from ..series import parse_time
-from .common import coin_ids, err, handles_errors, open_store, out, print_json, progress_bar
+from .common import (
+    coin_ids,
+    handles_errors,
+    open_store,
+    out,
+    print_json,
+    progress_bar,
+    warn,
+)
 from .options import Series, lstm_options, series_options
 
 
@@ -106,11 +114,10 @@ def _warnings(model: LSTMForecaster, as_json: bool) -> None:
     JSON); the last epoch when early stopping ended off-beat."""
     cfg = model.config
     for c in model.skipped:
-        err.print(f"[yellow]Skipped {c}: too little history for --lookback {cfg.lookback}")
+        warn(f"Skipped {c}: too little history for --lookback {cfg.lookback}")
     for c, n in model.dropped.items():
         if n:
-            err.print(f"[yellow]{c}: {n} bars have no bar of {', '.join(cfg.exog)} "
-                      "at the same time; left out")  # fmt: skip
+            warn(f"{c}: {n} bars have no bar of {', '.join(cfg.exog)} at the same time; left out")
     last = model.result.history[-1] if model.result.history else None
     if last and cfg.log_every and not _logged(last.epoch, cfg) and not as_json:
         out.print(format_epoch(last, cfg.epochs) + " (early stop)")
