@@ -306,7 +306,7 @@ class World:
     """What every case starts from: copied for each case, never changed."""
 
     root: Path
-    csv: bytes = b""  #: a valid candle file (the store's daily bars, exported)
+    csv: bytes = field(default=b"", repr=False)  #: a valid candle file (daily bars, exported)
     base_url: str = "http://127.0.0.1:9"  #: the fake CoinGecko (a closed port if none)
 
     @property
