@@ -621,7 +621,7 @@ def _tamper(folder: Path, change) -> None:
 
 PREDICT_TAMPERS = {
     "hidden-huge": (lambda f: _tamper(f, lambda r: r["config"].update(hidden=10**12)),
-                    "runs/t/run.json is invalid at config.hidden: 1000000000000; it must be a "
+                    "runs/t/run.json is invalid at config: hidden is 1000000000000; it must be a "
                     "whole number from 1 to 4096; the file was edited or is damaged; retrain"),
     "scaler-nan": (lambda f: _tamper(f, lambda r: r["scalers"]["ethereum"]["target"].update(
                        std=[float("nan")])), "runs/t/run.json is not valid JSON (NaN is no JSON"),

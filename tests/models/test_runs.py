@@ -266,11 +266,11 @@ SIG = "synthetic-signal"
         (lambda r: r.pop("metrics"), r"metrics: Field required"),
         (
             lambda r: r["config"].update(lookback="thirty"),
-            r"config\.lookback: 'thirty'; it must be a whole number from 1 to 100000",
+            r"config: lookback is 'thirty'; it must be a whole number from 1 to 100000",
         ),
         (
             lambda r: r["config"].update(hidden=0),
-            r"config\.hidden: 0; it must be a whole number from 1 to 4096",
+            r"config: hidden is 0; it must be a whole number from 1 to 4096",
         ),
         (lambda r: r["data"][SIG].update(rows=[1]), rf"data\.{SIG}\.rows: Input should be"),
         (lambda r: r["data"][SIG].pop("sha256"), rf"data\.{SIG}\.sha256: Field required"),

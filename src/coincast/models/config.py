@@ -46,9 +46,21 @@ class LSTMConfig(BaseModel):
     --------
     >>> LSTMConfig(hidden=8).hidden
     8
+    >>> LSTMConfig(hidden=10**12)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    coincast.models.config.ConfigError: hidden is 1000000000000; it must be a whole number ...
     """
 
     model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, **values: Any) -> None:
+        """Validate ``values``; a setting that breaks its rule raises :class:`ConfigError`
+        (one line) instead of pydantic's report."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise config_error(exc) from None
 
     lookback: int = _whole(30, 1, lim.MAX_LOOKBACK, "input steps per window")
     horizon: int = _whole(1, 1, lim.MAX_HORIZON, "steps forecast at once")
@@ -173,11 +185,7 @@ def make_config(base: LSTMConfig | None = None, **changes: Any) -> LSTMConfig:
     ...
     coincast.models.config.ConfigError: lr is inf; it must be a finite number > 0 and <= 10, ...
     """
-    values = {**(base.model_dump() if base is not None else {}), **changes}
-    try:
-        return LSTMConfig(**values)
-    except ValidationError as exc:
-        raise config_error(exc) from None
+    return LSTMConfig(**{**(base.model_dump() if base is not None else {}), **changes})
 
 
 # -- errors ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import torch
 from pydantic import ValidationError
 
 from ..errors import CoincastError
-from .config import LSTMConfig, rule_text, shown
+from .config import ConfigError, LSTMConfig, shown
 from .lstm import LSTMNet
 
 if TYPE_CHECKING:
@@ -65,19 +65,17 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is no JSON number; coincast never writes it")
 
 
-def schema_error(path: Path, exc: ValidationError) -> RunError:
-    """The first error of ``run.json``'s schema, naming the field; a config setting with its
-    rule, as :class:`~coincast.models.config.LSTMConfig` states it."""
+def schema_error(path: Path, exc: ValidationError | ConfigError) -> RunError:
+    """The first error of ``run.json``'s schema, naming the field; a config setting as
+    :class:`~coincast.models.config.LSTMConfig` states it, with its rule."""
+    if isinstance(exc, ConfigError):
+        return invalid(path, "config", str(exc.spelled(exc.field, None)))
     e = exc.errors()[0]
     loc = [str(p) for p in e["loc"]]
-    where = ".".join(loc) or "run.json"
     msg = str(e["msg"]).removeprefix("Value error, ")
-    if len(loc) >= 2 and loc[0] == "config" and loc[1] in LSTMConfig.model_fields:
-        if e["type"] != "missing":
-            msg = f"{shown(e.get('input'))}; it must be {rule_text(loc[1])}"
-    elif e["type"] not in ("missing", "extra_forbidden") and loc:
+    if e["type"] not in ("missing", "extra_forbidden") and loc:
         msg = f"{msg} (got {shown(e.get('input'))})"
-    return invalid(path, where, msg)
+    return invalid(path, ".".join(loc) or "run.json", msg)
 
 
 def check_record(path: Path, record: RunRecord) -> None:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .config import ConfigError
 from .forecaster import LSTMConfig, LSTMForecaster
 from .limits import MAX_EPOCHS
 from .run_checks import (
@@ -233,7 +234,7 @@ def read_record(folder: Path) -> RunRecord:
         data = _from_v1(data)
     try:
         record = RunRecord.model_validate(data)
-    except ValidationError as exc:
+    except (ValidationError, ConfigError) as exc:
         raise schema_error(path, exc) from None
     except RecursionError:
         raise RunError(f"{path} is invalid: it nests too deep; the file is damaged") from None

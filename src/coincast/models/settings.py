@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from ..errors import CoincastError
-from .config import ConfigError, LSTMConfig, config_error, file_value
+from .config import ConfigError, LSTMConfig, file_value
 
 
 def read_settings(path: Path | None) -> dict[str, Any]:
@@ -119,8 +118,8 @@ def lstm_config(
     settings = {**(defaults or {}), **in_file, **(values or {})}
     try:
         return LSTMConfig(**settings)
-    except ValidationError as exc:
-        error = config_error(exc)
+    except ConfigError as exc:
+        error = exc
     if error.field in in_file and error.field not in (values or {}):
         example = None if error.example is None else f"{error.field} = {file_value(error.example)}"
         raise ConfigError(f"--config {path}: {error.spelled(error.field, example)}") from None
