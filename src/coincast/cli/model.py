@@ -199,7 +199,7 @@ def predict_cmd(
     if plot is not None:
         if plot.suffix.lower() != ".png":
             raise CoincastError(f"--plot {plot} must end in .png")
-        plot_forecast(frame, forecast, plot)
+        plot_forecast(frame, forecast, plot, lookback=model.config.lookback)
     _print_forecast(forecast, frame, as_json, plot)
 
 
