@@ -272,6 +272,7 @@ def test_coingecko_through_the_cli(store_path, data_dir, monkeypatch):
         assert unknown.exit_code == 1 and "did you mean: bitcoin" in unknown.stderr
 
 
+@pytest.mark.timeout(600)  # ~20 s alone on 2 cores; minutes when the machine is shared
 def test_demo_offline(tmp_path):
     out = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--offline", "--out", str(out), "--test", "20"])
