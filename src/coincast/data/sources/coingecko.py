@@ -28,7 +28,8 @@ from ...series import from_ms, to_ms
 from .base import Clock, split_range, utc_now
 from .chart import bucket, parse_points
 from .http import JsonClient, RateLimiter, RetryPolicy, check_base_url
-from .transport import HttpLimits, env_int, positive_int
+from .settings import env_int, positive_int
+from .transport import HttpLimits
 
 PUBLIC_URL = "https://api.coingecko.com/api/v3"
 PRO_URL = "https://pro-api.coingecko.com/api/v3"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
-import math
 import os
 import re
 import socket
@@ -31,7 +30,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from ...errors import SourceError
+from .settings import env_int, env_number, positive_int, positive_number
 
 E = TypeVar("E", bound=BaseException)
 DEADLINE_ENV = "COINCAST_HTTP_DEADLINE"
@@ -119,59 +118,6 @@ class HttpLimits:
             if raw is not None:
                 size = env_int(MAX_BYTES_ENV, raw, str(DEFAULT_MAX_BYTES), MAX_MAX_BYTES)
         return cls(seconds, size)
-
-
-# -- settings ---------------------------------------------------------------------------------
-
-
-def positive_number(value: Any, name: str, example: str, most: float = math.inf) -> float:
-    """``value`` as a float in ``(0, most]``; else a SourceError naming ``name``."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or not 0 < value <= most:
-        raise SourceError(
-            f"{name} is {value!r}; it must be a finite number > 0{_at_most(most)}, e.g. {example}"
-        )
-    return float(value)
-
-
-def positive_int(value: Any, name: str, example: str, most: int | None = None) -> int:
-    """``value`` as an int in ``[1, most]``; else a SourceError naming ``name``."""
-    ok = isinstance(value, int) and not isinstance(value, bool)
-    if not ok or value < 1 or (most is not None and value > most):
-        limit = f" and at most {most}" if most is not None else ""
-        raise SourceError(
-            f"{name} is {value!r}; it must be a whole number >= 1{limit}, e.g. {example}"
-        )
-    return int(value)
-
-
-def env_number(var: str, raw: str, example: str, most: float = math.inf) -> float:
-    """Environment variable ``var`` (text ``raw``) as a float in ``(0, most]``."""
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 < value <= most:
-        raise SourceError(
-            f"{var} is {raw!r}; it must be a number > 0{_at_most(most)}, e.g. {var}={example}"
-        )
-    return value
-
-
-def env_int(var: str, raw: str, example: str, most: int | None = None) -> int:
-    """Environment variable ``var`` (text ``raw``) as an int in ``[1, most]``."""
-    text = raw.strip()
-    value = int(text) if text.isdigit() and len(text) <= 30 else 0
-    if value < 1 or (most is not None and value > most):
-        limit = f" and at most {most}" if most is not None else ""
-        raise SourceError(
-            f"{var} is {raw!r}; it must be a whole number >= 1{limit}, e.g. {var}={example}"
-        )
-    return value
-
-
-def _at_most(most: float) -> str:
-    return f" and at most {most:g}" if math.isfinite(most) else ""
 
 
 # -- text a server sent -----------------------------------------------------------------------
