@@ -698,3 +698,12 @@ def test_the_cli_refresh_asks_again(db: Path) -> None:
     assert json.loads(first.stdout)[0]["new_rows"] == 31
     assert json.loads(again.stdout)[0]["new_rows"] == 0
     assert len(asked) == 2 and asked[0] == asked[1]
+
+
+@pytest.mark.parametrize(
+    "key", ["\uff42\uff49\uff54coin", "with space", "tab\there", "é-key", "x" * 300, "nul\x00"]
+)
+def test_an_api_key_no_header_can_carry_is_refused_without_showing_it(key):
+    with pytest.raises(SourceError, match=r"COINGECKO_API_KEY\) has .*copy the key again") as e:
+        CoinGeckoSource(api_key=key)
+    assert key not in str(e.value)

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from ... import coins as coinmod
-from ...errors import HistoryLimitError, IntervalError, SourceError, UnknownCoinError
+from ...errors import HistoryLimitError, IntervalError, SourceError, UnknownCoinError, shown
 from ...intervals import bar_start, interval_ms
 from ...series import from_ms, to_ms
 from .base import Clock, split_range, utc_now
@@ -79,10 +79,12 @@ class CoinGeckoSource:
         clock: Clock = utc_now,
         store: Any = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("COINGECKO_API_KEY") or None
+        key = _checked_key(
+            api_key if api_key is not None else os.environ.get("COINGECKO_API_KEY") or None
+        )
         self.plan = (plan or os.environ.get("COINGECKO_API_PLAN") or "demo").lower()
         if self.plan not in ("demo", "pro"):
-            raise SourceError(f"COINGECKO_API_PLAN is {self.plan!r}; use demo or pro")
+            raise SourceError(f"COINGECKO_API_PLAN is {shown(self.plan)}; use demo or pro")
         self.headers = {}  #: the key header, sent only to the base URL's host
         if key:
             self.headers["x-cg-pro-api-key" if self.plan == "pro" else "x-cg-demo-api-key"] = key
@@ -238,6 +240,19 @@ def _base_url(given: str | None, default: str) -> tuple[str, str]:
         example = f"COINGECKO_BASE_URL={PUBLIC_URL}"
         return check_base_url(env, "COINGECKO_BASE_URL", example), "COINGECKO_BASE_URL"
     return default, "COINGECKO_BASE_URL"
+
+
+def _checked_key(key: str | None) -> str | None:
+    """``key`` if an HTTP header can carry it (visible ASCII, at most 256 characters); the
+    message never shows the key itself."""
+    if key is None or (len(key) <= 256 and all("!" <= c <= "~" for c in key)):
+        return key
+    bad = sum(not "!" <= c <= "~" for c in key)
+    what = f"{bad} character(s) an HTTP header cannot carry" if bad else "over 256 characters"
+    raise SourceError(
+        f"the CoinGecko API key (COINGECKO_API_KEY) has {what} (a space, a non-ASCII letter or "
+        "a control character); copy the key again from your CoinGecko dashboard"
+    )
 
 
 def _rate(calls_per_minute: int | None) -> int:
