@@ -128,8 +128,9 @@ def test_hostile_days_are_one_clear_error(store, days, shown):
         ("1900-01-01", None, r"--start 1900-01-01 is before 2009-01-03, the first day any coin"),
         ("1969-12-31", "2024-01-01", r"--start 1969-12-31 is before 2009-01-03"),
         ("2009-01-02 23:59", None, r"--start 2009-01-02 is before 2009-01-03"),
-        ("1000-01-01", None, r"--start 1000-01-01 is before 2009-01-03"),
-        ("0000-00-00", None, r"--start '0000-00-00' is not a date; use YYYY-MM-DD"),
+        ("1000-01-01", None, r"--start '1000-01-01' is outside the dates coincast can hold"),
+        ("0000-00-00", None, r"--start '0000-00-00' is outside the dates coincast can hold"),
+        ("2024-02-30", None, r"--start '2024-02-30' is not a date; use YYYY-MM-DD"),
         (
             "2024-02-01",
             "2024-01-01",
