@@ -11,8 +11,7 @@ The names most people need are here at the top::
         fetch(store, get_source("coingecko"), "bitcoin", interval="1d", days=90)
         btc = store.read_candles("bitcoin", "1w")   # resampled from daily
 
-The model and evaluation names (``LSTMForecaster``, ``run_backtest``, ...) load on first use,
-so ``import coincast`` does not pay for PyTorch.
+Every name loads on first use, so ``import coincast`` pays for neither pandas nor PyTorch.
 """
 
 from __future__ import annotations
@@ -26,15 +25,24 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
-from .data.fetch import FetchResult, fetch
-from .data.sources import get_source, predictable_candles, random_walk, read_file, synthetic_candles
-from .data.store import SeriesKey, Store
 from .errors import CoincastError
 from .intervals import INTERVALS
-from .series import find_gaps, resample, validate_candles
 
-#: name -> module, imported when the name is first used
+#: name -> module, imported when the name is first used (so ``coincast --version`` and
+#: ``import coincast`` pay for neither pandas nor PyTorch)
 _LAZY = {
+    "FetchResult": "coincast.data.fetch",
+    "fetch": "coincast.data.fetch",
+    "get_source": "coincast.data.sources",
+    "predictable_candles": "coincast.data.sources",
+    "random_walk": "coincast.data.sources",
+    "read_file": "coincast.data.sources",
+    "synthetic_candles": "coincast.data.sources",
+    "SeriesKey": "coincast.data.store",
+    "Store": "coincast.data.store",
+    "find_gaps": "coincast.series",
+    "resample": "coincast.series",
+    "validate_candles": "coincast.series",
     "LSTMConfig": "coincast.models.config",
     "LSTMForecaster": "coincast.models.forecaster",
     "save_run": "coincast.models.runs",
@@ -63,21 +71,4 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__all__ = [
-    "INTERVALS",
-    "CoincastError",
-    "FetchResult",
-    "SeriesKey",
-    "Store",
-    "__version__",
-    "fetch",
-    "find_gaps",
-    "get_source",
-    "predictable_candles",
-    "random_walk",
-    "read_file",
-    "resample",
-    "synthetic_candles",
-    "validate_candles",
-    *_LAZY,
-]
+__all__ = ["INTERVALS", "CoincastError", "__version__", *_LAZY]

@@ -16,6 +16,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from coincast.cli import app
+from coincast.cli.lazy import loaded
 from coincast.data.store import Store
 from coincast.series import COLUMNS, make_frame
 
@@ -32,7 +33,7 @@ def test_version():
 
 
 def _commands(group, prefix=()):
-    for name, cmd in group.commands.items():
+    for name, cmd in loaded(group).items():
         yield (*prefix, name), cmd
         if hasattr(cmd, "commands"):
             yield from _commands(cmd, (*prefix, name))

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from coincast.cli import app
 from coincast.cli.common import handles_errors
+from coincast.cli.lazy import loaded
 from coincast.cli.options import NOT_FLAGS, gather, lstm_flags, lstm_options
 from coincast.models.config import LSTMConfig
 
@@ -28,7 +29,7 @@ def flag_of(field: str) -> str:
 
 
 def options_of(command: str) -> set[str]:
-    params = get_command(app).commands[command].params  # type: ignore[attr-defined]
+    params = loaded(get_command(app))[command].params  # type: ignore[attr-defined]
     return {o for p in params for o in (*p.opts, *p.secondary_opts)}
 
 
@@ -63,7 +64,7 @@ def test_the_old_flags_stay(command, flags):
 
 @pytest.mark.parametrize("command", ["train", "backtest"])
 def test_help_shows_each_field_description_and_default(command):
-    params = {p.opts[0]: p for p in get_command(app).commands[command].params}  # type: ignore[attr-defined]
+    params = {p.opts[0]: p for p in loaded(get_command(app))[command].params}  # type: ignore[attr-defined]
     for name, flag in lstm_flags().items():
         field = LSTMConfig.model_fields[name]
         if name in ("horizon", "target_coin") and command == "backtest":

@@ -10,19 +10,21 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from ..coins import resolve_offline
 from ..data.paths import default_store_path
-from ..data.store import Store
-from ..data.store.failures import explain
 from ..errors import CoincastError
+
+if TYPE_CHECKING:  # pandas, the store and rich's progress bars load only when used
+    import pandas as pd
+    from rich.progress import Progress
+
+    from ..data.store import Store
 
 # Wide tables when piped (rich would wrap at 80 columns); the terminal's width otherwise.
 # markup=False: coin names, paths and server messages are printed literally ("[/b]" is text,
@@ -55,6 +57,8 @@ def handles_errors(fn: F) -> F:
             err.print("Interrupted; the store keeps every chunk completed so far.")
             raise typer.Exit(130) from None
         except sqlite3.Error as exc:
+            from ..data.store.failures import explain
+
             fail(explain(exc, str(store_path())))
         except OSError as exc:
             fail(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
@@ -92,6 +96,8 @@ def store_path() -> Path:
 def open_store(*, readonly: bool = False) -> Iterator[Store]:
     """The store at :func:`store_path`; ``readonly`` for commands that only read it: they
     create nothing (a missing store reads as empty) and change nothing."""
+    from ..data.store import Store
+
     with Store(store_path(), readonly=readonly) as store:
         yield store
 
@@ -102,7 +108,7 @@ def print_json(data: Any) -> None:
 
 
 def _default(x: Any) -> Any:
-    if isinstance(x, pd.Timestamp):
+    if hasattr(x, "isoformat"):  # pd.Timestamp, datetime
         return x.isoformat()
     raise TypeError(type(x).__name__)
 
@@ -127,6 +133,8 @@ def _short(t: pd.Timestamp) -> str:
 
 def progress_bar(unit: str, console: Console, disable: bool = False) -> Progress:
     """A transient progress bar counting ``unit`` (terminals only)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
