@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "coincast"
 
 STAGES = ["vocabulary", "data", "dataset", "models", "evaluation", "reporting", "explain", "cli"]
-VOCABULARY = {"errors", "intervals", "coins", "series"}
+VOCABULARY = {"errors", "intervals", "coins", "series", "_version"}
 # Third-party packages a stage may not import (they belong to a later one).
 ONLY_IN = {"typer": "cli", "rich": "cli", "torch": "dataset", "matplotlib": "reporting"}
 
@@ -30,7 +30,7 @@ def module_name(path: Path) -> str:
 def stage_of(module: str) -> str | None:
     """The stage of a coincast module; None for the package root and ``__main__``."""
     parts = module.split(".")
-    if len(parts) == 1 or parts[1] == "__main__":
+    if len(parts) == 1 or parts[1] in ("__main__", "_version"):
         return None
     if parts[1] in VOCABULARY:
         return "vocabulary"

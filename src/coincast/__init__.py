@@ -17,14 +17,9 @@ Every name loads on first use, so ``import coincast`` pays for neither pandas no
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("coincast")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
-
+from ._version import __version__
 from .errors import CoincastError
 from .intervals import INTERVALS
 

@@ -7,7 +7,6 @@ command is run or its help is asked for. The root help lists them from :data:`CO
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -15,8 +14,7 @@ from typing import ClassVar
 
 import typer
 
-from .. import __version__
-from .common import err, out, state
+from .common import err, state
 from .lazy import LazyCommand, LazyGroup
 
 #: the commands, in the order ``coincast --help`` lists them
@@ -66,7 +64,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"coincast {__version__}")
+        from .._version import __version__
+
+        sys.stdout.write(f"coincast {__version__}\n")
         raise typer.Exit()
 
 
@@ -86,6 +86,8 @@ def root(
     ),
 ) -> None:
     """coincast: fetch prices, keep them in a local store, forecast, and check the forecast."""
+    import logging
+
     state.store_path = store
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

@@ -13,24 +13,41 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from ..coins import resolve_offline
 from ..data.paths import default_store_path
 from ..errors import CoincastError
 
-if TYPE_CHECKING:  # pandas, the store and rich's progress bars load only when used
+if TYPE_CHECKING:  # pandas, the store and rich load only when used
     import pandas as pd
+    from rich.console import Console
     from rich.progress import Progress
 
     from ..data.store import Store
 
+
 # Wide tables when piped (rich would wrap at 80 columns); the terminal's width otherwise.
 # markup=False: coin names, paths and server messages are printed literally ("[/b]" is text,
 # not a closing tag); styled words are built with rich.text.Text, never from markup strings.
-out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+class _Lazy:
+    """A rich Console made on first use (rich.console costs ~30 ms of ``--version``)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options, self._console = options, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            options = dict(self._options)
+            if options.pop("wide_when_piped", False):
+                options["width"] = None if sys.stdout.isatty() else 160
+            self._console = Console(**options)
+        return getattr(self._console, name)
+
+
+out: Console = _Lazy(highlight=False, markup=False, wide_when_piped=True)  # type: ignore[assignment]
+err: Console = _Lazy(stderr=True, highlight=False, markup=False, soft_wrap=True)  # type: ignore[assignment]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,6 +85,8 @@ def handles_errors(fn: F) -> F:
 
 def fail(message: str) -> None:
     """Print ``Error: message`` (one line, literally) to stderr and exit with code 1."""
+    from rich.text import Text
+
     err.print(Text.assemble(("Error:", "bold red"), " ", one_line(message)))
     logging.getLogger("coincast").debug("error", exc_info=True)
     raise typer.Exit(1)
@@ -76,6 +95,8 @@ def fail(message: str) -> None:
 def warn(message: str, label: str = "") -> None:
     """Print a warning (one line, literally, in yellow) to stderr, so stdout stays clean for
     ``--json``; ``label`` is a bold prefix such as ``"NOTICE:"``."""
+    from rich.text import Text
+
     parts: list[str | tuple[str, str]] = [(label + " ", "bold yellow")] if label else []
     err.print(Text.assemble(*parts, (one_line(message), "yellow")))
 
