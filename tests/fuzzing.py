@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -374,7 +375,12 @@ def run_case(case: Case, world: World) -> Outcome:
         args = [a.replace("{dir}", str(folder)).replace("{world}", str(world.root))
                 for a in case.args]  # fmt: skip
         env = {"COINGECKO_BASE_URL": world.base_url, **case.env}
-        result = invoke(store, args, env)
+        cwd = os.getcwd()
+        os.chdir(folder)  # "" and "." as paths write here, never into the caller's folder
+        try:
+            result = invoke(store, args, env)
+        finally:
+            os.chdir(cwd)
         return _judge(case, result, before, store_hash(store), folder)
 
 
