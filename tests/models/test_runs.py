@@ -71,7 +71,7 @@ def test_save_load_predict_equals_the_in_memory_forecast(fitted, frame, tmp_path
     pd.testing.assert_frame_equal(g.predict(frame=frame), f.predict())
     pd.testing.assert_frame_equal(g.predict(2, frame=frame), f.predict(2))
     ends = np.arange(50, 290, 7)
-    np.testing.assert_array_equal(g.predict_at(frame, ends), f.predict_at(frame, ends))
+    np.testing.assert_array_equal(g.predict_rows(frame, ends), f.predict_rows(frame, ends))
     assert g.config == f.config
     assert g.metrics == f.metrics
     assert g.data == f.data
