@@ -61,3 +61,20 @@ def test_a_missing_series_is_worded_for_python_and_for_the_cli(tmp_path):
     assert "interval='1h'" in str(coarse.value)
     assert info.value.cli.endswith("Fetch it first: coincast fetch bitcoin --interval 1d")
     assert "`coincast fetch bitcoin --interval 1h" in coarse.value.cli
+
+
+def test_every_exported_function_and_class_shows_an_example():
+    import inspect
+
+    lacking = [
+        n
+        for n in coincast.__all__
+        if (inspect.isfunction(o := getattr(coincast, n)) or inspect.isclass(o))
+        and not issubclass_error(o)
+        and ">>> " not in (o.__doc__ or "")
+    ]
+    assert not lacking, f"add an Examples section to the docstrings of {lacking}"
+
+
+def issubclass_error(o: object) -> bool:
+    return isinstance(o, type) and issubclass(o, Exception)

@@ -295,7 +295,9 @@ def test_run_json_that_is_a_list_is_refused(run):
 
 def test_a_missing_folder_is_refused_with_how_to_make_one(tmp_path):
     with pytest.raises(
-        RunError, match=r"no run folder .*nope; train one with `coincast train COIN --out .*nope`"
+        RunError,
+        match=r"no run folder .*nope; train a model and save it there: "
+        r"LSTMForecaster\(\.\.\.\)\.fit\(frame\)\.save\('.*nope'\)$",
     ):
         load_run(tmp_path / "nope")
 

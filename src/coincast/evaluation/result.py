@@ -12,7 +12,16 @@ from .trading import DISCLAIMER
 
 @dataclass
 class BacktestResult:
-    """Everything a backtest produced, and everything its report shows."""
+    """Everything a backtest produced, and everything its report shows.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> from coincast.evaluation.run import WalkForward, run_backtest
+    >>> r = run_backtest(synthetic_candles(120), WalkForward(test=5), models=["drift"])
+    >>> r.meta["cutoffs"], r.table["model"].unique().tolist()
+    (5, ['drift', 'naive'])
+    """
 
     table: pd.DataFrame  #: the walk-forward table, one row per model, cutoff and step
     scores: pd.DataFrame  #: the metrics per model (:func:`coincast.evaluation.scores.score`)

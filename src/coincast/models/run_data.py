@@ -84,6 +84,16 @@ def forecast_latest(
     forecast, frame
         The forecast (``yhat lo hi`` by future timestamp) and the coin's stored candles it
         starts from.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> with Store(":memory:") as s:
+    ...     _ = s.write_candles(synthetic_candles(60, coin="bitcoin"))
+    ...     m = LSTMForecaster(epochs=1, hidden=8, lookback=5, horizon=2, log_every=0)
+    ...     forecast, frame = forecast_latest(s, m.fit(s.read_candles("btc", "1d")))
+    >>> len(forecast), forecast.index[0] > frame.index[-1]
+    (2, True)
     """
     coin = model.forecast_coin(resolve_offline(coin) if coin else None)
     frames, exog = run_frames(store, model)

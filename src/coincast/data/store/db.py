@@ -64,6 +64,15 @@ class Store:
     ------
     StoreError
         Naming the file, what is wrong with it and what to do (see :mod:`.failures`).
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> with Store(":memory:") as store:
+    ...     store.write_candles(synthetic_candles(48, "1h", coin="bitcoin"))
+    ...     len(store.read_candles("btc", "1d"))
+    48
+    2
     """
 
     def __init__(self, path: str | Path, *, readonly: bool = False, timeout: float = 30) -> None:
