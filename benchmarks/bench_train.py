@@ -539,7 +539,7 @@ def bench_accuracy(fig: Figures, seeds: list[int], recipe_seeds: list[int], epoc
         assert round(len(ends) * frac) == n_val and idx[ends[-n_val] + 1] == day(VAL_START)
         t = time.perf_counter()
         f = LSTMForecaster(cfg, val_fraction=frac).fit(train)
-        s = scores(f.predict_at(frame, test - 1)[:, 0], last, actual)
+        s = scores(f.predict_rows(frame, test - 1)[:, 0], last, actual)
         s.update(
             fit_s=time.perf_counter() - t,
             best=f.result.best_epoch,

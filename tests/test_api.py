@@ -31,3 +31,50 @@ def test_import_coincast_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_store_reads_a_coin_by_its_symbol(tmp_path):
+    from coincast import Store, synthetic_candles
+
+    with Store(tmp_path / "c.db") as store:
+        store.write_candles(synthetic_candles(30, coin="bitcoin"))
+        frame = store.read_candles("BTC", "1d")
+        assert frame.attrs["coin"] == "bitcoin" and len(frame) == 30
+        assert store.resolve("btc", "1d").coin == "bitcoin"
+
+
+def test_a_missing_series_is_worded_for_python_and_for_the_cli(tmp_path):
+    import pytest
+
+    from coincast import Store, synthetic_candles
+    from coincast.errors import IntervalError, StoreError
+
+    with Store(tmp_path / "c.db") as store:
+        store.write_candles(synthetic_candles(30, coin="bitcoin"))
+        with pytest.raises(StoreError) as info:
+            store.read_candles("btc", "1d", source="csv")
+        with pytest.raises(IntervalError) as coarse:
+            store.read_candles("btc", "1h")
+    msg = str(info.value)
+    assert msg.startswith("no stored data for coin='bitcoin', interval='1d', source='csv'")
+    assert "--" not in msg and "--" not in str(coarse.value)
+    assert "interval='1h'" in str(coarse.value)
+    assert info.value.cli.endswith("Fetch it first: coincast fetch bitcoin --interval 1d")
+    assert "`coincast fetch bitcoin --interval 1h" in coarse.value.cli
+
+
+def test_every_exported_function_and_class_shows_an_example():
+    import inspect
+
+    lacking = [
+        n
+        for n in coincast.__all__
+        if (inspect.isfunction(o := getattr(coincast, n)) or inspect.isclass(o))
+        and not issubclass_error(o)
+        and ">>> " not in (o.__doc__ or "")
+    ]
+    assert not lacking, f"add an Examples section to the docstrings of {lacking}"
+
+
+def issubclass_error(o: object) -> bool:
+    return isinstance(o, type) and issubclass(o, Exception)

@@ -6,10 +6,13 @@ windows) -> ``models`` (the LSTM, its heads, the baselines, training, runs) -> `
 (the walk-forward loop, metrics, comparisons) -> ``reporting`` and ``explain`` -> ``cli``.
 The names most people need are here at the top::
 
-    from coincast import Store, fetch, get_source
+    from coincast import Store, WalkForward, fetch, get_source, run_backtest, save_backtest
     with Store("coincast.db") as store:
         fetch(store, get_source("coingecko"), "bitcoin", interval="1d", days=90)
-        btc = store.read_candles("bitcoin", "1w")   # resampled from daily
+        btc = store.read_candles("btc", "1w")   # a known symbol; resampled from daily
+    result = run_backtest(btc, WalkForward(test=8), models=["drift", "naive"])
+    print(result.scores)                        # result.forecasts(), result.to_long()
+    save_backtest(result, "backtests/btc")
 
 Every name loads on first use, so ``import coincast`` pays for neither pandas nor PyTorch.
 """
@@ -42,9 +45,13 @@ _LAZY = {
     "LSTMForecaster": "coincast.models.forecaster",
     "save_run": "coincast.models.runs",
     "load_run": "coincast.models.runs",
+    "forecast_latest": "coincast.models.run_data",
     "format_epoch": "coincast.models.training",
     "make_baseline": "coincast.models.baselines",
+    "WalkForward": "coincast.evaluation.backtest",
     "walk_forward": "coincast.evaluation.backtest",
+    "LSTMTraining": "coincast.evaluation.adapters",
+    "DEFAULT_MODELS": "coincast.evaluation.run",
     "run_backtest": "coincast.evaluation.run",
     "BacktestResult": "coincast.evaluation.run",
     "save_backtest": "coincast.reporting.folder",

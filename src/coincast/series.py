@@ -206,6 +206,12 @@ def validate_candles(frame: pd.DataFrame) -> pd.DataFrame:
     ------
     DataError
         Naming the series, the first offending row and the broken rule.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> len(validate_candles(synthetic_candles(5)))
+    5
     """
     name = describe(frame)
     for key in META_KEYS:

@@ -90,7 +90,7 @@ def test_read_resamples_coarser_and_refuses_finer(store):
     daily = store.read_candles("demo", "1d")
     assert len(daily) == 14 and daily.attrs["interval"] == "1d"
     with pytest.raises(
-        IntervalError, match=r"demo is stored at 1h, coarser than 1m.*--interval 1m"
+        IntervalError, match=r"demo is stored at 1h, coarser than 1m.*'demo', interval='1m'\)"
     ):
         store.read_candles("demo", "1m")
 
@@ -110,7 +110,8 @@ def test_ambiguous_source_lists_the_choices(store):
     other.attrs.update(f.attrs, source="csv")
     store.write_candles(other)
     with pytest.raises(
-        StoreError, match="choose one: --source csv --quote usd, --source synthetic"
+        StoreError,
+        match=r"choose one: source='csv', quote='usd'; or source='synthetic', quote='usd'$",
     ):
         store.read_candles("demo", "1d")
     assert store.read_candles("demo", "1d", source="csv").attrs["source"] == "csv"
@@ -118,7 +119,9 @@ def test_ambiguous_source_lists_the_choices(store):
 
 def test_nothing_stored_says_how_to_fetch(store):
     with pytest.raises(
-        StoreError, match=r"no stored data for bitcoin 1h.*coincast fetch bitcoin --interval 1h"
+        StoreError,
+        match=r"no stored data for coin='bitcoin', interval='1h'\. Fetch it first: "
+        r"coincast\.fetch\(store, get_source\('coingecko'\), 'bitcoin', interval='1h'\)",
     ):
         store.read_candles("bitcoin", "1h")
 
@@ -337,7 +340,7 @@ def test_a_missing_store_opened_read_only_creates_nothing(tmp_path):
     with Store(path, readonly=True) as s:
         assert not s.exists and s.list_series() == []
         assert s.missing_ranges(SeriesKey("t", "c", "usd", "1h"), 0, H) == [(0, H)]
-        with pytest.raises(StoreError, match=r"no stored data for bitcoin\. Fetch it first"):
+        with pytest.raises(StoreError, match=r"no stored data for coin='bitcoin'\. Fetch it first"):
             s.read_candles("bitcoin")
         with pytest.raises(StoreError, match=r"c\.db was opened read-only \(readonly=True\)"):
             s.write_candles(synthetic_candles(3, coin="demo"))

@@ -227,7 +227,7 @@ def test_the_returns_of_a_leading_coin_are_learned_as_inputs():
         model = LSTMForecaster(**settings, exog=exog).fit(
             {"follower": follower.iloc[:fit_rows]}, exog={"leader": leader.iloc[:fit_rows]}
         )
-        pred = model.predict_at(follower, ends, exog={"leader": leader})[:, 0]
+        pred = model.predict_rows(follower, ends, exog={"leader": leader})[:, 0]
         mae[name] = float(np.mean(np.abs(pred - actual)))
     naive = float(np.mean(np.abs(follower["close"].to_numpy()[ends] - actual)))
     assert mae["exog"] < 0.3 * mae["plain"], mae
@@ -407,8 +407,8 @@ def test_a_global_model_with_exog_round_trips_through_a_run_folder(tmp_path, thr
         )
         ends = np.arange(40, 99)
         np.testing.assert_array_equal(
-            loaded.predict_at(frames[coin], ends, coin=coin, exog=exog),
-            model.predict_at(frames[coin], ends, coin=coin, exog=exog),
+            loaded.predict_rows(frames[coin], ends, coin=coin, exog=exog),
+            model.predict_rows(frames[coin], ends, coin=coin, exog=exog),
         )
     with pytest.raises(CoincastError, match="reads the returns of leader as inputs"):
         loaded.predict(frame=frames["beta"], coin="beta")

@@ -144,13 +144,13 @@ def stub_forecaster(net: nn.Module, horizon: int, **config) -> LSTMForecaster:
 
 
 def test_forecaster_with_a_stub_net_reproduces_the_truth_exactly_price_target():
-    """End to end through predict_at and predict: any off-by-one shows up as an error of 1."""
+    """End to end through predict_rows and predict: any off-by-one shows up as an error of 1."""
     horizon, close = 4, np.arange(1.0, 101.0)
     frame = frame_of(close)
     f = stub_forecaster(LastPlusStep(horizon), horizon, target="price")
     ends = np.arange(5, 96)
     truth = close[ends[:, None] + np.arange(1, horizon + 1)]
-    np.testing.assert_array_equal(f.predict_at(frame, ends), truth)
+    np.testing.assert_array_equal(f.predict_rows(frame, ends), truth)
     out = f.predict(frame=frame.iloc[:61])  # last row 60: the next four closes are 62..65
     np.testing.assert_array_equal(out["yhat"].to_numpy(), close[61:65])
     assert list(out.index) == list(frame.index[61:65])
@@ -163,7 +163,7 @@ def test_forecaster_with_a_stub_net_reproduces_the_truth_returns_target():
     f = stub_forecaster(LastTimesStep(horizon), horizon)
     ends = np.arange(10, 117)
     truth = close[ends[:, None] + np.arange(1, horizon + 1)]
-    np.testing.assert_allclose(f.predict_at(frame, ends), truth, rtol=1e-6)
+    np.testing.assert_allclose(f.predict_rows(frame, ends), truth, rtol=1e-6)
     np.testing.assert_allclose(f.predict(frame=frame.iloc[:100])["yhat"], close[100:103], rtol=1e-6)
 
 

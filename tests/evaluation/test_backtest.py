@@ -110,15 +110,16 @@ def test_gaps_are_not_scored_and_start_end_select_the_test_period():
 
 def test_plan_errors_name_the_fix():
     frame = arange_frame(40)
-    with pytest.raises(CoincastError, match="either --test N or --start/--end"):
+    with pytest.raises(CoincastError, match="either test= or start=/end="):
         plan(frame, WalkForward(test=5, start=frame.index[30]))
     with pytest.raises(
-        CoincastError, match=r"leaving 5 rows to train on; at least 30.*Shorten --test"
+        CoincastError,
+        match=r"leaving 5 rows to train on; at least 30.*Shorten the test period \(test=, start=\)",
     ):
         plan(frame, WalkForward(test=35), min_rows=30)
-    with pytest.raises(CoincastError, match="holds no bar"):
+    with pytest.raises(CoincastError, match=r"holds no bar.*; check start= and end=$"):
         plan(frame, WalkForward(start="2100-01-01"))
-    with pytest.raises(CoincastError, match="--refit-every must be >= 1"):
+    with pytest.raises(CoincastError, match=r"^refit_every must be >= 1"):
         walk_forward([LastPlusH()], frame, WalkForward(test=5, refit_every=0))
 
 
@@ -177,5 +178,25 @@ def test_walk_forward_spec_is_checked_when_made():
         WalkForward(window="rolling")
     with pytest.raises(CoincastError, match="window must be expanding or rolling"):
         WalkForward(window="sliding")  # type: ignore[arg-type]
-    with pytest.raises(CoincastError, match="--test must be >= 1"):
+    with pytest.raises(CoincastError, match=r"^test must be >= 1"):
         WalkForward(test=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "python", "cli"),
+    [
+        ({"test": 0}, "test must be >= 1, got 0", "--test must be >= 1, got 0"),
+        ({"horizon": 0}, "horizon must be >= 1, got 0", "--horizon must be >= 1, got 0"),
+        ({"refit_every": 0}, "refit_every must be >= 1, got 0", "--refit-every must be >= 1"),
+        (
+            {"test": 5, "start": "2024-01-01"},
+            "give WalkForward either test= or start=/end=, not both",
+            "give either --test N or --start/--end, not both",
+        ),
+    ],
+)
+def test_walk_forward_errors_name_python_arguments_and_the_cli_its_flags(kwargs, python, cli):
+    with pytest.raises(CoincastError) as info:
+        WalkForward(**kwargs)
+    assert str(info.value) == python
+    assert info.value.cli.startswith(cli)

@@ -71,7 +71,7 @@ def test_save_load_predict_equals_the_in_memory_forecast(fitted, frame, tmp_path
     pd.testing.assert_frame_equal(g.predict(frame=frame), f.predict())
     pd.testing.assert_frame_equal(g.predict(2, frame=frame), f.predict(2))
     ends = np.arange(50, 290, 7)
-    np.testing.assert_array_equal(g.predict_at(frame, ends), f.predict_at(frame, ends))
+    np.testing.assert_array_equal(g.predict_rows(frame, ends), f.predict_rows(frame, ends))
     assert g.config == f.config
     assert g.metrics == f.metrics
     assert g.data == f.data
@@ -295,7 +295,9 @@ def test_run_json_that_is_a_list_is_refused(run):
 
 def test_a_missing_folder_is_refused_with_how_to_make_one(tmp_path):
     with pytest.raises(
-        RunError, match=r"no run folder .*nope; train one with `coincast train COIN --out .*nope`"
+        RunError,
+        match=r"no run folder .*nope; train a model and save it there: "
+        r"LSTMForecaster\(\.\.\.\)\.fit\(frame\)\.save\('.*nope'\)$",
     ):
         load_run(tmp_path / "nope")
 

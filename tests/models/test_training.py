@@ -39,7 +39,7 @@ def val_windows(f: LSTMForecaster, frame: pd.DataFrame):
 def step1_rel_mae(f: LSTMForecaster, frame: pd.DataFrame, ends: np.ndarray) -> float:
     """Step-1 MAE of ``f`` over windows ending at ``ends``, relative to the naive forecast."""
     close = frame["close"].to_numpy()
-    pred = f.predict_at(frame, ends)[:, 0]
+    pred = f.predict_rows(frame, ends)[:, 0]
     naive = close[ends]
     actual = close[ends + 1]
     return float(np.mean(np.abs(pred - actual)) / np.mean(np.abs(naive - actual)))
@@ -277,9 +277,9 @@ def test_recursive_mode_feeds_one_step_forecasts_back():
     assert f.net.horizon == 1  # one network output, applied four times
     out = f.predict()
     assert len(out) == 4 and np.isfinite(out["yhat"]).all()
-    assert f.predict_at(frame, np.array([100, 200])).shape == (2, 1)
+    assert f.predict_rows(frame, np.array([100, 200])).shape == (2, 1)
     # the first recursive step is the one-step forecast of the same window
-    one = f.predict_at(frame, np.array([len(frame) - 1]))[0, 0]
+    one = f.predict_rows(frame, np.array([len(frame) - 1]))[0, 0]
     assert out["yhat"].iloc[0] == pytest.approx(one, rel=1e-6)
 
 
@@ -290,7 +290,7 @@ def test_recursive_mode_feeds_back_the_point_forecast_of_any_head(head):
     out = f.predict()
     assert len(out) == 3 and np.isfinite(out["yhat"]).all()
     assert out["lo"].isna().all() and out["hi"].isna().all()  # no band one step at a time
-    one = f.predict_at(frame, np.array([len(frame) - 1]))[0, 0]
+    one = f.predict_rows(frame, np.array([len(frame) - 1]))[0, 0]
     assert out["yhat"].iloc[0] == pytest.approx(one, rel=1e-6)
 
 
@@ -357,7 +357,7 @@ def test_predict_before_fit_is_refused():
     with pytest.raises(CoincastError, match="not fitted yet: call fit"):
         LSTMForecaster().predict()
     with pytest.raises(CoincastError, match="not fitted yet"):
-        LSTMForecaster().predict_at(predictable_candles(50), np.array([40]))
+        LSTMForecaster().predict_rows(predictable_candles(50), np.array([40]))
 
 
 @pytest.mark.parametrize(

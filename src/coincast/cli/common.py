@@ -69,7 +69,7 @@ def handles_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except CoincastError as exc:
-            fail(str(exc))
+            fail(getattr(exc, "cli", None) or str(exc))  # the library's words, in flags
         except KeyboardInterrupt:
             err.print("Interrupted; the store keeps every chunk completed so far.")
             raise typer.Exit(130) from None

@@ -34,7 +34,17 @@ DEFAULT_DAYS = 364
 
 @dataclass(frozen=True)
 class FetchResult:
-    """What one :func:`fetch` did."""
+    """What one :func:`fetch` did.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import get_source
+    >>> from coincast.data.store import Store
+    >>> with Store(":memory:") as s:
+    ...     r = fetch(s, get_source("synthetic"), "demo", interval="1d", days=10)
+    >>> r.key.coin, r.new_rows == r.total_rows
+    ('demo', True)
+    """
 
     key: SeriesKey
     new_rows: int

@@ -71,18 +71,29 @@ class WalkForward:
 
     def __post_init__(self) -> None:
         if self.test is not None and self.start is not None:
-            raise CoincastError("give either --test N or --start/--end, not both")
+            raise worded(
+                "give WalkForward either test= or start=/end=, not both",
+                "give either --test N or --start/--end, not both",
+            )
         if self.start is None and self.test is None:
             object.__setattr__(self, "test", DEFAULT_TEST)
         if self.test is not None and self.test < 1:
-            raise CoincastError(f"--test must be >= 1, got {self.test}")
+            raise worded(
+                f"test must be >= 1, got {self.test}", f"--test must be >= 1, got {self.test}"
+            )
         for name in ("start", "end"):
             if (value := getattr(self, name)) is not None:
                 object.__setattr__(self, name, utc(value))
         if self.horizon < 1:
-            raise CoincastError(f"--horizon must be >= 1, got {self.horizon}")
+            raise worded(
+                f"horizon must be >= 1, got {self.horizon}",
+                f"--horizon must be >= 1, got {self.horizon}",
+            )
         if self.refit_every < 1:
-            raise CoincastError(f"--refit-every must be >= 1, got {self.refit_every}")
+            raise worded(
+                f"refit_every must be >= 1, got {self.refit_every}",
+                f"--refit-every must be >= 1, got {self.refit_every}",
+            )
         if self.window not in ("expanding", "rolling"):
             raise CoincastError(f"window must be expanding or rolling, got {self.window!r}")
         if self.window == "rolling" and not self.window_size:
@@ -125,13 +136,16 @@ def plan(frame: pd.DataFrame, spec: WalkForward | None = None, *, min_rows: int 
     else:
         first, last = n - int(spec.test), n - 1
     if last < first or first >= n:
-        raise CoincastError(
-            f"the test period holds no bar of {describe(frame)}; check --start/--end"
-        )
+        head = f"the test period holds no bar of {describe(frame)}"
+        raise worded(f"{head}; check start= and end=", f"{head}; check --start/--end")
     if first < min_rows:
-        raise CoincastError(
+        head = (
             f"the test period starts at row {first} of {describe(frame)}, leaving {first} rows "
-            f"to train on; at least {min_rows} are needed. Shorten --test or fetch more history"
+            f"to train on; at least {min_rows} are needed"
+        )
+        raise worded(
+            f"{head}. Shorten the test period (test=, start=) or fetch more history",
+            f"{head}. Shorten --test or fetch more history",
         )
     return Plan(np.arange(first - 1, last, dtype="int64"), last)
 
@@ -167,6 +181,14 @@ def walk_forward(
     p = plan(frame, spec, min_rows=min_rows(models))
     parts = [_one_model(model, frame, p, spec, progress) for model in models]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
+
+
+def worded(python: str, cli: str) -> CoincastError:
+    """An error worded for Python (``test=``), carrying in ``cli`` its wording in the CLI's
+    flags (``--test``), which the CLI prints instead."""
+    exc = CoincastError(python)
+    exc.cli = cli  # type: ignore[attr-defined]
+    return exc
 
 
 def _check_names(models: Sequence[Forecaster]) -> None:

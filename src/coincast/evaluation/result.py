@@ -12,7 +12,16 @@ from .trading import DISCLAIMER
 
 @dataclass
 class BacktestResult:
-    """Everything a backtest produced, and everything its report shows."""
+    """Everything a backtest produced, and everything its report shows.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> from coincast.evaluation.run import WalkForward, run_backtest
+    >>> r = run_backtest(synthetic_candles(120), WalkForward(test=5), models=["drift"])
+    >>> r.meta["cutoffs"], r.table["model"].unique().tolist()
+    (5, ['drift', 'naive'])
+    """
 
     table: pd.DataFrame  #: the walk-forward table, one row per model, cutoff and step
     scores: pd.DataFrame  #: the metrics per model (:func:`coincast.evaluation.scores.score`)
@@ -25,3 +34,69 @@ class BacktestResult:
     comparison: pd.DataFrame | None = None  #: LSTM variants against each other
     steps: pd.DataFrame | None = None  #: the metrics per model and step of the horizon
     disclaimer: str = DISCLAIMER  #: shown beside the trading figures
+
+    def forecasts(self) -> pd.DataFrame:
+        """Every historical forecast as one tidy frame, one row per model, cutoff and step.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``coin, model, cutoff, ts, step, y, yhat, lo, hi`` (``cutoff``: the last
+            bar the forecast saw; ``ts``: the bar it forecasts, ``step`` bars later; ``y``:
+            that bar's close), sorted by model, cutoff and step, on a fresh index. Ready to
+            pivot: ``f.pivot_table(index="ts", columns=["model", "step"], values="yhat")``.
+
+        Examples
+        --------
+        >>> from coincast.data.sources import synthetic_candles
+        >>> from coincast.evaluation.run import WalkForward, run_backtest
+        >>> r = run_backtest(synthetic_candles(120), WalkForward(test=5), models=["drift"])
+        >>> r.forecasts().columns.tolist()
+        ['coin', 'model', 'cutoff', 'ts', 'step', 'y', 'yhat', 'lo', 'hi']
+        """
+        out = self.table.loc[:, list(FORECAST_COLUMNS)]
+        return out.sort_values(["model", "cutoff", "step"], kind="stable").reset_index(drop=True)
+
+    def to_long(self, *, bands: bool = False) -> pd.DataFrame:
+        """The forecasts as StatsForecast's ``cross_validation`` lays them out: one row per
+        coin, cutoff and forecast bar, one column of point forecasts per model.
+
+        Parameters
+        ----------
+        bands
+            Also give each model with a band its ``<model>-lo`` and ``<model>-hi`` columns.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``unique_id`` (the coin), ``ds`` (the forecast bar, UTC), ``cutoff``,
+            ``y``, then the models in the backtest's order, sorted by ``unique_id``,
+            ``cutoff`` and ``ds``. StatsForecast's ``ds`` is usually tz-naive: join with
+            ``df["ds"].dt.tz_localize(None)`` (and the same for ``cutoff``) if yours is.
+
+        Examples
+        --------
+        >>> from coincast.data.sources import synthetic_candles
+        >>> from coincast.evaluation.run import WalkForward, run_backtest
+        >>> r = run_backtest(synthetic_candles(120), WalkForward(test=5), models=["drift"])
+        >>> r.to_long().columns.tolist()
+        ['unique_id', 'ds', 'cutoff', 'y', 'drift', 'naive']
+        """
+        t = self.table
+        models = list(dict.fromkeys(t["model"]))
+        keys = ["coin", "ts", "cutoff"]
+        values = ["yhat", "lo", "hi"] if bands else ["yhat"]
+        wide = t.pivot(index=keys, columns="model", values=values)
+        out = t.groupby(keys, sort=False)["y"].first().to_frame()
+        for m in models:
+            out[m] = wide[("yhat", m)]
+            if bands and t.loc[t["model"] == m, "lo"].notna().any():
+                out[f"{m}-lo"], out[f"{m}-hi"] = wide[("lo", m)], wide[("hi", m)]
+        out = out.reset_index().rename(columns={"coin": "unique_id", "ts": "ds"})
+        out = out[["unique_id", "ds", "cutoff", "y", *out.columns[4:]]]
+        out = out.sort_values(["unique_id", "cutoff", "ds"], kind="stable")
+        return out.reset_index(drop=True).rename_axis(columns=None)
+
+
+#: The columns of :meth:`BacktestResult.forecasts`.
+FORECAST_COLUMNS = ("coin", "model", "cutoff", "ts", "step", "y", "yhat", "lo", "hi")

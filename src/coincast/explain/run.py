@@ -45,7 +45,18 @@ def explain(
 ) -> ExplainResult:
     """Draw every picture into ``out_dir`` (created) and write ``explain.html`` there: one
     self-contained page (pictures inlined) explaining them in plain language. ``seed`` draws
-    the fresh networks of :func:`gradient_through_time`."""
+    the fresh networks of :func:`gradient_through_time`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from coincast.data.sources import predictable_candles
+    >>> from coincast.models import LSTMForecaster
+    >>> frame = predictable_candles(120)
+    >>> m = LSTMForecaster(epochs=1, hidden=8, layers=1, lookback=10, log_every=0).fit(frame)
+    >>> explain(m, m.window_inputs(frame), tempfile.mkdtemp()).html.name
+    'explain.html'
+    """
     out_dir = Path(out_dir)
     trace = trace_window(model, inputs)
     sal = saliency(model, inputs)

@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,10 @@ from .inference import direct, forecast_frame, recursive, to_price, validation_m
 from .lstm import LSTMNet
 from .state import FittedState, StateField, undoer
 from .training import EpochRecord, TrainResult, train
+
+if TYPE_CHECKING:
+    from ..data.store import Store
+    from .run_data import Timestamps
 
 __all__ = ["LSTMConfig", "LSTMForecaster", "WindowInputs", "data_info"]
 
@@ -246,8 +251,58 @@ class LSTMForecaster:
             )
         return self._coin_inputs(coin, validate_candles(frame), have)
 
-    @torch.no_grad()
     def predict_at(
+        self,
+        data: pd.DataFrame | Store,
+        timestamps: Timestamps,
+        *,
+        horizon: int | None = None,
+        coin: str | None = None,
+        exog: Mapping[str, pd.DataFrame] | None = None,
+    ) -> pd.DataFrame:
+        """Forecasts made at each of ``timestamps`` (cutoffs: each from the bars up to and
+        including it, never a later one), from a candle frame or a store: one row per cutoff
+        and step, indexed by ``cutoff``, columns ``step ts yhat lo hi`` as :meth:`predict`.
+        See :func:`coincast.models.run_data.predict_at`.
+
+        Examples
+        --------
+        >>> from coincast.data.sources import predictable_candles
+        >>> frame = predictable_candles(200)
+        >>> f = LSTMForecaster(epochs=1, hidden=8, layers=1, log_every=0).fit(frame)
+        >>> f.predict_at(frame, frame.index[-3:]).columns.tolist()
+        ['step', 'ts', 'yhat', 'lo', 'hi']
+        """
+        from .run_data import predict_at  # run_data reads the store and imports this module
+
+        return predict_at(self, data, timestamps, horizon=horizon, coin=coin, exog=exog)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write this fitted model as a run folder (:func:`coincast.models.runs.save_run`).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from coincast.data.sources import predictable_candles
+        >>> f = LSTMForecaster(epochs=1, hidden=8, layers=1, log_every=0)
+        >>> folder = f.fit(predictable_candles(200)).save(Path(tempfile.mkdtemp()) / "demo")
+        >>> LSTMForecaster.load(folder).config.hidden
+        8
+        """
+        from .runs import save_run
+
+        return save_run(self, folder)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> LSTMForecaster:
+        """A model saved by :meth:`save` or :func:`~coincast.models.runs.save_run`, checked
+        before its weights are read (:func:`coincast.models.runs.load_run`)."""
+        from .runs import load_run
+
+        return load_run(folder)
+
+    @torch.no_grad()
+    def predict_rows(
         self,
         frame: pd.DataFrame,
         ends: np.ndarray,
@@ -256,7 +311,8 @@ class LSTMForecaster:
         exog: Mapping[str, pd.DataFrame] | None = None,
     ) -> np.ndarray:
         """Point forecasts in price space, ``(len(ends), trained horizon)``, from the windows
-        ending at rows ``ends`` of ``frame`` (only rows ``<= end`` are used)."""
+        ending at rows ``ends`` of ``frame`` (only rows ``<= end`` are used): the fast path
+        over many cutoffs, by row number (:meth:`predict_at` takes timestamps)."""
         self._fitted()
         coin = self.forecast_coin(coin, frame)
         ci = self._inputs_for(coin, frame, exog)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 import pandas as pd
 
 from ..coins import resolve_offline
 from ..data.frames import read_frames
 from ..data.store import Store
-from ..series import parse_time
+from ..errors import CoincastError
+from ..series import describe, parse_time, utc
 from .forecaster import LSTMForecaster, WindowInputs
 
 Frames = dict[str, pd.DataFrame]
+#: One cutoff or several: timestamps, ISO strings or a DatetimeIndex (naive means UTC).
+Timestamps = pd.Timestamp | datetime | str | Iterable[pd.Timestamp | datetime | str]
 
 
 def training_frames(
@@ -80,6 +84,16 @@ def forecast_latest(
     forecast, frame
         The forecast (``yhat lo hi`` by future timestamp) and the coin's stored candles it
         starts from.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> with Store(":memory:") as s:
+    ...     _ = s.write_candles(synthetic_candles(60, coin="bitcoin"))
+    ...     m = LSTMForecaster(epochs=1, hidden=8, lookback=5, horizon=2, log_every=0)
+    ...     forecast, frame = forecast_latest(s, m.fit(s.read_candles("btc", "1d")))
+    >>> len(forecast), forecast.index[0] > frame.index[-1]
+    (2, True)
     """
     coin = model.forecast_coin(resolve_offline(coin) if coin else None)
     frames, exog = run_frames(store, model)
@@ -104,3 +118,98 @@ def window_for(
     frames, exog = run_frames(store, model)
     end = None if window.upper() == "LAST" else parse_time(window, "--window")
     return model.window_inputs(frames[coin], end, coin=coin, exog=frames | exog)
+
+
+def predict_at(
+    model: LSTMForecaster,
+    data: pd.DataFrame | Store,
+    timestamps: Timestamps,
+    *,
+    horizon: int | None = None,
+    coin: str | None = None,
+    exog: Mapping[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """Forecasts made at each of ``timestamps``, each from the bars up to and including it.
+
+    Parameters
+    ----------
+    data
+        The candles to forecast from, or a store to read them from (the series the model
+        was trained on, with its exog coins).
+    timestamps
+        The cutoffs: bar start times of the coin's candles (naive means UTC). A forecast at
+        ``t`` sees only bars ``<= t`` of the coin and of its exog coins, so it is what the
+        model would have said at ``t`` (in-sample if ``t`` lies in its training period).
+    horizon
+        Steps to forecast from each (at most the trained horizon; default: all of it).
+    coin
+        The coin to forecast, for a model trained on several (an id or a symbol).
+    exog
+        The exog coins' candles, when ``data`` is a frame and the model reads any.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``cutoff`` (repeated once per step): ``step`` (1..horizon), ``ts`` (the
+        bar forecast) and ``yhat lo hi`` as :meth:`LSTMForecaster.predict` gives them.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import predictable_candles
+    >>> frame = predictable_candles(200)
+    >>> f = LSTMForecaster(epochs=1, hidden=8, layers=1, horizon=2, log_every=0).fit(frame)
+    >>> out = predict_at(f, frame, ["2020-06-01", "2020-06-02"])
+    >>> out[["step", "ts"]].shape, out.index.name
+    ((4, 2), 'cutoff')
+    """
+    coin = resolve_offline(coin) if coin else None
+    if isinstance(data, Store):
+        frames, stored = run_frames(data, model)
+        coin = model.forecast_coin(coin)
+        frame, exog = frames[coin], frames | stored | dict(exog or {})
+    else:
+        frame, coin = data, model.forecast_coin(coin, data)
+    parts = [
+        _forecast_at(model, frame, t, horizon, coin, exog) for t in _cutoffs(frame, timestamps)
+    ]
+    out = pd.concat(parts)
+    out.attrs.update(frame.attrs)
+    return out
+
+
+def _forecast_at(
+    model: LSTMForecaster, frame: pd.DataFrame, t: pd.Timestamp, horizon: int | None,
+    coin: str, exog: Mapping[str, pd.DataFrame] | None,
+) -> pd.DataFrame:  # fmt: skip
+    """The forecast at cutoff ``t``, from nothing after it."""
+    seen = {c: f.loc[:t] for c, f in (exog or {}).items()}
+    pred = model.predict(horizon, frame=frame.loc[:t], coin=coin, exog=seen)
+    out = pred.reset_index(names="ts")
+    out.insert(0, "step", range(1, len(out) + 1))
+    out.index = pd.DatetimeIndex([t] * len(out), name="cutoff")
+    return out
+
+
+def _cutoffs(frame: pd.DataFrame, timestamps: Timestamps) -> list[pd.Timestamp]:
+    """``timestamps`` in UTC, each a bar of ``frame``."""
+    one = isinstance(timestamps, str | datetime)  # pd.Timestamp is a datetime
+    given = [timestamps] if one else list(timestamps)  # type: ignore[arg-type]
+    if not given:
+        raise CoincastError("timestamps is empty: give at least one cutoff, e.g. frame.index[-1]")
+    out = []
+    for t in given:
+        try:
+            ts = utc(t)
+        except (ValueError, TypeError):
+            raise CoincastError(
+                f"timestamps: {str(t)[:40]!r} is not a time; give bar start times such as "
+                "'2024-06-30' or frame.index[-5:]"
+            ) from None
+        if ts not in frame.index:
+            span = f"{frame.index[0]} .. {frame.index[-1]}" if len(frame) else "no bars"
+            raise CoincastError(
+                f"timestamps: {ts} is not a bar of {describe(frame)} ({span}); give bar start "
+                "times of the candles forecast from"
+            )
+        out.append(ts)
+    return out

@@ -139,6 +139,17 @@ def save_run(forecaster: LSTMForecaster, folder: str | Path) -> Path:
 
     The weights are written first and ``run.json`` last, each atomically, so a folder with
     a ``run.json`` always holds the weights it describes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from coincast.data.sources import predictable_candles
+    >>> f = LSTMForecaster(epochs=1, hidden=8, layers=1, log_every=0).fit(predictable_candles(200))
+    >>> folder = save_run(f, Path(tempfile.mkdtemp()) / "demo")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['model.safetensors', 'run.json']
+    >>> load_run(folder).config.hidden
+    8
     """
     folder = Path(folder)
     check_run_name(folder.name)
@@ -175,6 +186,14 @@ def load_run(folder: str | Path) -> LSTMForecaster:
         When the folder or a file is missing, ``run.json`` is invalid or its fields disagree,
         or the weights are not the file it describes (size, SHA-256, tensor names, dtypes or
         shapes): each before a tensor is allocated.
+
+    Examples
+    --------
+    >>> try:
+    ...     load_run("no/such/run")
+    ... except RunError as exc:
+    ...     print(str(exc).split(";")[0])
+    no run folder no/such/run
     """
     folder = Path(folder)
     record = read_record(folder)
@@ -224,9 +243,12 @@ def read_record(folder: Path) -> RunRecord:
         raise RunError(f"run folder {str(folder)!r} contains a NUL character; name a folder")
     path = folder / RECORD
     if not folder.is_dir():
-        raise RunError(
-            f"no run folder {folder}; train one with `coincast train COIN --out {folder}`"
+        exc = RunError(
+            f"no run folder {folder}; train a model and save it there: "
+            f"LSTMForecaster(...).fit(frame).save({str(folder)!r})"
         )
+        exc.cli = f"no run folder {folder}; train one with `coincast train COIN --out {folder}`"
+        raise exc  # the CLI prints exc.cli (coincast.cli.common.handles_errors)
     if not path.is_file():
         raise RunError(f"{folder} has no run.json; it is not a coincast run folder")
     data = read_json(path)

@@ -262,7 +262,14 @@ def _train_pass(loop: _Loop, train_set: Windows) -> tuple[float, int]:
 
 
 def format_epoch(record: EpochRecord, epochs: int) -> str:
-    """``Epoch [k/N], Loss: x, Val: y`` as in the original notebook."""
+    """``Epoch [k/N], Loss: x, Val: y`` as in the original notebook.
+
+    Examples
+    --------
+    >>> r = EpochRecord(10, train_loss=0.5, val_loss=0.25, seconds=1.0, windows=9, lr=1e-3)
+    >>> format_epoch(r, 50)
+    'Epoch [10/50], Loss: 0.5000, Val: 0.2500'
+    """
     val = "" if record.val_loss is None else f", Val: {record.val_loss:.4f}"
     return f"Epoch [{record.epoch}/{epochs}], Loss: {record.train_loss:.4f}{val}"
 

@@ -15,7 +15,12 @@ def save_backtest(result: BacktestResult, folder: str | Path) -> Path:
 
     Examples
     --------
-    >>> # save_backtest(run_backtest(frame), "backtests/btc")
+    >>> import tempfile
+    >>> from coincast.data.sources import synthetic_candles
+    >>> from coincast.evaluation.run import WalkForward, run_backtest
+    >>> r = run_backtest(synthetic_candles(120), WalkForward(test=5), models=["drift"])
+    >>> save_backtest(r, tempfile.mkdtemp()).name
+    'report.html'
     """
     folder = Path(folder)
     write_report_inputs(folder, result)

@@ -102,6 +102,18 @@ def read_file(
         Naming file, line and column for any malformed content.
     NameFormError
         When ``coin`` or ``quote`` is not a well-formed name.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> path = os.path.join(tempfile.mkdtemp(), "btc.csv")
+    >>> rows = {"date": ["2024-01-01", "2024-01-02", "2024-01-03"], "open": [1, 2, 3],
+    ...         "high": [2, 3, 3], "low": [1, 2, 2], "close": [2, 3, 2], "volume": [9, 9, 9]}
+    >>> pd.DataFrame(rows).to_csv(path, index=False)
+    >>> frame, info = read_file(path, coin="BTC")
+    >>> frame.attrs["coin"], frame.attrs["interval"], len(frame)
+    ('bitcoin', '1d', 3)
     """
     p = Path(path)
     coin, quote = resolve_offline(coin), check_quote(quote)

@@ -182,6 +182,12 @@ def predictable_candles(
 
     The next return is predictable from the recent ones, so a model that learns beats the
     naive forecast by a wide margin.
+
+    Examples
+    --------
+    >>> f = predictable_candles(30)
+    >>> len(f), f.attrs["coin"]
+    (30, 'synthetic-signal')
     """
     rng = np.random.default_rng(seed)
     t = np.arange(n)
@@ -198,6 +204,12 @@ def random_walk(
     coin: str = "synthetic-walk",
     start: str = "2020-01-01",
 ) -> pd.DataFrame:
-    """Candles whose log returns are i.i.d. Gaussian: nothing beats the naive forecast."""
+    """Candles whose log returns are i.i.d. Gaussian: nothing beats the naive forecast.
+
+    Examples
+    --------
+    >>> random_walk(30, "1h").attrs["interval"]
+    '1h'
+    """
     rng = np.random.default_rng(seed)
     return _from_log_returns(sigma * rng.standard_normal(n), interval, start, coin, rng)

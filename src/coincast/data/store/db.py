@@ -24,12 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...errors import IntervalError, StoreError
+from ...coins import resolve_offline
+from ...errors import NameFormError, StoreError
 from ...intervals import INTERVALS, check_interval, interval_ms
 from ...series import COLUMNS, make_frame, ms_from_index, resample, to_ms
 from .failures import guarded, store_error
 from .keys import SeriesInfo, SeriesKey, _text, _ts, check_key, key_of
 from .opening import connect
+from .wording import nothing_stored, several_series, too_coarse
 
 _UPSERT = (
     "INSERT INTO candles (series_id, ts, open, high, low, close, volume, market_cap) "
@@ -62,6 +64,15 @@ class Store:
     ------
     StoreError
         Naming the file, what is wrong with it and what to do (see :mod:`.failures`).
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> with Store(":memory:") as store:
+    ...     store.write_candles(synthetic_candles(48, "1h", coin="bitcoin"))
+    ...     len(store.read_candles("btc", "1d"))
+    48
+    2
     """
 
     def __init__(self, path: str | Path, *, readonly: bool = False, timeout: float = 30) -> None:
@@ -234,26 +245,20 @@ class Store:
         """
         if interval is not None:
             check_interval(interval)
+        coin = self._stored_coin(coin)
         keys = [i.key for i in self.list_series() if i.rows and i.key.coin == coin]
         keys = [k for k in keys if source in (None, k.source) and quote in (None, k.quote)]
         if not keys:
-            raise StoreError(_nothing_stored(coin, interval, source, quote, self.list_series()))
+            raise nothing_stored(coin, interval, source, quote, self.list_series())
         usable = keys
         if interval is not None:
             usable = [k for k in keys if interval_ms(k.interval) <= interval_ms(interval)]
             if not usable:
-                have = ", ".join(sorted({k.interval for k in keys}, key=interval_ms))
-                raise IntervalError(
-                    f"{coin} is stored at {have}, coarser than {interval}; bars cannot be split. "
-                    f"Fetch {interval} data, e.g. `coincast fetch {coin} --interval {interval} "
-                    f"--source exchange:binance` (CoinGecko serves 5m at the finest)"
-                )
+                have = sorted({k.interval for k in keys}, key=interval_ms)
+                raise too_coarse(coin, interval, have)
         pairs = sorted({(k.source, k.quote) for k in usable})
         if len(pairs) > 1:
-            choices = ", ".join(f"--source {s} --quote {q}" for s, q in pairs)
-            raise StoreError(
-                f"{coin} is stored from several sources or quotes; choose one: {choices}"
-            )
+            raise several_series(coin, pairs)
         if interval is None:
             # Without an interval, the finest stored series is the one to read.
             return min(usable, key=lambda k: interval_ms(k.interval))
@@ -274,9 +279,24 @@ class Store:
     ) -> pd.DataFrame:
         """Read a stored series as a candle frame, resampled to ``interval`` when needed.
 
-        ``start`` and ``end`` (inclusive) limit the rows returned. A resampled bar is kept
-        when at least ``min_complete`` of its stored sub-bars are present (default: all;
-        see :func:`coincast.series.resample`).
+        ``coin`` is an id or a known symbol (``"btc"`` reads ``bitcoin``). ``start`` and
+        ``end`` (inclusive) limit the rows returned. A resampled bar is kept when at least
+        ``min_complete`` of its stored sub-bars are present (default: all; see
+        :func:`coincast.series.resample`).
+
+        Raises
+        ------
+        StoreError
+            When nothing is stored for the coin (and ``source``, ``quote``), or several
+            sources or quotes are and neither ``source=`` nor ``quote=`` picks one.
+
+        Examples
+        --------
+        >>> from coincast.data.sources import synthetic_candles
+        >>> with Store(":memory:") as s:
+        ...     _ = s.write_candles(synthetic_candles(10, coin="bitcoin"))
+        ...     s.read_candles("BTC", "1d").attrs["coin"]
+        'bitcoin'
         """
         key = self.resolve(coin, interval, source, quote)
         frame = self.read_key(key, start=start, end=end)
@@ -312,6 +332,16 @@ class Store:
             interval=key.interval,
             source=key.source,
         )
+
+    def _stored_coin(self, coin: str) -> str:
+        """``coin`` as stored: the name itself when a series has it, else its id when it is
+        a known symbol (``btc`` -> ``bitcoin``)."""
+        if any(i.key.coin == coin for i in self.list_series()):
+            return coin  # a store written before names were checked may hold any text
+        try:
+            return resolve_offline(coin)
+        except NameFormError:
+            return coin
 
     # -- coin list cache ------------------------------------------------------------------------
 
@@ -376,14 +406,3 @@ def _rows(
         else (None if math.isnan(x) else x for x in cap[part].tolist())
     )
     return zip(itertools.repeat(sid), ts[part].tolist(), *(c[part].tolist() for c in cols), caps)
-
-
-def _nothing_stored(
-    coin: str, interval: str | None, source: str | None, quote: str | None, stored: list[SeriesInfo]
-) -> str:
-    what = " ".join(x for x in (coin, interval, source and f"from {source}", quote) if x)
-    have = sorted({str(i.key) for i in stored if i.key.coin == coin})
-    hint = f"; stored for {coin}: {', '.join(have)}" if have else ""
-    return f"no stored data for {what}{hint}. Fetch it first: coincast fetch {coin}" + (
-        f" --interval {interval}" if interval else ""
-    )

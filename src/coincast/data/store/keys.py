@@ -18,7 +18,13 @@ _SOURCE = re.compile(r"[a-z0-9][a-z0-9:._-]{0,63}")
 
 @dataclass(frozen=True)
 class SeriesKey:
-    """Identifies one stored series."""
+    """Identifies one stored series.
+
+    Examples
+    --------
+    >>> str(SeriesKey("coingecko", "bitcoin", "usd", "1d"))
+    'bitcoin/usd 1d (coingecko)'
+    """
 
     source: str
     coin: str

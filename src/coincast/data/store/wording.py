@@ -1,0 +1,56 @@
+"""The store's read errors, worded twice: for Python (the arguments of
+:meth:`~coincast.data.store.db.Store.read_candles`, ``coincast.fetch(...)``) as the message,
+and for the command line (``--source``, ``coincast fetch``) as the exception's ``cli``
+attribute, which the CLI prints instead."""
+
+from __future__ import annotations
+
+from ...errors import CoincastError, IntervalError, StoreError
+from .keys import SeriesInfo
+
+
+def worded(exc: CoincastError, cli: str) -> CoincastError:
+    """``exc`` (worded for Python) with ``cli``, its wording in command-line flags, which
+    the CLI prints instead (:func:`coincast.cli.common.handles_errors`)."""
+    exc.cli = cli  # type: ignore[attr-defined]
+    return exc
+
+
+def nothing_stored(
+    coin: str, interval: str | None, source: str | None, quote: str | None, stored: list[SeriesInfo]
+) -> CoincastError:
+    have = sorted({str(i.key) for i in stored if i.key.coin == coin})
+    hint = f"; stored for {coin}: {', '.join(have)}" if have else ""
+    asked = {"coin": coin, "interval": interval, "source": source, "quote": quote}
+    args = ", ".join(f"{k}={v!r}" for k, v in asked.items() if v)
+    every = f", interval={interval!r}" if interval else ""
+    python = (
+        f"no stored data for {args}{hint}. Fetch it first: coincast.fetch(store, "
+        f"get_source({source or 'coingecko'!r}), {coin!r}{every}), or read what is stored"
+    )
+    what = " ".join(x for x in (coin, interval, source and f"from {source}", quote) if x)
+    cli = f"no stored data for {what}{hint}. Fetch it first: coincast fetch {coin}" + (
+        f" --interval {interval}" if interval else ""
+    )
+    return worded(StoreError(python), cli)
+
+
+def too_coarse(coin: str, interval: str, have: list[str]) -> CoincastError:
+    head = f"{coin} is stored at {', '.join(have)}, coarser than {interval}; bars cannot be split"
+    tail = "(CoinGecko serves 5m at the finest)"
+    python = (
+        f"{head}. Fetch {interval} data, e.g. coincast.fetch(store, "
+        f"get_source('exchange:binance'), {coin!r}, interval={interval!r}) {tail}"
+    )
+    cli = (
+        f"{head}. Fetch {interval} data, e.g. `coincast fetch {coin} --interval {interval} "
+        f"--source exchange:binance` {tail}"
+    )
+    return worded(IntervalError(python), cli)
+
+
+def several_series(coin: str, pairs: list[tuple[str, str]]) -> CoincastError:
+    head = f"{coin} is stored from several sources or quotes; choose one: "
+    python = "; or ".join(f"source={s!r}, quote={q!r}" for s, q in pairs)
+    cli = ", ".join(f"--source {s} --quote {q}" for s, q in pairs)
+    return worded(StoreError(head + python), head + cli)
