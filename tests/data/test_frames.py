@@ -123,3 +123,22 @@ def test_every_reader_refuses_a_malformed_coin(filled, coin):
     for read in (lambda: read_frame(filled, coin), lambda: gap_report(filled, coin)):
         with pytest.raises(NameFormError, match=r"is not a valid id: a coin id is 1 to 64"):
             read()
+
+
+def test_a_mistyped_coin_is_told_the_close_stored_names(filled):
+    with pytest.raises(StoreError, match=r"no stored data for bitcoinn; did you mean bitcoin "
+                       r"\(stored\)\? Or fetch it: coincast fetch bitcoinn$"):  # fmt: skip
+        read_frame(filled, "bitcoinn")
+    with pytest.raises(StoreError, match=r"for etherium 1d; did you mean ethereum \(stored\)\?"):
+        read_frames(filled, ["etherium"], "1d")
+    with pytest.raises(StoreError, match=r"no stored data for dogecoin\. Fetch it first"):
+        gap_report(filled, "doge")  # nothing close: the plain message
+
+
+def test_close_coins_ranks_stored_names_before_known_ones():
+    from coincast.coins import close_coins
+
+    assert close_coins("solanna", ["solana-x", "solana"]) == ["solana", "solana-x"]
+    assert close_coins("zeta", ["beta"]) == []  # short names are not near at one letter
+    assert close_coins("ethereun") == ["ethereum"]
+    assert close_coins("bitcoin", ["bitcoin"]) == []  # never the name itself

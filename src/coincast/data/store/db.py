@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...coins import close_coins
 from ...errors import IntervalError, StoreError
 from ...intervals import INTERVALS, check_interval, interval_ms
 from ...series import COLUMNS, make_frame, ms_from_index, resample, to_ms
@@ -382,8 +383,13 @@ def _nothing_stored(
     coin: str, interval: str | None, source: str | None, quote: str | None, stored: list[SeriesInfo]
 ) -> str:
     what = " ".join(x for x in (coin, interval, source and f"from {source}", quote) if x)
+    fetch = f"coincast fetch {coin}" + (f" --interval {interval}" if interval else "")
     have = sorted({str(i.key) for i in stored if i.key.coin == coin})
-    hint = f"; stored for {coin}: {', '.join(have)}" if have else ""
-    return f"no stored data for {what}{hint}. Fetch it first: coincast fetch {coin}" + (
-        f" --interval {interval}" if interval else ""
-    )
+    if have:
+        hint = f"stored for {coin}: {', '.join(have)}"
+        return f"no stored data for {what}; {hint}. Fetch it first: {fetch}"
+    filled = {i.key.coin for i in stored if i.rows}
+    near = [f"{c} (stored)" if c in filled else c for c in close_coins(coin, filled)]
+    if near:
+        return f"no stored data for {what}; did you mean {' or '.join(near)}? Or fetch it: {fetch}"
+    return f"no stored data for {what}. Fetch it first: {fetch}"
