@@ -3,6 +3,7 @@ deleting a series, the source preference."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,36 @@ def one_error(result) -> str:
 )
 def test_a_mistyped_coin_gets_did_you_mean(filled, args):
     assert "did you mean bitcoin (stored)" in one_error(run(filled, *args))
+
+
+def _with_gaps(store_path: Path, sizes: list[int]) -> None:
+    """A daily series with one gap of each size in ``sizes``, in that time order."""
+    frame = synthetic_candles(20 * len(sizes) + 20, coin="holes", seed=3)
+    drop = [20 * (n + 1) + k for n, size in enumerate(sizes) for k in range(size)]
+    with Store(store_path) as s:
+        s.write_candles(frame.drop(frame.index[drop]))
+
+
+def _gap_rows(stdout: str) -> list[int]:
+    """The ``bars`` column of the gaps table."""
+    return [int(line.split()[-2]) for line in stdout.splitlines() if "00:00:00+00:00" in line]
+
+
+def test_data_gaps_summarises_the_largest_ten_unless_all(store_path):
+    sizes = [3, 1, 12, 5, 2, 7, 4, 9, 6, 11, 8, 10]
+    _with_gaps(store_path, sizes)
+    short = run(store_path, "data", "gaps", "holes")
+    assert short.exit_code == 0, short.output
+    assert "The 10 largest of 12 gaps; --all lists every one." in short.stdout
+    assert _gap_rows(short.stdout) == [12, 11, 10, 9, 8, 7, 6, 5, 4, 3]
+    assert "12 gaps, 78 missing bars; 182 bars present" in short.stdout
+    every = run(store_path, "data", "gaps", "holes", "--all")
+    assert _gap_rows(every.stdout) == sizes and "largest" not in every.stdout
+    data = json.loads(run(store_path, "data", "gaps", "holes", "--json").stdout)
+    assert [g["missing"] for g in data["gaps"]] == sizes
+
+
+def test_data_gaps_lists_a_few_gaps_whole(store_path):
+    _with_gaps(store_path, [2, 1])
+    result = run(store_path, "data", "gaps", "holes")
+    assert _gap_rows(result.stdout) == [2, 1] and "largest" not in result.stdout

@@ -35,6 +35,8 @@ MinCompleteOpt = typer.Option(
 )
 #: How many of the least complete bars `data gaps` lists.
 WORST = 5
+#: How many of the largest gaps `data gaps` lists without --all.
+LARGEST = 10
 
 
 @data_app.command("list")
@@ -131,10 +133,16 @@ def gaps_cmd(
     source: str | None = SourceOpt,
     quote: str | None = QuoteOpt,
     min_complete: float = MinCompleteOpt,
+    every: bool = typer.Option(
+        False, "--all", help=f"List every gap (default: the {LARGEST} largest)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Find missing bars in a stored series (reported, never filled) and, when resampling,
     the bars made from incomplete data.
+
+    Prints the count of gaps, the bars missing and the largest gaps (--all: every one, in
+    time order; --json: everything).
 
     Example: coincast data gaps bitcoin --interval 1h --min-complete 0.9
     """
@@ -152,14 +160,24 @@ def gaps_cmd(
             f"{name}: no gaps in {len(frame):,} bars ({span(frame.index[0], frame.index[-1])})"
         )
     else:
-        table = Table("first missing", "last missing", "bars", title=name)
-        for r in gaps.itertuples():
-            table.add_row(str(r.start), str(r.end), f"{r.missing:,}")
-        out.print(table)
+        _print_gaps(name, gaps, every)
         missing = int(gaps["missing"].sum())
         out.print(f"{len(gaps):,} gaps, {missing:,} missing bars; {len(frame):,} bars present")
     if report.stored != frame.attrs["interval"]:
         _print_incomplete(report)
+
+
+def _print_gaps(name: str, gaps: pd.DataFrame, every: bool) -> None:
+    """The gaps in time order (``every``), else the :data:`LARGEST` largest, largest first."""
+    shown = gaps
+    if not every and len(gaps) > LARGEST:
+        shown = gaps.sort_values("missing", ascending=False, kind="stable").head(LARGEST)
+    table = Table("first missing", "last missing", "bars", title=name)
+    for r in shown.itertuples():
+        table.add_row(str(r.start), str(r.end), f"{r.missing:,}")
+    out.print(table)
+    if len(shown) < len(gaps):
+        out.print(f"The {LARGEST} largest of {len(gaps):,} gaps; --all lists every one.")
 
 
 def _print_incomplete(report: GapReport) -> None:
