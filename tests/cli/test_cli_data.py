@@ -4,8 +4,12 @@ deleting a series, the source preference."""
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -80,3 +84,41 @@ def test_data_gaps_lists_a_few_gaps_whole(store_path):
     _with_gaps(store_path, [2, 1])
     result = run(store_path, "data", "gaps", "holes")
     assert _gap_rows(result.stdout) == [2, 1] and "largest" not in result.stdout
+
+
+# -- predict's table ---------------------------------------------------------------------------
+
+
+def test_forecast_table_shows_the_change_and_a_band_only_when_there_is_one():
+    from rich.console import Console
+
+    from coincast.cli.model import _forecast_table
+
+    ts = pd.date_range("2025-01-13 13:00", periods=2, freq="h", tz="UTC")
+    frame = synthetic_candles(5, interval="1h").iloc[:1].assign(close=100.0)
+    frame.index = pd.DatetimeIndex([ts[0] - pd.Timedelta("1h")], name="ts")
+
+    def shown(lo: list[float], hi: list[float]) -> str:
+        forecast = pd.DataFrame({"yhat": [102.5, 97.0], "lo": lo, "hi": hi}, index=ts)
+        forecast.attrs = {"coin": "demo", "quote": "usd", "interval": "1h"}
+        console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+        console.print(_forecast_table(forecast, frame))
+        return console.export_text()
+
+    point = shown([np.nan] * 2, [np.nan] * 2)
+    assert "demo/usd 1h after 2025-01-13 12:00 (close 100)" in " ".join(point.split())
+    assert re.search(r"│ 2025-01-13 13:00 │ 102\.5 +│ \+2\.50% │$", point, re.M), point
+    assert re.search(r"│ 2025-01-13 14:00 │ 97 +│ -3\.00% │$", point, re.M), point
+    assert " lo " not in point and " hi " not in point and "00:00:00" not in point
+    band = shown([99.0, 90.0], [105.0, 101.0])
+    assert re.search(r"│ 2025-01-13 13:00 │ 102\.5 +│ \+2\.50% │ 99 +│ 105 +│$", band, re.M), band
+
+
+def test_bar_times_are_shown_as_people_write_them():
+    from coincast.cli.model import _when
+
+    t = pd.Timestamp("2025-01-13 13:00:05", tz="UTC")
+    assert [_when(t.normalize(), "1d"), _when(t.normalize(), "1w")] == ["2025-01-13"] * 2
+    assert (_when(t, "1h"), _when(t, "1m"), _when(t, "1s")) == (
+        "2025-01-13 13:00", "2025-01-13 13:00", "2025-01-13 13:00:05",
+    )  # fmt: skip
