@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from coincast.cli import app
 from coincast.data.sources import synthetic_candles
-from coincast.data.store import Store
+from coincast.data.store import SeriesKey, Store
 
 runner = CliRunner()
 
@@ -122,3 +122,86 @@ def test_bar_times_are_shown_as_people_write_them():
     assert (_when(t, "1h"), _when(t, "1m"), _when(t, "1s")) == (
         "2025-01-13 13:00", "2025-01-13 13:00", "2025-01-13 13:00:05",
     )  # fmt: skip
+
+
+# -- data delete -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def several(store_path: Path) -> Path:
+    """bitcoin at 1d and 1h (synthetic) and at 1d (csv), ethereum at 1d."""
+    with Store(store_path) as s:
+        s.write_candles(synthetic_candles(30, coin="bitcoin"))
+        s.write_candles(synthetic_candles(48, coin="bitcoin", interval="1h"))
+        csv = synthetic_candles(20, coin="bitcoin")
+        csv.attrs["source"] = "csv"
+        s.write_candles(csv)
+        s.write_candles(synthetic_candles(30, coin="ethereum"))
+    return store_path
+
+
+def _dump(path: Path) -> list:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return [db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+                for t in ("series", "candles", "coverage")]  # fmt: skip
+
+
+def test_data_delete_removes_one_series_with_yes(several):
+    before = _dump(several)
+    result = run(several, "data", "delete", "BTC", "--source", "csv", "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Deleted bitcoin/usd 1d (csv): 20 candles\n"
+    with Store(several) as s:
+        assert [str(i.key) for i in s.list_series()] == [
+            "bitcoin/usd 1h (synthetic)", "bitcoin/usd 1d (synthetic)",
+            "ethereum/usd 1d (synthetic)",
+        ]  # fmt: skip
+        assert s.missing_ranges(SeriesKey("csv", "bitcoin", "usd", "1d"), 0, 1) == [(0, 1)]
+    after = _dump(several)
+    assert len(after[1]) == len(before[1]) - 20 and len(after[2]) == len(before[2]) - 1
+
+
+def test_data_delete_asks_first_and_keeps_the_store_when_told_no(several):
+    before = _dump(several)
+    no = runner.invoke(app, ["--store", str(several), "data", "delete", "eth"], input="n\n")
+    assert "Delete ethereum/usd 1d (synthetic): 30 candles (2020-01-01 .. 2020-01-30)?" in (
+        no.stderr
+    )
+    assert no.exit_code == 1 and "Error: nothing deleted; ethereum/usd 1d (synthetic) is kept" in (
+        no.stderr
+    )
+    assert _dump(several) == before
+    yes = runner.invoke(app, ["--store", str(several), "data", "delete", "eth"], input="y\n")
+    assert yes.exit_code == 0 and "Deleted ethereum/usd 1d (synthetic): 30 candles" in yes.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bitcoin"], "bitcoin has 3 stored series (bitcoin/usd 1d (csv), bitcoin/usd 1h "
+         "(synthetic), bitcoin/usd 1d (synthetic)); name one with --interval, --source and "
+         "--quote"),
+        (["bitcoin", "-i", "1d"], "bitcoin has 2 stored series"),
+        (["bitcoin", "-i", "1w", "-s", "synthetic"], "no 1w series of bitcoin is stored "
+         "(stored: bitcoin/usd 1h (synthetic), bitcoin/usd 1d (synthetic))"),
+        (["bitcoinn"], "no stored data for bitcoinn; did you mean bitcoin (stored)?"),
+        (["bitcoin", "--quote", "eur"], "no stored data for bitcoin eur"),
+        (["bitcoin", "-i", "2d"], "2d"),
+    ],
+)  # fmt: skip
+def test_data_delete_refuses_what_is_not_one_series_and_changes_nothing(several, args, message):
+    before = _dump(several)
+    assert message in one_error(run(several, "data", "delete", *args, "--yes"))
+    assert _dump(several) == before
+
+
+def test_delete_series_is_one_transaction_and_a_missing_key_changes_nothing(store):
+    store.write_candles(synthetic_candles(5, coin="demo"))
+    assert store.delete_series(SeriesKey("synthetic", "nope", "usd", "1d")) == 0
+    assert store.delete_series(SeriesKey("synthetic", "demo", "usd", "1d")) == 5
+    assert (
+        store.list_series() == []
+        and store.delete_series(SeriesKey("synthetic", "demo", "usd", "1d")) == 0
+    )

@@ -25,7 +25,8 @@ COMMANDS = (
     LazyCommand("import", "coincast.cli.ingest:import_cmd",
                 "Import candles from a CSV or Parquet file into the store (source 'csv')."),
     LazyCommand("data", "coincast.cli.data:data_app",
-                "Look at stored data: list series, show candles, export them, find gaps."),
+                "Look at stored data: list series, show candles, export them, find gaps, delete "
+                "one."),
     LazyCommand("train", "coincast.cli.model:train_cmd",
                 "Train an LSTM on stored coins (one, or several for a global model) and save "
                 "the run."),

@@ -1,4 +1,5 @@
-"""``coincast data list|show|export|gaps``: look at what the store holds."""
+"""``coincast data list|show|export|gaps|delete``: look at what the store holds, and
+remove a series."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from ..data.frames import GapReport, export_frame, gap_report, read_frame
+from ..data.frames import GapReport, export_frame, find_series, gap_report, read_frame
 from ..series import describe
-from .common import handles_errors, open_store, out, print_json, span
+from .common import fail, handles_errors, open_store, out, print_json, span
 
 data_app = typer.Typer(
-    help="Look at stored data: list series, show candles, export them, find gaps.",
+    help="Look at stored data: list series, show candles, export them, find gaps, delete one.",
     no_args_is_help=True,
 )
 
@@ -165,6 +166,34 @@ def gaps_cmd(
         out.print(f"{len(gaps):,} gaps, {missing:,} missing bars; {len(frame):,} bars present")
     if report.stored != frame.attrs["interval"]:
         _print_incomplete(report)
+
+
+@data_app.command("delete")
+@handles_errors
+def delete_cmd(
+    coin: str = typer.Argument(..., help="Coin id or symbol."),
+    interval: str | None = typer.Option(
+        None, "--interval", "-i", help="The stored interval, when the coin has several."
+    ),
+    source: str | None = SourceOpt,
+    quote: str | None = QuoteOpt,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+) -> None:
+    """Delete one stored series: its candles and the record of what was fetched.
+
+    Asks first (--yes: does not). A coin stored at several intervals, sources or quotes needs
+    --interval, --source or --quote to say which; nothing is deleted until one is named.
+
+    Example: coincast data delete bitcoin --source csv --interval 1d --yes
+    """
+    with open_store(readonly=True) as store:
+        info = find_series(store, coin, interval, source, quote)
+    what = f"{info.key}: {info.rows:,} candles ({span(info.start, info.end)})"
+    if not yes and not typer.confirm(f"Delete {what}?", default=False, err=True):
+        fail(f"nothing deleted; {info.key} is kept (--yes deletes without asking)")
+    with open_store() as store:
+        gone = store.delete_series(info.key)
+    out.print(f"Deleted {info.key}: {gone:,} candles")
 
 
 def _print_gaps(name: str, gaps: pd.DataFrame, every: bool) -> None:

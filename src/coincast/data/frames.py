@@ -11,8 +11,9 @@ import pandas as pd
 
 from ..coins import check_quote, resolve_offline
 from ..errors import CoincastError, StoreError
+from ..intervals import check_interval
 from ..series import bar_completeness, find_gaps, resample
-from .store import Store
+from .store import SeriesInfo, Store
 
 
 def read_frame(
@@ -112,6 +113,54 @@ def _no_bar(
         f"(--min-complete on the command line; coincast data gaps {coin} -i {interval} "
         "shows the bars)"
     )
+
+
+def find_series(
+    store: Store,
+    coin: str,
+    interval: str | None = None,
+    source: str | None = None,
+    quote: str | None = None,
+) -> SeriesInfo:
+    """The one stored series of ``coin`` (as stored: no resampling) that the given interval,
+    source and quote pick out; what ``coincast data delete`` removes.
+
+    Raises
+    ------
+    StoreError
+        When none is stored (with close names), or several match (listing them).
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> with Store(":memory:") as s:
+    ...     _ = s.write_candles(synthetic_candles(5, coin="demo"))
+    ...     str(find_series(s, "DEMO").key)
+    'demo/usd 1d (synthetic)'
+    """
+    coin, source = resolve_offline(coin), source.lower() if source else None
+    quote = check_quote(quote) if quote is not None else None
+    if interval is not None:
+        check_interval(interval)
+    stored = [
+        i for i in store.list_series()
+        if i.key.coin == coin and source in (None, i.key.source) and quote in (None, i.key.quote)
+    ]  # fmt: skip
+    if not stored:
+        store.resolve(coin, None, source, quote)  # raises, in its words and with close names
+    hits = [i for i in stored if interval in (None, i.key.interval)]
+    if not hits:
+        have = ", ".join(str(i.key) for i in stored)
+        raise StoreError(
+            f"no {interval} series of {coin} is stored (stored: {have}); give one of those "
+            "intervals with --interval"
+        )
+    if len(hits) > 1:
+        raise StoreError(
+            f"{coin} has {len(hits)} stored series ({', '.join(str(i.key) for i in hits)}); "
+            "name one with --interval, --source and --quote"
+        )
+    return hits[0]
 
 
 @dataclass(frozen=True)
