@@ -205,3 +205,82 @@ def test_delete_series_is_one_transaction_and_a_missing_key_changes_nothing(stor
         store.list_series() == []
         and store.delete_series(SeriesKey("synthetic", "demo", "usd", "1d")) == 0
     )
+
+
+# -- the source preference ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_sources(store_path: Path) -> Path:
+    """bitcoin at 1d from synthetic (30 bars) and csv (20 bars)."""
+    with Store(store_path) as s:
+        s.write_candles(synthetic_candles(30, coin="bitcoin"))
+        csv = synthetic_candles(20, coin="bitcoin", seed=5)
+        csv.attrs["source"] = "csv"
+        s.write_candles(csv)
+    return store_path
+
+
+def _show(store: Path, *args: str):
+    result = run(store, "data", "show", "bitcoin", "--json", "--tail", "100", *args)
+    assert result.exit_code == 0, result.output
+    return len(json.loads(result.stdout)), result.stderr
+
+
+def test_several_sources_read_the_first_in_the_default_order_and_say_so(two_sources):
+    rows, said = _show(two_sources)
+    assert rows == 20  # csv
+    assert said == (
+        "NOTE: bitcoin is stored from csv, synthetic; reading csv, the first in the source "
+        "order (csv, coingecko, exchange:*, synthetic; coincast config set source-order "
+        "changes it, --source picks one)\n"
+    )
+    assert _show(two_sources, "--source", "synthetic") == (30, "")  # named: no notice
+    gaps = run(two_sources, "data", "gaps", "bitcoin")
+    assert gaps.exit_code == 0 and "bitcoin/usd 1d (csv): no gaps in 20 bars" in gaps.stdout
+
+
+def test_config_set_source_order_changes_the_choice(two_sources, tmp_path):
+    shown = run(two_sources, "config", "show")
+    assert shown.stdout == (
+        f"Settings file: {tmp_path / 'home' / 'config.toml'} (not written yet)\n"
+        "source-order = csv,coingecko,exchange:*,synthetic (the default)\n"
+    )
+    done = run(two_sources, "config", "set", "source-order", "Synthetic, csv")
+    assert done.exit_code == 0, done.output
+    path = tmp_path / "home" / "config.toml"
+    assert done.stdout == f"source-order = synthetic,csv (saved to {path})\n"
+    assert path.read_text() == 'source_order = ["synthetic", "csv"]\n'
+    assert run(two_sources, "config", "show").stdout.splitlines()[1] == (
+        "source-order = synthetic,csv"
+    )
+    rows, said = _show(two_sources)
+    assert (
+        rows == 30 and "reading synthetic, the first in the source order (synthetic, csv;" in said
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["set", "colour", "red"], "unknown setting 'colour'; the settings are: source-order"),
+        (["set", "source-order", "csv,,x"], "source order ''"),
+        (["set", "source-order", "csv,bad name"], "source order 'bad name': give source names"),
+    ],
+)
+def test_config_set_refuses_what_it_cannot_keep(store_path, tmp_path, args, message):
+    assert message in one_error(run(store_path, "config", *args))
+    assert not (tmp_path / "home" / "config.toml").exists()
+
+
+def test_a_broken_settings_file_is_named_when_a_choice_needs_it(two_sources, tmp_path):
+    path = tmp_path / "home" / "config.toml"
+    path.parent.mkdir()
+    path.write_text("source_order = [csv\n")
+    assert f"the settings file {path} is not TOML" in one_error(
+        run(two_sources, "data", "show", "bitcoin")
+    )
+    assert _show(two_sources, "--source", "csv")[0] == 20  # no choice to make: not read
+    path.write_text('source_order = "csv"\n')
+    assert "source_order in" in one_error(run(two_sources, "data", "show", "bitcoin"))
+    assert "must be a list" in one_error(run(two_sources, "config", "show"))

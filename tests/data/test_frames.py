@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -142,3 +144,47 @@ def test_close_coins_ranks_stored_names_before_known_ones():
     assert close_coins("zeta", ["beta"]) == []  # short names are not near at one letter
     assert close_coins("ethereun") == ["ethereum"]
     assert close_coins("bitcoin", ["bitcoin"]) == []  # never the name itself
+
+
+def _from(store, source: str, rows: int, coin: str = "bitcoin") -> None:
+    frame = synthetic_candles(rows, coin=coin)
+    frame.attrs["source"] = source
+    store.write_candles(frame)
+
+
+def test_read_frames_takes_the_preferred_source_and_tells_it(store, caplog):
+    from coincast.data.frames import preferred_source
+
+    for source, rows in (("exchange:kraken", 10), ("exchange:binance", 12), ("synthetic", 14)):
+        _from(store, source, rows)
+    with caplog.at_level("INFO", logger="coincast.notice"):
+        frames = read_frames(store, ["bitcoin"], "1w")
+    assert frames["bitcoin"].attrs["source"] == "exchange:binance"  # exchanges by name
+    assert caplog.messages == [
+        "bitcoin is stored from exchange:binance, exchange:kraken, synthetic; reading "
+        "exchange:binance, the first in the source order (csv, coingecko, exchange:*, "
+        "synthetic; coincast config set source-order changes it, --source picks one)"
+    ]
+    assert preferred_source(store, "ethereum") is None  # none stored
+    _from(store, "csv", 5, coin="ethereum")
+    assert preferred_source(store, "ethereum") is None  # only one: nothing to choose
+
+
+def test_the_settings_file_lives_in_the_user_config_dir_without_coincast_home(monkeypatch):
+    import platformdirs
+
+    from coincast.data.preferences import config_path
+
+    monkeypatch.delenv("COINCAST_HOME")
+    assert config_path() == Path(platformdirs.user_config_dir("coincast")) / "config.toml"
+
+
+def test_rank_sources_puts_unmatched_sources_last_by_name():
+    from coincast.data.preferences import check_source_order, rank_sources
+
+    order = check_source_order(["coingecko", "exchange:b*"])
+    assert rank_sources(["zeta", "exchange:kraken", "exchange:bybit", "coingecko", "alpha"],
+                        order) == ["coingecko", "exchange:bybit", "alpha", "exchange:kraken",
+                                   "zeta"]  # fmt: skip
+    with pytest.raises(CoincastError, match=r"source order is empty: give source names"):
+        check_source_order([])

@@ -27,6 +27,8 @@ COMMANDS = (
     LazyCommand("data", "coincast.cli.data:data_app",
                 "Look at stored data: list series, show candles, export them, find gaps, delete "
                 "one."),
+    LazyCommand("config", "coincast.cli.config:config_app",
+                "Show or change your settings: the order sources are preferred in."),
     LazyCommand("train", "coincast.cli.model:train_cmd",
                 "Train an LSTM on stored coins (one, or several for a global model) and save "
                 "the run."),
@@ -89,7 +91,10 @@ def root(
     """coincast: fetch prices, keep them in a local store, forecast, and check the forecast."""
     import logging
 
+    from .config import show_notices  # the source a command chose, as one stderr line
+
     state.store_path = store
+    show_notices()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

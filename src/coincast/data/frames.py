@@ -11,8 +11,9 @@ import pandas as pd
 
 from ..coins import check_quote, resolve_offline
 from ..errors import CoincastError, StoreError
-from ..intervals import check_interval
+from ..intervals import check_interval, interval_ms
 from ..series import bar_completeness, find_gaps, resample
+from .preferences import notices, rank_sources, source_order
 from .store import SeriesInfo, Store
 
 
@@ -45,13 +46,50 @@ def read_frame(
     ...     len(read_frame(s, "DEMO"))
     14
     """
+    coin, quote = resolve_offline(coin), check_quote(quote) if quote is not None else None
     return store.read_candles(
-        resolve_offline(coin),
+        coin,
         interval,
-        source=source.lower() if source else None,
-        quote=check_quote(quote) if quote is not None else None,
+        source=source.lower() if source else preferred_source(store, coin, interval, quote),
+        quote=quote,
         min_complete=min_complete,
     )
+
+
+def preferred_source(
+    store: Store, coin: str, interval: str | None = None, quote: str | None = None
+) -> str | None:
+    """The source to read ``coin`` from when none is named: the first stored one in the
+    :func:`~coincast.data.preferences.source_order` (told through
+    :data:`~coincast.data.preferences.notices`), or ``None`` when one or none is stored.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> with Store(":memory:") as s:
+    ...     for source in ("synthetic", "csv"):
+    ...         frame = synthetic_candles(3, coin="demo")
+    ...         frame.attrs["source"] = source
+    ...         _ = s.write_candles(frame)
+    ...     preferred_source(s, "demo", "1d")
+    'csv'
+    """
+    fine = interval_ms(check_interval(interval)) if interval is not None else None
+    sources = [
+        i.key.source for i in store.list_series()
+        if i.rows and i.key.coin == coin and quote in (None, i.key.quote)
+        and (fine is None or interval_ms(i.key.interval) <= fine)
+    ]  # fmt: skip
+    if len(set(sources)) < 2:
+        return None  # the settings file is read only when there is a choice to make
+    order = source_order()
+    ranked = rank_sources(sources, order)
+    notices.info(
+        f"{coin} is stored from {', '.join(ranked)}; reading {ranked[0]}, the first in the "
+        f"source order ({', '.join(order)}; coincast config set source-order changes it, "
+        "--source picks one)"
+    )
+    return ranked[0]
 
 
 def read_frames(
@@ -83,11 +121,12 @@ def read_frames(
     frames = {}
     quote = check_quote(quote) if quote is not None else None
     for c in coins:
+        chosen = source or preferred_source(store, c, interval, quote)
         frame = store.read_candles(
-            c, interval, source=source, quote=quote, end=end, min_complete=min_complete
+            c, interval, source=chosen, quote=quote, end=end, min_complete=min_complete
         )
         if frame.empty:
-            raise _no_bar(store, c, interval, source, quote, end, min_complete)
+            raise _no_bar(store, c, interval, chosen, quote, end, min_complete)
         frames[c] = frame
     return frames
 
@@ -196,10 +235,9 @@ def gap_report(
     >>> r.stored, r.incomplete["rows"].tolist(), r.incomplete["kept"].tolist()  # Wed..Sun, Mon..Fri
     ('1d', [5, 5], [False, False])
     """
-    key = store.resolve(
-        resolve_offline(coin), interval, source.lower() if source else None,
-        check_quote(quote) if quote is not None else None,
-    )  # fmt: skip
+    coin, quote = resolve_offline(coin), check_quote(quote) if quote is not None else None
+    source = source.lower() if source else preferred_source(store, coin, interval, quote)
+    key = store.resolve(coin, interval, source, quote)
     stored = store.read_key(key)
     interval = interval or key.interval
     frame = resample(stored, interval, min_complete)
