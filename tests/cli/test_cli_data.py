@@ -284,3 +284,21 @@ def test_a_broken_settings_file_is_named_when_a_choice_needs_it(two_sources, tmp
     path.write_text('source_order = "csv"\n')
     assert "source_order in" in one_error(run(two_sources, "data", "show", "bitcoin"))
     assert "must be a list" in one_error(run(two_sources, "config", "show"))
+
+
+# -- import: the last bar still forming --------------------------------------------------------
+
+
+def test_import_of_a_weekly_file_ending_mid_week_leaves_that_week_out_and_says_so(
+    store_path, data_dir
+):
+    path = data_dir / "yahoo" / "weekly" / "BTC-USD_1wk.csv"
+    result = run(store_path, "import", str(path), "--coin", "btc")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        f"NOTE: {path}: left out the last 1w bar (2025-02-10 00:00) as still forming: its "
+        "volume is 21% of the smallest of the 4 bars before it (a whole bar has at least 25%)\n"
+    )
+    assert "Imported 543 candles (543 new)" in result.stdout
+    with Store(store_path) as s:
+        assert str(s.read_candles("bitcoin").index[-1].date()) == "2025-02-03"
