@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import logging
 import lzma
 import os
 import re
@@ -548,6 +549,17 @@ def test_a_quote_that_is_no_currency_is_refused(tmp_path, quote):
 # -- the last bar, still forming ---------------------------------------------------------------
 
 
+@pytest.fixture
+def notes(caplog, monkeypatch):
+    """The notices the library gives (``coincast.notice``), captured whether or not a CLI
+    test of this process has routed them to stderr."""
+    log = logging.getLogger("coincast.notice")
+    monkeypatch.setattr(log, "propagate", False)
+    monkeypatch.setattr(log, "handlers", [caplog.handler])
+    monkeypatch.setattr(log, "level", logging.INFO)
+    return caplog
+
+
 def _partial_in_truth(path: Path, start: pd.Timestamp) -> bool:
     """Whether the bar at ``start`` of a shared file ends after the coin's finest data ends:
     a bar that the data of its own coin does not cover to its end is partial."""
@@ -562,19 +574,18 @@ def _partial_in_truth(path: Path, start: pd.Timestamp) -> bool:
 
 
 @pytest.mark.parametrize("path", shared_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_a_shared_file_loses_its_last_bar_only_when_it_is_truly_partial(path, caplog):
+def test_a_shared_file_loses_its_last_bar_only_when_it_is_truly_partial(path, notes):
     coin = path.name.split("-")[0].removesuffix("USDT_1d.csv").removesuffix("USDT_1wk.csv")
-    with caplog.at_level("INFO", logger="coincast.notice"):
-        frame, info = read_file(path, coin=coin)
+    frame, info = read_file(path, coin=coin)
     if info.forming is None:
-        assert caplog.messages == []
+        assert notes.messages == []
         assert frame.index[-1] == pd.Timestamp(pd.read_csv(path).iloc[-1, 0], tz="UTC")
         return
     assert path.parent.name == "weekly" and _partial_in_truth(path, info.forming)
     assert frame.index[-1] == info.forming - pd.Timedelta("7D")
-    assert caplog.messages == [
+    assert notes.messages == [
         f"{path}: left out the last 1w bar ({info.forming:%Y-%m-%d} 00:00) as still forming: "
-        f"its volume is {caplog.messages[0].split('volume is ')[1].split('%')[0]}% of the "
+        f"its volume is {notes.messages[0].split('volume is ')[1].split('%')[0]}% of the "
         "smallest of the 4 bars before it (a whole bar has at least 25%)"
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -146,21 +147,31 @@ def test_close_coins_ranks_stored_names_before_known_ones():
     assert close_coins("bitcoin", ["bitcoin"]) == []  # never the name itself
 
 
+@pytest.fixture
+def notes(caplog, monkeypatch):
+    """The notices the library gives (``coincast.notice``), captured whether or not a CLI
+    test of this process has routed them to stderr."""
+    log = logging.getLogger("coincast.notice")
+    monkeypatch.setattr(log, "propagate", False)
+    monkeypatch.setattr(log, "handlers", [caplog.handler])
+    monkeypatch.setattr(log, "level", logging.INFO)
+    return caplog
+
+
 def _from(store, source: str, rows: int, coin: str = "bitcoin") -> None:
     frame = synthetic_candles(rows, coin=coin)
     frame.attrs["source"] = source
     store.write_candles(frame)
 
 
-def test_read_frames_takes_the_preferred_source_and_tells_it(store, caplog):
+def test_read_frames_takes_the_preferred_source_and_tells_it(store, notes):
     from coincast.data.frames import preferred_source
 
     for source, rows in (("exchange:kraken", 10), ("exchange:binance", 12), ("synthetic", 14)):
         _from(store, source, rows)
-    with caplog.at_level("INFO", logger="coincast.notice"):
-        frames = read_frames(store, ["bitcoin"], "1w")
+    frames = read_frames(store, ["bitcoin"], "1w")
     assert frames["bitcoin"].attrs["source"] == "exchange:binance"  # exchanges by name
-    assert caplog.messages == [
+    assert notes.messages == [
         "bitcoin is stored from exchange:binance, exchange:kraken, synthetic; reading "
         "exchange:binance, the first in the source order (csv, coingecko, exchange:*, "
         "synthetic; coincast config set source-order changes it, --source picks one)"
