@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 
 from .errors import NameFormError, UnknownCoinError, shown
 
@@ -99,6 +100,30 @@ def resolve_offline(coin: str) -> str:
     """Resolve a coin without a coin list: known symbols map to ids, ids pass through."""
     c = check_coin_id(coin)
     return KNOWN_SYMBOLS.get(c, c)
+
+
+def close_coins(coin: str, stored: Iterable[str] = (), most: int = 3) -> list[str]:
+    """Coin ids that ``coin`` (a mistyped id or symbol) may have meant: stored ids first,
+    then well-known coins (:data:`KNOWN_SYMBOLS`, by id or symbol) unless ``coin`` is one,
+    at most ``most``.
+
+    Examples
+    --------
+    >>> close_coins("bitcoinn", ["bitcoin", "ethereum"])
+    ['bitcoin']
+    >>> close_coins("etth")
+    ['ethereum']
+    >>> close_coins("zzz", ["bitcoin"])
+    []
+    """
+    c = coin.strip().lower() if isinstance(coin, str) else ""
+    stored = sorted(set(stored))
+    near = difflib.get_close_matches(c, stored, n=most, cutoff=0.8)
+    words = {cid: cid for cid in TICKERS} | {sym: cid for sym, cid in KNOWN_SYMBOLS.items()}
+    # A well-known coin typed right is not a typo of another well-known one.
+    known = [] if c in words else difflib.get_close_matches(c, sorted(words), n=most, cutoff=0.8)
+    ids = [x for x in dict.fromkeys([*near, *(words[w] for w in known)]) if x != c]
+    return ids[:most]
 
 
 def _check_name(coin: str) -> str:

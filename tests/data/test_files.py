@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import logging
 import lzma
 import os
 import re
@@ -45,7 +46,7 @@ def test_every_shared_file_imports(path):
     rows = sum(1 for _ in path.open()) - 1
     coin = path.name.split("-")[0].removesuffix("USDT_1d.csv").removesuffix("USDT_1wk.csv")
     frame, info = read_file(path, coin=coin)
-    assert len(frame) == rows
+    assert len(frame) == rows - (info.forming is not None)  # a last bar still forming: out
     assert info.interval == expected_interval(path) and info.inferred
     assert info.layout == ("binance" if path.parent.name == "binance" else "yahoo")
     assert frame.index.is_monotonic_increasing and frame.index.is_unique
@@ -543,3 +544,92 @@ def test_a_quote_that_is_no_currency_is_refused(tmp_path, quote):
         "a quote is 1 to 16 letters or digits, e.g. usd or usdt$",
     ):
         read_file(write(tmp_path, VALID), coin="x", quote=quote)
+
+
+# -- the last bar, still forming ---------------------------------------------------------------
+
+
+@pytest.fixture
+def notes(caplog, monkeypatch):
+    """The notices the library gives (``coincast.notice``), captured whether or not a CLI
+    test of this process has routed them to stderr."""
+    log = logging.getLogger("coincast.notice")
+    monkeypatch.setattr(log, "propagate", False)
+    monkeypatch.setattr(log, "handlers", [caplog.handler])
+    monkeypatch.setattr(log, "level", logging.INFO)
+    return caplog
+
+
+def _partial_in_truth(path: Path, start: pd.Timestamp) -> bool:
+    """Whether the bar at ``start`` of a shared file ends after the coin's finest data ends:
+    a bar that the data of its own coin does not cover to its end is partial."""
+    if path.parent.name == "binance":
+        finest = pd.read_csv(path.with_name("BTCUSDT_1d.csv"))["datetime"].iloc[-1]
+    else:
+        finest = pd.read_csv(DATA_DIR / "yahoo" / "daily" / path.name.replace("1wk", "1d"))[
+            "Date"
+        ].iloc[-1]
+    step = pd.Timedelta("7D" if "1wk" in path.name else "1D")
+    return pd.Timestamp(finest, tz="UTC") + pd.Timedelta("1D") < start + step
+
+
+@pytest.mark.parametrize("path", shared_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_shared_file_loses_its_last_bar_only_when_it_is_truly_partial(path, notes):
+    coin = path.name.split("-")[0].removesuffix("USDT_1d.csv").removesuffix("USDT_1wk.csv")
+    frame, info = read_file(path, coin=coin)
+    if info.forming is None:
+        assert notes.messages == []
+        assert frame.index[-1] == pd.Timestamp(pd.read_csv(path).iloc[-1, 0], tz="UTC")
+        return
+    assert path.parent.name == "weekly" and _partial_in_truth(path, info.forming)
+    assert frame.index[-1] == info.forming - pd.Timedelta("7D")
+    assert notes.messages == [
+        f"{path}: left out the last 1w bar ({info.forming:%Y-%m-%d} 00:00) as still forming: "
+        f"its volume is {notes.messages[0].split('volume is ')[1].split('%')[0]}% of the "
+        "smallest of the 4 bars before it (a whole bar has at least 25%)"
+    ]
+
+
+def test_most_yahoo_weekly_files_end_in_a_two_day_week_that_is_left_out(data_dir):
+    weekly = sorted((data_dir / "yahoo" / "weekly").glob("*.csv"))
+    out = [p.name for p in weekly if read_file(p, coin=p.name.split("-")[0])[1].forming]
+    assert len(out) == 11  # ADA, BNB and LTC traded enough in two days to look whole: kept
+
+
+def _weekly(volumes: list[float], start: str = "2024-01-01") -> str:
+    ts = pd.date_range(start, periods=len(volumes), freq="7D")
+    rows = [f"{t:%Y-%m-%d},1,2,0.5,1.5,{v}" for t, v in zip(ts, volumes, strict=True)]
+    return "timestamp,open,high,low,close,volume\n" + "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("volumes", "kept"),
+    [
+        ([100, 90, 110, 80, 19], 4),  # under a quarter of the smallest before it: forming
+        ([100, 90, 110, 80, 20], 5),  # a quarter: whole
+        ([100, 90, 110, 0, 1], 5),  # a bar before it with no volume: no evidence
+        ([100, 90, 10], 3),  # too few bars before it to judge
+    ],
+)
+def test_the_volume_rule_for_the_last_bar(tmp_path, volumes, kept):
+    frame, info = read_file(write(tmp_path, _weekly(volumes)), coin="x")
+    assert len(frame) == kept and (info.forming is not None) == (kept < len(volumes))
+
+
+def test_the_bar_of_now_is_left_out_and_a_daily_file_is_judged_too(tmp_path):
+    today = pd.Timestamp.now(tz="UTC").normalize()
+    days = pd.date_range(end=today, periods=3, freq="D")
+    text = "timestamp,open,high,low,close,volume\n" + "".join(
+        f"{t:%Y-%m-%d},1,2,0.5,1.5,100\n" for t in days
+    )
+    frame, info = read_file(write(tmp_path, text), coin="x")
+    assert info.forming == today and len(frame) == 2 and frame.index[-1] == days[1]
+    rows = "timestamp,open,high,low,close,volume\n" + "".join(
+        f"2024-01-0{n + 1},1,2,0.5,1.5,{v}\n" for n, v in enumerate([100, 90, 110, 80, 1])
+    )
+    daily = read_file(write(tmp_path, rows, "d.csv"), coin="x")[1]
+    assert daily.forming == pd.Timestamp("2024-01-05", tz="UTC")
+    hourly = "timestamp,open,high,low,close,volume\n" + "".join(
+        f"2024-01-01T0{h}:00:00Z,1,2,0.5,1.5,{v}\n" for h, v in enumerate([100, 90, 110, 80, 1])
+    )
+    assert read_file(write(tmp_path, hourly, "h.csv"), coin="x")[1].forming is None  # 1h: kept

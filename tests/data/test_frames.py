@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,3 +126,76 @@ def test_every_reader_refuses_a_malformed_coin(filled, coin):
     for read in (lambda: read_frame(filled, coin), lambda: gap_report(filled, coin)):
         with pytest.raises(NameFormError, match=r"is not a valid id: a coin id is 1 to 64"):
             read()
+
+
+def test_a_mistyped_coin_is_told_the_close_stored_names(filled):
+    with pytest.raises(StoreError, match=r"no stored data for bitcoinn; did you mean bitcoin "
+                       r"\(stored\)\? Or fetch it: coincast fetch bitcoinn$"):  # fmt: skip
+        read_frame(filled, "bitcoinn")
+    with pytest.raises(StoreError, match=r"for etherium 1d; did you mean ethereum \(stored\)\?"):
+        read_frames(filled, ["etherium"], "1d")
+    with pytest.raises(StoreError, match=r"no stored data for dogecoin\. Fetch it first"):
+        gap_report(filled, "doge")  # nothing close: the plain message
+
+
+def test_close_coins_ranks_stored_names_before_known_ones():
+    from coincast.coins import close_coins
+
+    assert close_coins("solanna", ["solana-x", "solana"]) == ["solana", "solana-x"]
+    assert close_coins("zeta", ["beta"]) == []  # short names are not near at one letter
+    assert close_coins("ethereun") == ["ethereum"]
+    assert close_coins("bitcoin", ["bitcoin"]) == []  # never the name itself
+
+
+@pytest.fixture
+def notes(caplog, monkeypatch):
+    """The notices the library gives (``coincast.notice``), captured whether or not a CLI
+    test of this process has routed them to stderr."""
+    log = logging.getLogger("coincast.notice")
+    monkeypatch.setattr(log, "propagate", False)
+    monkeypatch.setattr(log, "handlers", [caplog.handler])
+    monkeypatch.setattr(log, "level", logging.INFO)
+    return caplog
+
+
+def _from(store, source: str, rows: int, coin: str = "bitcoin") -> None:
+    frame = synthetic_candles(rows, coin=coin)
+    frame.attrs["source"] = source
+    store.write_candles(frame)
+
+
+def test_read_frames_takes_the_preferred_source_and_tells_it(store, notes):
+    from coincast.data.frames import preferred_source
+
+    for source, rows in (("exchange:kraken", 10), ("exchange:binance", 12), ("synthetic", 14)):
+        _from(store, source, rows)
+    frames = read_frames(store, ["bitcoin"], "1w")
+    assert frames["bitcoin"].attrs["source"] == "exchange:binance"  # exchanges by name
+    assert notes.messages == [
+        "bitcoin is stored from exchange:binance, exchange:kraken, synthetic; reading "
+        "exchange:binance, the first in the source order (csv, coingecko, exchange:*, "
+        "synthetic; coincast config set source-order changes it, --source picks one)"
+    ]
+    assert preferred_source(store, "ethereum") is None  # none stored
+    _from(store, "csv", 5, coin="ethereum")
+    assert preferred_source(store, "ethereum") is None  # only one: nothing to choose
+
+
+def test_the_settings_file_lives_in_the_user_config_dir_without_coincast_home(monkeypatch):
+    import platformdirs
+
+    from coincast.data.preferences import config_path
+
+    monkeypatch.delenv("COINCAST_HOME")
+    assert config_path() == Path(platformdirs.user_config_dir("coincast")) / "config.toml"
+
+
+def test_rank_sources_puts_unmatched_sources_last_by_name():
+    from coincast.data.preferences import check_source_order, rank_sources
+
+    order = check_source_order(["coingecko", "exchange:b*"])
+    assert rank_sources(["zeta", "exchange:kraken", "exchange:bybit", "coingecko", "alpha"],
+                        order) == ["coingecko", "exchange:bybit", "alpha", "exchange:kraken",
+                                   "zeta"]  # fmt: skip
+    with pytest.raises(CoincastError, match=r"source order is empty: give source names"):
+        check_source_order([])

@@ -25,7 +25,10 @@ COMMANDS = (
     LazyCommand("import", "coincast.cli.ingest:import_cmd",
                 "Import candles from a CSV or Parquet file into the store (source 'csv')."),
     LazyCommand("data", "coincast.cli.data:data_app",
-                "Look at stored data: list series, show candles, export them, find gaps."),
+                "Look at stored data: list series, show candles, export them, find gaps, delete "
+                "one."),
+    LazyCommand("config", "coincast.cli.config:config_app",
+                "Show or change your settings: the order sources are preferred in."),
     LazyCommand("train", "coincast.cli.model:train_cmd",
                 "Train an LSTM on stored coins (one, or several for a global model) and save "
                 "the run."),
@@ -88,7 +91,10 @@ def root(
     """coincast: fetch prices, keep them in a local store, forecast, and check the forecast."""
     import logging
 
+    from .config import show_notices  # the source a command chose, as one stderr line
+
     state.store_path = store
+    show_notices()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -1,4 +1,5 @@
-"""``coincast data list|show|export|gaps``: look at what the store holds."""
+"""``coincast data list|show|export|gaps|delete``: look at what the store holds, and
+remove a series."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from ..data.frames import GapReport, export_frame, gap_report, read_frame
+from ..data.frames import GapReport, export_frame, find_series, gap_report, read_frame
 from ..series import describe
-from .common import handles_errors, open_store, out, print_json, span
+from .common import fail, handles_errors, open_store, out, print_json, span
 
 data_app = typer.Typer(
-    help="Look at stored data: list series, show candles, export them, find gaps.",
+    help="Look at stored data: list series, show candles, export them, find gaps, delete one.",
     no_args_is_help=True,
 )
 
@@ -35,6 +36,8 @@ MinCompleteOpt = typer.Option(
 )
 #: How many of the least complete bars `data gaps` lists.
 WORST = 5
+#: How many of the largest gaps `data gaps` lists without --all.
+LARGEST = 10
 
 
 @data_app.command("list")
@@ -131,10 +134,16 @@ def gaps_cmd(
     source: str | None = SourceOpt,
     quote: str | None = QuoteOpt,
     min_complete: float = MinCompleteOpt,
+    every: bool = typer.Option(
+        False, "--all", help=f"List every gap (default: the {LARGEST} largest)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Find missing bars in a stored series (reported, never filled) and, when resampling,
     the bars made from incomplete data.
+
+    Prints the count of gaps, the bars missing and the largest gaps (--all: every one, in
+    time order; --json: everything).
 
     Example: coincast data gaps bitcoin --interval 1h --min-complete 0.9
     """
@@ -152,14 +161,52 @@ def gaps_cmd(
             f"{name}: no gaps in {len(frame):,} bars ({span(frame.index[0], frame.index[-1])})"
         )
     else:
-        table = Table("first missing", "last missing", "bars", title=name)
-        for r in gaps.itertuples():
-            table.add_row(str(r.start), str(r.end), f"{r.missing:,}")
-        out.print(table)
+        _print_gaps(name, gaps, every)
         missing = int(gaps["missing"].sum())
         out.print(f"{len(gaps):,} gaps, {missing:,} missing bars; {len(frame):,} bars present")
     if report.stored != frame.attrs["interval"]:
         _print_incomplete(report)
+
+
+@data_app.command("delete")
+@handles_errors
+def delete_cmd(
+    coin: str = typer.Argument(..., help="Coin id or symbol."),
+    interval: str | None = typer.Option(
+        None, "--interval", "-i", help="The stored interval, when the coin has several."
+    ),
+    source: str | None = SourceOpt,
+    quote: str | None = QuoteOpt,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+) -> None:
+    """Delete one stored series: its candles and the record of what was fetched.
+
+    Asks first (--yes: does not). A coin stored at several intervals, sources or quotes needs
+    --interval, --source or --quote to say which; nothing is deleted until one is named.
+
+    Example: coincast data delete bitcoin --source csv --interval 1d --yes
+    """
+    with open_store(readonly=True) as store:
+        info = find_series(store, coin, interval, source, quote)
+    what = f"{info.key}: {info.rows:,} candles ({span(info.start, info.end)})"
+    if not yes and not typer.confirm(f"Delete {what}?", default=False, err=True):
+        fail(f"nothing deleted; {info.key} is kept (--yes deletes without asking)")
+    with open_store() as store:
+        gone = store.delete_series(info.key)
+    out.print(f"Deleted {info.key}: {gone:,} candles")
+
+
+def _print_gaps(name: str, gaps: pd.DataFrame, every: bool) -> None:
+    """The gaps in time order (``every``), else the :data:`LARGEST` largest, largest first."""
+    shown = gaps
+    if not every and len(gaps) > LARGEST:
+        shown = gaps.sort_values("missing", ascending=False, kind="stable").head(LARGEST)
+    table = Table("first missing", "last missing", "bars", title=name)
+    for r in shown.itertuples():
+        table.add_row(str(r.start), str(r.end), f"{r.missing:,}")
+    out.print(table)
+    if len(shown) < len(gaps):
+        out.print(f"The {LARGEST} largest of {len(gaps):,} gaps; --all lists every one.")
 
 
 def _print_incomplete(report: GapReport) -> None:

@@ -173,6 +173,19 @@ def _price(x: float) -> str:
     return "-" if math.isnan(x) else f"{x:,.8g}"
 
 
+def _change(x: float, last: float) -> str:
+    """``+1.23%``: the forecast's change from the last close."""
+    return "-" if math.isnan(x) or not last else f"{(x / last - 1) * 100:+.2f}%"
+
+
+def _when(ts: pd.Timestamp, interval: str) -> str:
+    """A bar's start as people write it: ``2025-01-13`` (days, weeks), ``2025-01-13 13:00``
+    (hours, minutes), with seconds for second bars; UTC, as every stored time is."""
+    if interval in ("1d", "1w"):
+        return ts.strftime("%Y-%m-%d")
+    return ts.strftime("%Y-%m-%d %H:%M:%S" if interval == "1s" else "%Y-%m-%d %H:%M")
+
+
 def _num(x: float | None) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.4g}"
 
@@ -221,10 +234,21 @@ def _print_forecast(
             ],
         })  # fmt: skip
         return
-    table = Table("ts", "yhat", "lo", "hi", title=f"{a['coin']}/{a['quote']} {a['interval']} "
-                  f"after {frame.index[-1]} (close {frame['close'].iloc[-1]:,.6g})")  # fmt: skip
-    for ts, r in zip(forecast.index, forecast.itertuples(), strict=True):
-        table.add_row(str(ts), _price(r.yhat), _price(r.lo), _price(r.hi))
-    out.print(table)
+    out.print(_forecast_table(forecast, frame))
     if plot is not None:
         out.print(f"Picture: {plot}")
+
+
+def _forecast_table(forecast: pd.DataFrame, frame: pd.DataFrame) -> Table:
+    """The forecast with its change from the last close; lo and hi only when there is a band
+    (a point head has none)."""
+    a = forecast.attrs
+    last, iv = float(frame["close"].iloc[-1]), a["interval"]
+    bands = bool(forecast[["lo", "hi"]].notna().to_numpy().any())
+    table = Table("ts (UTC)", "yhat", "change", *(["lo", "hi"] if bands else []),
+                  title=f"{a['coin']}/{a['quote']} {iv} after {_when(frame.index[-1], iv)} "
+                  f"(close {last:,.6g})")  # fmt: skip
+    for ts, r in zip(forecast.index, forecast.itertuples(), strict=True):
+        table.add_row(_when(ts, iv), _price(r.yhat), _change(r.yhat, last),
+                      *([_price(r.lo), _price(r.hi)] if bands else []))  # fmt: skip
+    return table

@@ -11,8 +11,10 @@ import pandas as pd
 
 from ..coins import check_quote, resolve_offline
 from ..errors import CoincastError, StoreError
+from ..intervals import check_interval, interval_ms
 from ..series import bar_completeness, find_gaps, resample
-from .store import Store
+from .preferences import notices, rank_sources, source_order
+from .store import SeriesInfo, Store
 
 
 def read_frame(
@@ -44,13 +46,50 @@ def read_frame(
     ...     len(read_frame(s, "DEMO"))
     14
     """
+    coin, quote = resolve_offline(coin), check_quote(quote) if quote is not None else None
     return store.read_candles(
-        resolve_offline(coin),
+        coin,
         interval,
-        source=source.lower() if source else None,
-        quote=check_quote(quote) if quote is not None else None,
+        source=source.lower() if source else preferred_source(store, coin, interval, quote),
+        quote=quote,
         min_complete=min_complete,
     )
+
+
+def preferred_source(
+    store: Store, coin: str, interval: str | None = None, quote: str | None = None
+) -> str | None:
+    """The source to read ``coin`` from when none is named: the first stored one in the
+    :func:`~coincast.data.preferences.source_order` (told through
+    :data:`~coincast.data.preferences.notices`), or ``None`` when one or none is stored.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> with Store(":memory:") as s:
+    ...     for source in ("synthetic", "csv"):
+    ...         frame = synthetic_candles(3, coin="demo")
+    ...         frame.attrs["source"] = source
+    ...         _ = s.write_candles(frame)
+    ...     preferred_source(s, "demo", "1d")
+    'csv'
+    """
+    fine = interval_ms(check_interval(interval)) if interval is not None else None
+    sources = [
+        i.key.source for i in store.list_series()
+        if i.rows and i.key.coin == coin and quote in (None, i.key.quote)
+        and (fine is None or interval_ms(i.key.interval) <= fine)
+    ]  # fmt: skip
+    if len(set(sources)) < 2:
+        return None  # the settings file is read only when there is a choice to make
+    order = source_order()
+    ranked = rank_sources(sources, order)
+    notices.info(
+        f"{coin} is stored from {', '.join(ranked)}; reading {ranked[0]}, the first in the "
+        f"source order ({', '.join(order)}; coincast config set source-order changes it, "
+        "--source picks one)"
+    )
+    return ranked[0]
 
 
 def read_frames(
@@ -82,11 +121,12 @@ def read_frames(
     frames = {}
     quote = check_quote(quote) if quote is not None else None
     for c in coins:
+        chosen = source or preferred_source(store, c, interval, quote)
         frame = store.read_candles(
-            c, interval, source=source, quote=quote, end=end, min_complete=min_complete
+            c, interval, source=chosen, quote=quote, end=end, min_complete=min_complete
         )
         if frame.empty:
-            raise _no_bar(store, c, interval, source, quote, end, min_complete)
+            raise _no_bar(store, c, interval, chosen, quote, end, min_complete)
         frames[c] = frame
     return frames
 
@@ -112,6 +152,54 @@ def _no_bar(
         f"(--min-complete on the command line; coincast data gaps {coin} -i {interval} "
         "shows the bars)"
     )
+
+
+def find_series(
+    store: Store,
+    coin: str,
+    interval: str | None = None,
+    source: str | None = None,
+    quote: str | None = None,
+) -> SeriesInfo:
+    """The one stored series of ``coin`` (as stored: no resampling) that the given interval,
+    source and quote pick out; what ``coincast data delete`` removes.
+
+    Raises
+    ------
+    StoreError
+        When none is stored (with close names), or several match (listing them).
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> with Store(":memory:") as s:
+    ...     _ = s.write_candles(synthetic_candles(5, coin="demo"))
+    ...     str(find_series(s, "DEMO").key)
+    'demo/usd 1d (synthetic)'
+    """
+    coin, source = resolve_offline(coin), source.lower() if source else None
+    quote = check_quote(quote) if quote is not None else None
+    if interval is not None:
+        check_interval(interval)
+    stored = [
+        i for i in store.list_series()
+        if i.key.coin == coin and source in (None, i.key.source) and quote in (None, i.key.quote)
+    ]  # fmt: skip
+    if not stored:
+        store.resolve(coin, None, source, quote)  # raises, in its words and with close names
+    hits = [i for i in stored if interval in (None, i.key.interval)]
+    if not hits:
+        have = ", ".join(str(i.key) for i in stored)
+        raise StoreError(
+            f"no {interval} series of {coin} is stored (stored: {have}); give one of those "
+            "intervals with --interval"
+        )
+    if len(hits) > 1:
+        raise StoreError(
+            f"{coin} has {len(hits)} stored series ({', '.join(str(i.key) for i in hits)}); "
+            "name one with --interval, --source and --quote"
+        )
+    return hits[0]
 
 
 @dataclass(frozen=True)
@@ -147,10 +235,9 @@ def gap_report(
     >>> r.stored, r.incomplete["rows"].tolist(), r.incomplete["kept"].tolist()  # Wed..Sun, Mon..Fri
     ('1d', [5, 5], [False, False])
     """
-    key = store.resolve(
-        resolve_offline(coin), interval, source.lower() if source else None,
-        check_quote(quote) if quote is not None else None,
-    )  # fmt: skip
+    coin, quote = resolve_offline(coin), check_quote(quote) if quote is not None else None
+    source = source.lower() if source else preferred_source(store, coin, interval, quote)
+    key = store.resolve(coin, interval, source, quote)
     stored = store.read_key(key)
     interval = interval or key.interval
     frame = resample(stored, interval, min_complete)

@@ -15,6 +15,7 @@ at all (gzip, Excel, an image, UTF-16) is named as what it is.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import pyarrow as pa
 
 from ...coins import check_quote, resolve_offline
 from ...errors import IntervalError, ParseError, listed, shown
-from ...intervals import INTERVALS, check_interval
+from ...intervals import INTERVALS, check_interval, interval_ms
 from ...series import (
     FIRST_MS,
     LAST_MS,
@@ -53,6 +54,17 @@ BINANCE_FIELDS = (
     "ignore",
 )
 SOURCE_NAME = "csv"
+#: Where the left-out forming bar is told (the CLI shows it as one stderr line).
+_notices = logging.getLogger("coincast.notice")
+
+
+#: A file's last bar is taken for one still forming, and left out as a fetch leaves the bar
+#: forming now, when it is the bar of the present moment, or (daily and weekly files) when
+#: its volume is under this share of the smallest of the :data:`FORMING_BEFORE` bars before
+#: it: a Yahoo weekly file saved on a Tuesday ends with a week of two days, a fifth of the
+#: volume. Whole bars so far below their neighbours are rare (one in a few thousand).
+FORMING_SHARE = 0.25
+FORMING_BEFORE = 4
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,8 @@ class FileInfo:
     layout: str
     interval: str
     inferred: bool
+    #: the start of the last bar, left out as still forming (see :data:`FORMING_SHARE`)
+    forming: pd.Timestamp | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +150,37 @@ def read_file(
     interval = _interval(ts, interval, p)
     _check_alignment(ts, interval, lines, at)
     frame = make_frame(ts, values, coin=coin, quote=quote, interval=interval, source=SOURCE_NAME)
-    return validate_candles(frame), FileInfo(layout, interval, inferred)
+    frame = validate_candles(frame)
+    why = _forming(frame, pd.Timestamp.now(tz="UTC"))
+    if why is None:
+        return frame, FileInfo(layout, interval, inferred)
+    last = frame.index[-1]
+    _notices.info(
+        f"{p}: left out the last {interval} bar ({last:%Y-%m-%d %H:%M}) as still forming: {why}"
+    )
+    return frame.iloc[:-1], FileInfo(layout, interval, inferred, last)
+
+
+def _forming(frame: pd.DataFrame, now: pd.Timestamp) -> str | None:
+    """Why the last bar of ``frame`` is still forming (see :data:`FORMING_SHARE`), or
+    ``None`` when it is taken for whole; a file of one bar is always kept."""
+    interval = frame.attrs["interval"]
+    if len(frame) < 2:
+        return None
+    start = frame.index[-1]
+    if start <= now < start + pd.Timedelta(interval_ms(interval), "ms"):
+        return f"it is the {interval} bar of now ({now:%Y-%m-%d %H:%M} UTC)"
+    volume = frame["volume"].to_numpy()
+    before = volume[-1 - FORMING_BEFORE : -1]
+    if interval not in ("1d", "1w") or len(before) < FORMING_BEFORE or before.min() <= 0:
+        return None
+    share = volume[-1] / before.min()
+    if share >= FORMING_SHARE:
+        return None
+    return (
+        f"its volume is {share:.0%} of the smallest of the {FORMING_BEFORE} bars before it "
+        f"(a whole bar has at least {FORMING_SHARE:.0%})"
+    )
 
 
 def _load(p: Path) -> tuple[pd.DataFrame, _At]:

@@ -373,6 +373,20 @@ class Store:
         """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` when sound)."""
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
+    @guarded
+    def delete_series(self, key: SeriesKey) -> int:
+        """Remove one series (candles, coverage, name) in one transaction; return how many
+        candles went (0, and nothing changed, when ``key`` is not stored)."""
+        self._check_write()
+        with self._transaction() as db:
+            sid = self._series_id(key)
+            if sid is None:
+                return 0
+            gone = db.execute("DELETE FROM candles WHERE series_id=?", (sid,)).rowcount
+            for sql in ("DELETE FROM coverage WHERE series_id=?", "DELETE FROM series WHERE id=?"):
+                db.execute(sql, (sid,))
+            return int(gone)
+
 
 class _Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error); re-entrant."""

@@ -5,6 +5,7 @@ attribute, which the CLI prints instead."""
 
 from __future__ import annotations
 
+from ...coins import close_coins
 from ...errors import CoincastError, IntervalError, StoreError
 from .keys import SeriesInfo
 
@@ -21,15 +22,20 @@ def nothing_stored(
 ) -> CoincastError:
     have = sorted({str(i.key) for i in stored if i.key.coin == coin})
     hint = f"; stored for {coin}: {', '.join(have)}" if have else ""
+    if not have:  # a typo of a stored coin (or of a well-known one)?
+        filled = {i.key.coin for i in stored if i.rows}
+        near = [f"{c} (stored)" if c in filled else c for c in close_coins(coin, filled)]
+        hint = f"; did you mean {' or '.join(near)}?" if near else ""
     asked = {"coin": coin, "interval": interval, "source": source, "quote": quote}
     args = ", ".join(f"{k}={v!r}" for k, v in asked.items() if v)
     every = f", interval={interval!r}" if interval else ""
+    then = " Or fetch it: " if hint.endswith("?") else ". Fetch it first: "
     python = (
-        f"no stored data for {args}{hint}. Fetch it first: coincast.fetch(store, "
+        f"no stored data for {args}{hint}{then}coincast.fetch(store, "
         f"get_source({source or 'coingecko'!r}), {coin!r}{every}), or read what is stored"
     )
     what = " ".join(x for x in (coin, interval, source and f"from {source}", quote) if x)
-    cli = f"no stored data for {what}{hint}. Fetch it first: coincast fetch {coin}" + (
+    cli = f"no stored data for {what}{hint}{then}coincast fetch {coin}" + (
         f" --interval {interval}" if interval else ""
     )
     return worded(StoreError(python), cli)
