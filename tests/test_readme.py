@@ -20,16 +20,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import DATA_DIR
 from typer.testing import CliRunner
 
 from coincast import Store, read_file, synthetic_candles
 from coincast.cli.app import app
 
-from conftest import DATA_DIR
-
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-BARS = 400  #: daily bars per coin: enough for the README's windows, cheap to train on
+BARS = 300  #: daily bars per coin: enough for the README's windows, cheap to train on
 COINS = {"BTC": "bitcoin", "ETH": "ethereum", "SOL": "solana", "LTC": "litecoin"}
 LAST_DAY = "2025-02-11"  #: the Yahoo files' last day; the README's dates lie before it
 
@@ -154,6 +153,7 @@ def test_install_blocks_are_skipped(block: Block) -> None:
     pytest.skip("installs into a virtual environment over the network (what `make` does)")
 
 
+@pytest.mark.slow  # trains LSTMs: a minute on a busy 2-core machine
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(
     "block", [b for b in README_BLOCKS if b.lang == "python"], ids=lambda b: f"line{b.line}"
@@ -169,20 +169,61 @@ def test_python_example_runs(block: Block, checkout: Path) -> None:
     assert done.returncode == 0, f"README line {block.line}:\n{done.stderr[-3000:]}"
 
 
-@pytest.mark.timeout(600)
-@pytest.mark.parametrize(
-    "block", [b for b in README_BLOCKS if b.lang == "console"], ids=lambda b: f"line{b.line}"
-)
-def test_console_example_runs(
-    block: Block, checkout: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(checkout)
-    store = checkout / "console.db"
+def _run_console(block: Block, folder: Path, heavy: bool) -> list[str]:
+    """Run the block's ``$ coincast`` lines in ``folder``, in order; the lines skipped, each
+    with its reason. Without ``heavy``, it stops at the first command that trains."""
     skipped = []
     for args in console_commands(block):
         if reason := network_reason(args):
             skipped.append(f"coincast {' '.join(args)}: {reason}")
             continue
-        result = CliRunner().invoke(app, ["--store", str(store), *args])
+        if not heavy and args[0] in TRAINS:
+            break
+        result = CliRunner().invoke(app, ["--store", str(folder / "console.db"), *args])
         assert result.exit_code == 0, f"coincast {' '.join(args)}:\n{result.output[-3000:]}"
+    return skipped
+
+
+#: Commands that train an LSTM (or need a trained one): minutes on a busy 2-core machine.
+TRAINS = {"train", "predict", "backtest", "report", "explain"}
+CONSOLE = [b for b in README_BLOCKS if b.lang == "console"]
+
+
+@pytest.mark.parametrize("block", CONSOLE, ids=lambda b: f"line{b.line}")
+def test_console_example_runs_until_it_trains(
+    block: Block, checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(checkout)
+    skipped = _run_console(block, checkout, heavy=False)
     assert len(skipped) < len(console_commands(block)), "every line of the block was skipped"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("block", CONSOLE, ids=lambda b: f"line{b.line}")
+def test_console_example_runs_in_full(
+    block: Block, checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(checkout)
+    _run_console(block, checkout, heavy=True)
+
+
+def test_jupyter_commands_name_tools_the_install_brings() -> None:
+    import tomllib
+
+    text = README.read_text(encoding="utf-8")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert "jupyter lab" in text and ".[notebook]" in text
+    assert any(d.startswith("jupyterlab") for d in extras["notebook"])
+
+
+def test_the_forecast_picture_shows_the_command_that_draws_it() -> None:
+    text = README.read_text(encoding="utf-8")
+    after = text[text.index("docs/images/forecast.png") :]
+    block = next(b for b in blocks(after) if b.lang == "console")
+    train = next(c for c in console_commands(block) if c[0] == "train")
+    assert "--horizon" in train and train[train.index("--horizon") + 1] == "7"
+    assert train[train.index("--head") + 1] == "quantile"
+    assert any(c[0] == "predict" and "--plot" in c for c in console_commands(block))
