@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test notebook lint format bench clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
+
+notebook: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[notebook]'
+	$(BIN)/jupyter lab examples/quickstart.ipynb
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

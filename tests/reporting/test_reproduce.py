@@ -50,7 +50,7 @@ def parse(command: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen.update(coins=list(coins), series=series)
         return {c: FRAME for c in coins}, {}
 
-    def backtest(frame, spec, *, models, lstm):
+    def backtest(frame, spec, *, models, lstm, progress=None):
         seen.update(spec=spec, models=list(models), lstm=lstm)
         raise Stop
 

@@ -153,8 +153,16 @@ def _short(t: pd.Timestamp) -> str:
 
 
 def progress_bar(unit: str, console: Console, disable: bool = False) -> Progress:
-    """A transient progress bar counting ``unit`` (terminals only)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """A transient progress bar counting ``unit``, with the time spent and an ETA (terminals
+    only: piped output gets no progress noise)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn("{task.description}", markup=False),
@@ -162,6 +170,8 @@ def progress_bar(unit: str, console: Console, disable: bool = False) -> Progress
         MofNCompleteColumn(),
         TextColumn(unit, markup=False),
         TimeElapsedColumn(),
+        TextColumn("eta", markup=False),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
         disable=disable or not console.is_terminal,

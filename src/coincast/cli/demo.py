@@ -24,7 +24,8 @@ from ..evaluation.verdicts import fmt_p, fmt_ratio, verdict
 from ..models.forecaster import LSTMConfig
 from ..reporting.folder import save_backtest
 from ..reporting.plots import plot_prices
-from .common import handles_errors, out, span, state, warn
+from .common import err, handles_errors, out, progress_bar, span, state, warn
+from .evaluate import per_model
 
 DEMO_COINS = ("bitcoin", "ethereum")
 
@@ -61,10 +62,12 @@ def demo_cmd(
     for frame in frames:
         coin = frame.attrs["coin"]
         out.print(f"Backtesting {coin}: LSTM and baselines over the last {test} days ...")
-        result = run_backtest(
-            frame, WalkForward(test=test, refit_every=30),
-            lstm=LSTMTraining(LSTMConfig(epochs=40, log_every=0), refit_epochs=5),
-        )  # fmt: skip
+        with progress_bar("cutoffs", err) as bar:
+            result = run_backtest(
+                frame, WalkForward(test=test, refit_every=30),
+                lstm=LSTMTraining(LSTMConfig(epochs=40, log_every=0), refit_epochs=5),
+                progress=per_model(bar, coin),
+            )  # fmt: skip
         reports.append(save_backtest(result, out_dir / f"backtest-{coin}"))
         _add_rows(summary, coin, result.scores)
     out.print(summary)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -21,8 +22,11 @@ from ..models.config import LSTMConfig
 from ..models.folders import check_writable
 from ..models.run_data import Frames, training_frames
 from ..reporting.folder import save_backtest
-from .common import coin_ids, handles_errors, open_store, out, print_json
+from .common import coin_ids, err, handles_errors, open_store, out, print_json, progress_bar
 from .options import Series, lstm_options, series_options, split_list, walk_forward_options
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 @handles_errors
@@ -103,7 +107,23 @@ def _backtest(
     walk = dict(walk)
     training_opts = {k: walk.pop(k) for k in ("refit_epochs", "warm_start")}
     how = LSTMTraining(lstm, others=frames, exog=exog, variants=training, **training_opts)
-    return run_backtest(frames[coin], WalkForward(**walk), models=models, lstm=how)
+    with progress_bar("cutoffs", err) as bar:
+        return run_backtest(
+            frames[coin], WalkForward(**walk), models=models, lstm=how, progress=per_model(bar)
+        )
+
+
+def per_model(bar: Progress, coin: str = "") -> Callable[[str, int, int], None]:
+    """A ``progress(model, done, total)`` callback for a walk-forward backtest: one line of
+    ``bar`` per model (with ``coin`` in front, when given)."""
+    tasks: dict[str, TaskID] = {}
+
+    def progress(model: str, done: int, total: int) -> None:
+        if model not in tasks:
+            tasks[model] = bar.add_task(f"{coin} {model}".strip(), total=total)
+        bar.update(tasks[model], completed=done, total=total)
+
+    return progress
 
 
 def _print_scores(result: BacktestResult) -> None:

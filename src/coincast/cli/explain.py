@@ -10,7 +10,7 @@ from ..explain import explain
 from ..models.folders import run_folder
 from ..models.run_data import window_for
 from ..models.runs import load_run
-from .common import handles_errors, open_store, out
+from .common import err, handles_errors, open_store, out, progress_bar
 
 
 @handles_errors
@@ -33,7 +33,12 @@ def explain_cmd(
     model = load_run(folder)
     with open_store(readonly=True) as store:
         inputs = window_for(store, model, window, coin)
-    result = explain(model, inputs, out_dir or folder / "explain")
+    with progress_bar("steps", err) as bar:
+        task = bar.add_task("explain", total=None)
+        result = explain(
+            model, inputs, out_dir or folder / "explain",
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )  # fmt: skip
     out.print(
         f"Window: {len(inputs.index)} bars, {inputs.index[0]} to {inputs.index[-1]}; "
         f"{len(result.pictures)} pictures in {result.html.parent}"

@@ -17,8 +17,10 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -27,6 +29,8 @@ from ..models.forecaster import LSTMForecaster, WindowInputs
 from . import plots as ep
 from .numbers import gradient_through_time, saliency, trace_window
 from .page import render_page
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,11 +45,16 @@ class ExplainResult:
 
 
 def explain(
-    model: LSTMForecaster, inputs: WindowInputs, out_dir: str | Path, seed: int = 0
+    model: LSTMForecaster,
+    inputs: WindowInputs,
+    out_dir: str | Path,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExplainResult:
     """Draw every picture into ``out_dir`` (created) and write ``explain.html`` there: one
     self-contained page (pictures inlined) explaining them in plain language. ``seed`` draws
-    the fresh networks of :func:`gradient_through_time`.
+    the fresh networks of :func:`gradient_through_time`; ``progress(done, total)`` is called
+    after each step (the three computations, each picture, the page).
 
     Examples
     --------
@@ -59,14 +68,31 @@ def explain(
     """
     out_dir = Path(out_dir)
     trace = trace_window(model, inputs)
-    sal = saliency(model, inputs)
-    grads = gradient_through_time(model, inputs, seed)
+    step = _counter(3 + trace.layers + 3, progress)  # computations, layers, two more, page
+    step(trace)
+    sal = step(saliency(model, inputs))
+    grads = step(gradient_through_time(model, inputs, seed))
     pictures = {
-        f"layer{k + 1}": ep.plot_layer(trace, k, inputs.index, out_dir / f"layer{k + 1}.png")
+        f"layer{k + 1}": step(ep.plot_layer(trace, k, inputs.index, out_dir / f"layer{k + 1}.png"))
         for k in range(trace.layers)
     }
-    pictures["saliency"] = ep.plot_saliency(sal, inputs.index, out_dir / "saliency.png")
-    pictures["gradients"] = ep.plot_gradients(grads, out_dir / "gradients.png")
+    pictures["saliency"] = step(ep.plot_saliency(sal, inputs.index, out_dir / "saliency.png"))
+    pictures["gradients"] = step(ep.plot_gradients(grads, out_dir / "gradients.png"))
     html = out_dir / "explain.html"
     html.write_text(render_page(model, inputs, trace, sal, grads, pictures, seed), encoding="utf-8")
+    step(None)
     return ExplainResult(html, pictures, trace, sal, grads)
+
+
+def _counter(total: int, progress: Callable[[int, int], None] | None) -> Callable[[T], T]:
+    """A pass-through that calls ``progress(done, total)`` each time it is called."""
+    done = 0
+
+    def step(value: T) -> T:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+        return value
+
+    return step
