@@ -18,7 +18,8 @@ from ..errors import CoincastError, shown
 from .common import handles_errors, out, warn
 
 config_app = typer.Typer(
-    help="Show or change your settings: the order sources are preferred in.",
+    help="Show or change your settings: the order sources are preferred in."
+    "\n\nExample: coincast config set source-order csv,coingecko",
     no_args_is_help=True,
 )
 

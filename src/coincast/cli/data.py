@@ -14,7 +14,8 @@ from ..series import describe
 from .common import fail, handles_errors, open_store, out, print_json, span
 
 data_app = typer.Typer(
-    help="Look at stored data: list series, show candles, export them, find gaps, delete one.",
+    help="Look at stored data: list series, show candles, export them, find gaps, delete one."
+    "\n\nExample: coincast data show bitcoin --tail 5",
     no_args_is_help=True,
 )
 
