@@ -186,8 +186,7 @@ def test_cli_explains_the_last_window(run):
     result = runner.invoke(app, ["explain", "sig"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "Window: 10 bars, 2020-07-09 00:00:00+00:00 to 2020-07-18 00:00:00+00:00; "
-        "3 pictures in runs/sig/explain",
+        "Window: 10 bars, 2020-07-09 .. 2020-07-18; 3 pictures in runs/sig/explain",
         "Explanation: runs/sig/explain/explain.html",
     ]
     assert (run / "explain" / "layer1.png").is_file()

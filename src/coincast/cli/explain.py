@@ -10,7 +10,7 @@ from ..explain import explain
 from ..models.folders import run_folder
 from ..models.run_data import window_for
 from ..models.runs import load_run
-from .common import err, handles_errors, open_store, out, progress_bar
+from .common import err, handles_errors, open_store, out, progress_bar, span
 
 
 @handles_errors
@@ -40,7 +40,7 @@ def explain_cmd(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )  # fmt: skip
     out.print(
-        f"Window: {len(inputs.index)} bars, {inputs.index[0]} to {inputs.index[-1]}; "
+        f"Window: {len(inputs.index)} bars, {span(inputs.index[0], inputs.index[-1])}; "
         f"{len(result.pictures)} pictures in {result.html.parent}"
     )
     out.print(f"Explanation: {result.html}")
