@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,3 +63,14 @@ def frame_of(ts_ms, close, interval="1m", **cols):
     return make_frame(
         np.asarray(ts_ms), data, coin="x", quote="usd", interval=interval, source="test"
     )
+
+
+@pytest.fixture
+def notes(caplog, monkeypatch):
+    """The notices the library gives (``coincast.notice``), captured whether or not a CLI
+    test of this process has routed them to stderr."""
+    log = logging.getLogger("coincast.notice")
+    monkeypatch.setattr(log, "propagate", False)
+    monkeypatch.setattr(log, "handlers", [caplog.handler])
+    monkeypatch.setattr(log, "level", logging.INFO)
+    return caplog

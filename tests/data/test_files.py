@@ -5,7 +5,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
-import logging
 import lzma
 import os
 import re
@@ -547,17 +546,6 @@ def test_a_quote_that_is_no_currency_is_refused(tmp_path, quote):
 
 
 # -- the last bar, still forming ---------------------------------------------------------------
-
-
-@pytest.fixture
-def notes(caplog, monkeypatch):
-    """The notices the library gives (``coincast.notice``), captured whether or not a CLI
-    test of this process has routed them to stderr."""
-    log = logging.getLogger("coincast.notice")
-    monkeypatch.setattr(log, "propagate", False)
-    monkeypatch.setattr(log, "handlers", [caplog.handler])
-    monkeypatch.setattr(log, "level", logging.INFO)
-    return caplog
 
 
 def _partial_in_truth(path: Path, start: pd.Timestamp) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -145,17 +144,6 @@ def test_close_coins_ranks_stored_names_before_known_ones():
     assert close_coins("zeta", ["beta"]) == []  # short names are not near at one letter
     assert close_coins("ethereun") == ["ethereum"]
     assert close_coins("bitcoin", ["bitcoin"]) == []  # never the name itself
-
-
-@pytest.fixture
-def notes(caplog, monkeypatch):
-    """The notices the library gives (``coincast.notice``), captured whether or not a CLI
-    test of this process has routed them to stderr."""
-    log = logging.getLogger("coincast.notice")
-    monkeypatch.setattr(log, "propagate", False)
-    monkeypatch.setattr(log, "handlers", [caplog.handler])
-    monkeypatch.setattr(log, "level", logging.INFO)
-    return caplog
 
 
 def _from(store, source: str, rows: int, coin: str = "bitcoin") -> None:
