@@ -349,8 +349,11 @@ def test_a_transient_fault_is_retried_and_leaves_the_same_store(
         requests = fake.data_requests()
 
     assert r.chunks == 3
-    assert len(requests) == 3 + 1
-    assert [q.fault for q in requests] == [None, kind, None, None]
+    # Three chunks, the faulted one asked again. A loaded machine may time out one more
+    # answer (the client's read timeout is short, to test timeouts): that is a retry too.
+    assert len({(q.query["from"], q.query["to"]) for q in requests}) == 3
+    assert [q.fault for q in requests].count(kind) == 1 and requests[1].fault == kind
+    assert len(requests) >= 3 + 1
     got = store.read_key(r.key)
     stored_keys_ok(got)
     pd.testing.assert_frame_equal(got, expected)
