@@ -74,3 +74,29 @@ def notes(caplog, monkeypatch):
     monkeypatch.setattr(log, "handlers", [caplog.handler])
     monkeypatch.setattr(log, "level", logging.INFO)
     return caplog
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
+    """Every figure a plot function saves, kept open (``save`` closes it otherwise) and laid
+    out as it was written, so a test can measure what the PNG shows."""
+    import matplotlib.pyplot as plt  # only for the picture tests
+
+    figures: list = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig))
+    yield figures
+    for fig in figures:
+        close(fig)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height of a PNG file, from its header; fails on anything else."""
+    import struct
+
+    data = Path(path).read_bytes()
+    assert data.startswith(PNG) and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])

@@ -5,15 +5,12 @@ colours (a robust range; signed values centred at 0) and every bar time reads ``
 from __future__ import annotations
 
 import re
-import struct
-from collections.abc import Iterator
-from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import png_size
 from matplotlib.image import AxesImage
 
 from coincast.data.sources import predictable_candles
@@ -24,28 +21,6 @@ from coincast.models.cell import ScratchLSTM
 
 DAILY = r"\d{4}-\d{2}-\d{2}"
 HOURLY = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"
-
-
-PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[plt.Figure]]:
-    """Every figure a plot function saves, kept open (``save`` closes it otherwise) and laid
-    out as it was written, so a test can measure what the PNG shows."""
-    figures: list[plt.Figure] = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig))
-    yield figures
-    for fig in figures:
-        close(fig)
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    """Width and height of a PNG file, from its header; fails on anything else."""
-    data = Path(path).read_bytes()
-    assert data.startswith(PNG) and data[12:16] == b"IHDR", f"{path} is not a PNG"
-    return struct.unpack(">II", data[16:24])
 
 
 def _trace(units: int = 8, steps: int = 12):

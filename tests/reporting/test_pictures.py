@@ -4,14 +4,11 @@ the model drawn over its references, and a one-step forecast shown in its histor
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Iterator
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import png_size
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.text import Text
 from test_report import make_inputs
@@ -20,27 +17,6 @@ from coincast.data.sources import synthetic_candles
 from coincast.reporting import backtest_plots as bp
 from coincast.reporting.compare_plots import plot_by_coin
 from coincast.reporting.plots import history_bars, plot_forecast, plot_prices
-
-PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[plt.Figure]]:
-    """Every figure a plot function saves, kept open (``save`` closes it otherwise) and laid
-    out as it was written, so a test can measure what the PNG shows."""
-    figures: list[plt.Figure] = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig))
-    yield figures
-    for fig in figures:
-        close(fig)
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    """Width and height of a PNG file, from its header; fails on anything else."""
-    data = Path(path).read_bytes()
-    assert data.startswith(PNG) and data[12:16] == b"IHDR", f"{path} is not a PNG"
-    return struct.unpack(">II", data[16:24])
 
 
 def _forecast(history: pd.DataFrame, steps: int = 1) -> pd.DataFrame:
