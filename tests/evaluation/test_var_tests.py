@@ -169,15 +169,17 @@ def rejection_rate(pvalues) -> float:
 def test_kupiec_size_with_iid_bernoulli_hits(n, p):
     H = np.random.default_rng(11).random((1000, n)) < p
     rate = rejection_rate([kupiec(h, p)["pvalue"] for h in H])
-    assert 0.02 <= rate <= 0.09  # measured 0.040 .. 0.055
+    assert 0.02 <= rate <= 0.09  # measured 0.048, 0.045, 0.053
 
 
 @pytest.mark.parametrize(("n", "p"), [(1000, 0.1), (2000, 0.05)])
 def test_christoffersen_size_with_iid_bernoulli_hits(n, p):
     H = np.random.default_rng(12).random((1000, n)) < p
     rs = [christoffersen(h, p) for h in H]
-    assert 0.02 <= rejection_rate([r["p_ind"] for r in rs]) <= 0.09  # measured ~0.05
-    assert 0.02 <= rejection_rate([r["p_cc"] for r in rs]) <= 0.09  # measured ~0.05
+    # measured ind 0.050, 0.062 and cc 0.050, 0.056. The LR is discrete: at p = 0.05 the
+    # size moves with n (4000 samples: 0.035 at n = 500, 0.081 at 1000, 0.049 at 2000)
+    assert 0.02 <= rejection_rate([r["p_ind"] for r in rs]) <= 0.09
+    assert 0.02 <= rejection_rate([r["p_cc"] for r in rs]) <= 0.09
 
 
 def test_kupiec_and_cc_power_when_hits_come_at_twice_the_rate():
@@ -221,21 +223,22 @@ def test_mcneil_frey_size_and_power_with_normal_returns():
     rng = np.random.default_rng(15)
     size, power = [], []
     for i in range(400):
-        r, q, es, sigma = normal_case(rng, 1000, 0.025)
+        r, q, es, sigma = normal_case(rng, 2000, 0.025)
         size.append(mcneil_frey(r, q, es, sigma, seed=i, n_boot=499)["pvalue"])
         power.append(mcneil_frey(r, q, 0.7 * es, sigma, seed=i, n_boot=499)["pvalue"])
-    assert 0.015 <= rejection_rate(size) <= 0.09  # measured 0.04 (25 exceedances a sample)
+    # 50 exceedances a sample; measured 0.046 over 1500 samples (0.037 with 25 exceedances)
+    assert 0.02 <= rejection_rate(size) <= 0.09
     assert rejection_rate(power) > 0.95
 
 
 def test_mcneil_frey_size_and_power_with_student_t_returns():
     R = np.random.default_rng(16)
-    r, q, es, sigma = student_t_case(R, 400, 1000, 0.025)
+    r, q, es, sigma = student_t_case(R, 400, 2000, 0.025)
     size = [mcneil_frey(x, q, es, sigma, seed=i, n_boot=499)["pvalue"] for i, x in enumerate(r)]
     power = [
         mcneil_frey(x, q, 0.7 * es, sigma, seed=i, n_boot=499)["pvalue"] for i, x in enumerate(r)
     ]
-    assert 0.015 <= rejection_rate(size) <= 0.09  # measured 0.04
+    assert 0.02 <= rejection_rate(size) <= 0.09  # measured 0.053 over 1500 samples
     assert rejection_rate(power) > 0.8
 
 

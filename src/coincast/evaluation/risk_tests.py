@@ -127,8 +127,10 @@ def mincer_zarnowitz(rv, h, lags: int | None = None) -> dict:
     .get_robustcov_results("HAC", maxlags=lags, use_correction=True).wald_test(...,
     use_f=False)``. With a noisy ``rv`` (one squared return a bar) the regression's R² is
     low even for the true variance, and the Wald test, driven by a few large squared
-    returns, is unreliable in small samples: prefer a realized variance from intraday
-    returns, and :func:`qlike`/:func:`dm_loss` to rank forecasts.
+    returns, over-rejects somewhat: with the true GARCH variance, 1000 bars and the default
+    lags, simulated sizes at 5 % are 10 % against squared returns and 6.6 % against a
+    20-return realized variance. Prefer a realized variance from intraday returns, and
+    :func:`qlike`/:func:`dm_loss` to rank forecasts.
 
     Parameters
     ----------
@@ -173,9 +175,9 @@ def mincer_zarnowitz(rv, h, lags: int | None = None) -> dict:
     sst = float(((rv - rv.mean()) ** 2).sum())
     r2 = 1 - float(e @ e) / sst if sst > 0 else None
     out |= {"intercept": float(theta[0]), "slope": float(theta[1]), "r2": r2}
+    if np.abs(e).max() <= 1e-12 * np.abs(rv).max():
+        return out | {"reason": "an exact fit (rv is a line in h): the covariance is singular"}
     V = _hac(X, e, lags)
-    if np.linalg.det(V) <= 1e-300 or not (np.diag(V) > 0).all():
-        return out | {"reason": "the residual covariance is singular (an exact fit)"}
     d = theta - [0.0, 1.0]
     wald = float(d @ np.linalg.solve(V, d))
     se = np.sqrt(np.diag(V))

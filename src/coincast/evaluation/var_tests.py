@@ -112,8 +112,10 @@ def christoffersen(hits, p: float) -> dict:
 
     Independence is undefined (None, with a ``reason``; ``lr_cc`` too) with fewer than 3
     bars, and when no transition leaves a hit (no hit before the last bar) or none leaves a
-    non-hit (nothing but hits). With few hits the chi-square is rough: at ``p = 0.05`` and
-    500 bars, a ``pi11`` estimated from ~25 transitions.
+    non-hit (nothing but hits). With few hits the chi-square is rough (``pi11`` rests on
+    ~``n p`` transitions) and the LR is discrete: simulated sizes of ``lr_ind`` at 5 % with
+    iid hits at ``p = 0.05`` are 3.5 % (500 bars), 8 % (1000), 4.9 % (2000); at ``p = 0.1``
+    and 1000 bars, 5 %.
 
     Returns
     -------
@@ -166,7 +168,9 @@ def mcneil_frey(r, var_q, es, sigma, seed: int = 0, n_boot: int = 2000) -> dict:
     its bootstrap distribution from the centred residuals ``e - mean(e)``, resampled with
     replacement; the p-value is ``(1 + #{t* <= t}) / (n_boot + 1)``. Residuals are taken as
     independent (hits of a good VaR are). The hits come from ``var_q``: a VaR that is wrong
-    picks the wrong tail, which this test does not see (:func:`kupiec` does).
+    picks the wrong tail, which this test does not see (:func:`kupiec` does). Simulated size
+    at 5 % with correct forecasts: 4.6 % (normal) and 5.3 % (Student-t 5) with ~50 hits,
+    3.7 % with ~25: slightly conservative with few hits.
 
     Parameters
     ----------
