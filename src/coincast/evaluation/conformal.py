@@ -298,8 +298,9 @@ def conformalize(
             warmup=warmup,
             window=window,
         )
-        q = q * vol[rows]
-        lo[rows], hi[rows] = yhat[rows] * np.exp(-q), yhat[rows] * np.exp(q)
+        with np.errstate(over="ignore"):  # a band beyond float range is an infinite one
+            q = q * vol[rows]
+            lo[rows], hi[rows] = yhat[rows] * np.exp(-q), yhat[rows] * np.exp(q)
     out["lo"], out["hi"], out["dist"] = lo, hi, "conformal"
     return out
 
