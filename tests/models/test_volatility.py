@@ -13,6 +13,7 @@ from arch import arch_model
 from coincast.data.sources import synthetic_candles
 from coincast.dataset.realized import choose_measure, variance_floor
 from coincast.errors import CoincastError, IntervalError
+from coincast.intervals import interval_ms
 from coincast.models import volatility
 from coincast.models.innovations import Empirical, StudentT
 from coincast.models.volatility import (
@@ -42,7 +43,8 @@ def frame_from_returns(r: np.ndarray, interval: str = "1d", coin: str = "sim") -
         "close": close,
         "volume": np.ones(len(close)),
     }
-    ts = 1_600_000_000_000 // DAY_MS * DAY_MS + DAY_MS * np.arange(len(close), dtype="int64")
+    step = interval_ms(interval)
+    ts = 1_600_000_000_000 // DAY_MS * DAY_MS + step * np.arange(len(close), dtype="int64")
     return make_frame(ts, cols, coin=coin, quote="usd", interval=interval, source="synthetic")
 
 
@@ -129,6 +131,7 @@ def test_garch_multi_step_forecast_is_the_closed_form(garch_returns):
     r = garch_returns[:2000]
     m = GARCH().fit(frame_from_returns(r))
     omega, alpha, beta = (m.params[k] for k in ("omega", "alpha[1]", "beta[1]"))
+    assert m.scale == 100  # returns of about 1.5 % go into arch in percent
     s2_last = m.result.conditional_volatility[-1] ** 2  # of the last return, in percent^2
     one = omega + alpha * (100 * r[-1]) ** 2 + beta * s2_last
     k = np.arange(1, 11)
@@ -181,6 +184,24 @@ def test_garch_fit_is_quiet_on_badly_scaled_returns(recwarn):
     r = np.random.default_rng(0).normal(0, 1e-5, 500)  # arch would warn about the scale
     GARCH().fit(frame_from_returns(r))
     assert [str(w.message) for w in recwarn] == []
+
+
+def test_garch_is_scale_free(garch_returns):
+    """Returns of minute bars (0.001 %) go in scaled up and give the same fit, scaled down."""
+    daily = frame_from_returns(garch_returns[:1500])
+    minute = frame_from_returns(garch_returns[:1500] / 1000, "1m")
+    a, b = GARCH().fit(daily), GARCH().fit(minute)
+    assert a.scale == 100 and 1 <= b.scale * np.std(garch_returns[:1500] / 1000) < 10
+    for k in ("alpha[1]", "beta[1]"):
+        assert b.params[k] == pytest.approx(a.params[k], abs=0.01)
+    assert np.allclose(a.predict(3)["variance"], 1000**2 * b.predict(3)["variance"], rtol=0.02)
+
+
+def test_garch_on_returns_that_never_move_fails_in_one_line():
+    frame = frame_from_returns(np.zeros(300), coin="tether")
+    with pytest.raises(CoincastError, match=r"garch did not converge on tether/usd 1d") as info:
+        GARCH().fit(frame)
+    assert "\n" not in str(info.value) and "try more history" in str(info.value)
 
 
 def test_failed_fresh_fit_names_coin_and_cutoff(garch_returns, monkeypatch):

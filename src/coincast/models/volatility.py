@@ -36,7 +36,7 @@ from ..dataset.realized import HAR_SPANS, choose_measure, har_means, variance_fl
 from ..errors import CoincastError, IntervalError
 from ..series import describe, future_index
 from .base import _closes, _need
-from .garch import GarchSpec, filter_garch, fit_garch, forecast_garch
+from .garch import GarchSpec, choose_scale, filter_garch, fit_garch, forecast_garch
 from .innovations import Empirical, Innovation, Normal, StudentT
 
 log = logging.getLogger(__name__)
@@ -204,14 +204,17 @@ class HistVol(VolModel):
 
 
 class GARCH(VolModel):
-    """GARCH(p, q) by maximum likelihood with ``arch``, on log returns in percent.
+    """GARCH(p, q) by maximum likelihood with ``arch``, on scaled log returns.
 
-    What is fitted: ``arch_model(100 r, mean="Zero", vol="GARCH", p, o, q, dist="t")``
-    (:mod:`~coincast.models.garch`). ``mean="zero"`` is the default: a bar's mean return is
-    small against its noise, and estimating it adds error without improving the variance;
-    ``mean="constant"`` estimates ``mu`` (then ``predict``'s ``mean``). Multi-step variances
-    are arch's analytic forecasts. Innovation: :class:`StudentT` with the fitted ``nu``
-    (arch's t is already standardized), or :class:`Normal` with ``dist="normal"``.
+    What is fitted: ``arch_model(scale * r, mean="Zero", vol="GARCH", p, o, q, dist="t")``,
+    ``scale`` 100 (percent; more for minute bars, whose percent returns are too small for
+    the optimizer: :func:`~coincast.models.garch.choose_scale`), chosen at ``fit`` and kept
+    by ``update``; ``params`` are in those scaled units. ``mean="zero"`` is the default: a bar's
+    mean return is small against its noise, and estimating it adds error without improving
+    the variance; ``mean="constant"`` estimates ``mu`` (then ``predict``'s ``mean``).
+    Multi-step variances are arch's analytic forecasts. Innovation: :class:`StudentT` with
+    the fitted ``nu`` (arch's t is already standardized), or :class:`Normal` with
+    ``dist="normal"``.
 
     ``update`` filters the longer frame's returns with the fitted ``params`` (arch's
     ``fix``): the variance follows the new returns, nothing is re-estimated. A refit of a
@@ -249,26 +252,31 @@ class GARCH(VolModel):
         if mean not in ("zero", "constant"):
             raise CoincastError(f"GARCH mean ({mean!r}) must be 'zero' or 'constant'")
         self.spec = GarchSpec(_whole("p", p), self.o, _whole("q", q), dist, mean)
-        self.params: pd.Series | None = None  #: fitted parameters, in arch's percent units
+        self.params: pd.Series | None = None  #: fitted parameters, in units of scale * r
+        self.scale = 100.0  #: returns go into arch times this (see garch.choose_scale)
         self.result: Any = None  #: arch's results (fitted, or fixed after ``update``)
         self.converged = True  #: False when the last fit fell back to earlier parameters
         self.notes: list[str] = []  #: what arch warned about in the last fit
 
     def _fit(self, r: np.ndarray, frame: pd.DataFrame) -> None:
-        start = None if self.params is None else np.asarray(self.params)
-        res, self.notes = fit_garch(r, self.spec, starting_values=start)
+        scale = choose_scale(r)
+        same = self.params is not None and scale == self.scale
+        start = np.asarray(self.params) if same else None  # a refit starts where the last ended
+        res, self.notes = fit_garch(r, self.spec, scale, starting_values=start)
         if res is None and self.params is None:
+            why = self.notes[-1] if self.notes else "no message"
             raise CoincastError(
                 f"{self.name} did not converge on {describe(frame)} up to {frame.index[-1]} "
-                f"({'; '.join(self.notes) or 'no message'}); try more history, "
-                "dist='normal', or the ewma model"
+                f"({why}); try more history, dist='normal', or the ewma model"
             )
         self.converged = res is not None
         if res is None:
             log.warning(
                 "%s: refit failed on %s; kept the earlier parameters", self.name, describe(frame)
             )
-            res = filter_garch(r, self.spec, self.params)
+            res = filter_garch(r, self.spec, self.params, self.scale)
+        else:
+            self.scale = scale
         self.result, self.params = res, res.params.copy()
         self.innovation = StudentT(self.params["nu"]) if self.spec.dist == "t" else Normal()
 
@@ -276,12 +284,12 @@ class GARCH(VolModel):
         """Filter the longer ``frame``'s returns with the fitted ``params`` (no re-estimation)."""
         self._same_interval(frame)
         r = self._returns(frame)
-        self.result = filter_garch(r, self.spec, self.params)
+        self.result = filter_garch(r, self.spec, self.params, self.scale)
         self._origin = (dict(frame.attrs), frame.index[-1])
         return self
 
     def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        return forecast_garch(self.result, horizon)
+        return forecast_garch(self.result, horizon, self.scale)
 
 
 class GJR(GARCH):
