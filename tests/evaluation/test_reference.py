@@ -80,7 +80,9 @@ def frame() -> pd.DataFrame:
 def run(request, frame) -> Run:
     arima = ARIMA()  # the default grid, kept to read its last fit
     models = [*BASELINES, arima]
-    result = run_backtest(frame, WalkForward(test=TEST, horizon=request.param), models=models)
+    result = run_backtest(
+        frame, WalkForward(test=TEST, horizon=request.param), models=models, intervals="model"
+    )
     return Run(request.param, frame, result, arima)
 
 

@@ -62,7 +62,7 @@ RULES = {
     "recursive": "true or false",
     "coin_embedding": "true or false",
     "head": "point, quantile or gaussian",
-    "target": "returns or price",
+    "target": "returns, price or volatility",
     "lr_schedule": "none, cosine or plateau",
     "exog": "a list of up to 100 distinct coin ids",
 }

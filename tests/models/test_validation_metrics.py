@@ -21,7 +21,7 @@ def coin(name: str, close: list[float]) -> CoinInputs:
             "volume": np.ones(len(close_))}  # fmt: skip
     ts = np.arange(len(close_)) * 86_400_000
     frame = make_frame(ts, cols, coin=name, quote="usd", interval="1d", source="synthetic")
-    return CoinInputs(name, frame, np.zeros((len(close_), 1)), close_, 0, 0)
+    return CoinInputs(name, frame, np.zeros((len(close_), 1)), close_, 0, 0, close_)
 
 
 # alpha: closes 10, 12, 11, 15; windows end at rows 0, 1, 2 -> actuals 12, 11, 15.

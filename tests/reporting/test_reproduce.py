@@ -50,8 +50,8 @@ def parse(command: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen.update(coins=list(coins), series=series)
         return {c: FRAME for c in coins}, {}
 
-    def backtest(frame, spec, *, models, lstm, progress=None):
-        seen.update(spec=spec, models=list(models), lstm=lstm)
+    def backtest(frame, spec, *, models, lstm, intervals="auto", progress=None):
+        seen.update(spec=spec, models=list(models), lstm=lstm, intervals=intervals)
         raise Stop
 
     monkeypatch.setattr(evaluate, "training_frames", frames)
@@ -82,6 +82,12 @@ def test_the_command_reruns_the_same_backtest(meta, monkeypatch):
     assert (lstm.refit_epochs, lstm.warm_start) == (2, False)
     assert "--recursive" in backtest_command(meta)
     assert "--scratch" in backtest_command(meta)
+    assert seen["intervals"] == "auto" and "--intervals" not in backtest_command(meta)
+
+
+def test_the_bands_asked_for_are_asked_for_again(meta, monkeypatch):
+    seen = parse(backtest_command({**meta, "intervals": "conformal"}), monkeypatch)
+    assert seen["intervals"] == "conformal"
 
 
 def test_a_global_lstm_with_variants_and_other_coins(meta, monkeypatch):

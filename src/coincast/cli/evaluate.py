@@ -16,12 +16,13 @@ from ..errors import CoincastError
 from ..evaluation.adapters import LSTMTraining
 from ..evaluation.backtest import WalkForward
 from ..evaluation.result import BacktestResult
+from ..evaluation.risk_models import DEFAULT_RISK_MODELS
 from ..evaluation.run import DEFAULT_MODELS, run_backtest, scores_json
 from ..evaluation.verdicts import fmt_p, fmt_ratio, verdict
 from ..models.config import LSTMConfig
 from ..models.folders import check_writable
-from ..models.run_data import Frames, training_frames
-from ..reporting.folder import save_backtest
+from ..models.run_data import Frames, finer_frame, training_frames
+from ..reporting.folder import save_backtest, save_risk_backtest
 from .common import coin_ids, err, handles_errors, open_store, out, print_json, progress_bar
 from .options import Series, lstm_options, series_options, split_list, walk_forward_options
 
@@ -37,8 +38,13 @@ def backtest_cmd(
     coins: list[str] = typer.Argument(
         ..., help="Coin ids or symbols in the store; with several, the LSTM can learn from all."
     ),
-    models: str = typer.Option(
-        ",".join(DEFAULT_MODELS), "--models", "-m", help="Comma-separated models."
+    models: str | None = typer.Option(
+        None,
+        "--models",
+        "-m",
+        help="Comma-separated models. With --learn volatility: lstm, garch, gjr, har, ewma, "
+        "histvol.",
+        show_default=f"{','.join(DEFAULT_MODELS)}; volatility: {','.join(DEFAULT_RISK_MODELS)}",
     ),
     *,
     series: Series,
@@ -56,6 +62,12 @@ def backtest_cmd(
         "global+exog (comma-separated).",
     ),
     lstm: LSTMConfig,
+    intervals: str = typer.Option(
+        "auto",
+        "--intervals",
+        help="The 90 % bands: conformal (every model's, from its own past errors), model (its "
+        "own), none, or auto (its own; conformal for a model without one).",
+    ),
     out_dir: Path | None = typer.Option(
         None, "--out", "-o", help="Folder.", show_default="backtests/COIN-INTERVAL-TIME"
     ),
@@ -71,6 +83,8 @@ def backtest_cmd(
 
     Example: coincast backtest ethereum bitcoin solana --exog bitcoin
     --compare-training single,global,global+exog
+
+    Example: coincast backtest bitcoin --learn volatility --models lstm,garch,gjr,har,ewma
     """
     names = coin_ids(coins)
     coin = resolve_offline(target) if target else names[0]
@@ -81,10 +95,20 @@ def backtest_cmd(
     stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
     folder = out_dir or Path("backtests") / f"{coin}-{series['interval']}-{stamp}"
     check_writable(folder, "--out", example="backtests/btc")  # before hours of fitting
+    risk = lstm.target == "volatility"
     with open_store(readonly=True) as store:
         frames, exog = training_frames(store, names, lstm.exog, **series)
+        finer = finer_frame(store, frames[coin]) if risk else None
+    if risk:
+        from .risk import risk_backtest, show_risk
+
+        asked = split_list(models) if models else list(DEFAULT_RISK_MODELS)
+        result = risk_backtest(coin, frames, exog, asked, lstm, walk, finer)
+        show_risk(result, save_risk_backtest(result, folder), as_json)
+        return
     training = split_list(compare_training) if compare_training else None
-    result = _backtest(coin, frames, exog, split_list(models), training, lstm, walk)
+    asked = split_list(models) if models else list(DEFAULT_MODELS)
+    result = _backtest(coin, frames, exog, asked, training, lstm, walk | {"intervals": intervals})
     report = save_backtest(result, folder)
     if as_json:
         print_json(scores_json(result) | {"report": str(report)})
@@ -106,11 +130,13 @@ def _backtest(
     the global LSTM trained on every frame; ``walk`` holds the walk-forward options."""
     walk = dict(walk)
     training_opts = {k: walk.pop(k) for k in ("refit_epochs", "warm_start")}
+    intervals = walk.pop("intervals", "auto")
     how = LSTMTraining(lstm, others=frames, exog=exog, variants=training, **training_opts)
     with progress_bar("cutoffs", err) as bar:
         return run_backtest(
-            frames[coin], WalkForward(**walk), models=models, lstm=how, progress=per_model(bar)
-        )
+            frames[coin], WalkForward(**walk), models=models, lstm=how, intervals=intervals,
+            progress=per_model(bar),
+        )  # fmt: skip
 
 
 def per_model(bar: Progress, coin: str = "") -> Callable[[str, int, int], None]:

@@ -14,6 +14,9 @@ name                      meaning
 ``macd``                  (EMA12 - EMA26) / close, the MACD line relative to price
 ``volatility``            20-step rolling standard deviation of log returns
 ``close``                 the price level itself (for ``--learn price``, the classic recipe)
+``log_rv``                log of the bar's realized measure (:mod:`coincast.dataset.realized`)
+``log_rv_mid``            log of the measure's mean over the HAR medium span (a week of days)
+``log_rv_long``           log of the measure's mean over the HAR long span (a month of days)
 ========================  =================================================================
 """
 
@@ -25,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CoincastError
+from .realized import choose_measure, har_means, log_measure
 
 
 def _log_return(f: pd.DataFrame) -> np.ndarray:
@@ -69,6 +73,24 @@ def _close(f: pd.DataFrame) -> np.ndarray:
     return f["close"].to_numpy(dtype="float64").copy()
 
 
+def _log_rv_spans(f: pd.DataFrame) -> np.ndarray:
+    """(n, 3): the log realized measure over the short, medium and long HAR spans."""
+    interval = f.attrs["interval"]
+    return log_measure(har_means(choose_measure(f).values, interval), interval)
+
+
+def _log_rv(f: pd.DataFrame) -> np.ndarray:
+    return _log_rv_spans(f)[:, 0]
+
+
+def _log_rv_mid(f: pd.DataFrame) -> np.ndarray:
+    return _log_rv_spans(f)[:, 1]
+
+
+def _log_rv_long(f: pd.DataFrame) -> np.ndarray:
+    return _log_rv_spans(f)[:, 2]
+
+
 FEATURES: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
     "log_return": _log_return,
     "log_volume_change": _log_volume_change,
@@ -77,6 +99,9 @@ FEATURES: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
     "macd": _macd,
     "volatility": _volatility,
     "close": _close,
+    "log_rv": _log_rv,
+    "log_rv_mid": _log_rv_mid,
+    "log_rv_long": _log_rv_long,
 }
 
 

@@ -21,6 +21,7 @@ from ..errors import CoincastError, ShortHistoryError
 from ..intervals import interval_ms
 from ..series import describe, from_ms, ms_from_index, utc, validate_candles
 from .features import compute_features
+from .realized import choose_measure, log_measure
 from .windows import Scaler, Windows, need_rows, target_level, targets_at, window_ends
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class CoinInputs:
     level: np.ndarray  #: what targets are differences or values of
     warm: int  #: first row with every input defined (after the features' warm-up)
     dropped: int  #: bars left out because an exog coin has no bar at that time
+    actual: np.ndarray  #: what forecasts are compared with: the close, or the realized measure
+    measure: str | None = None  #: the realized measure in words (a volatility target)
 
     @property
     def complete(self) -> np.ndarray:
@@ -80,9 +83,10 @@ class Scalers:
         return cls(Scaler.from_dict(dict(d["features"])), Scaler.from_dict(dict(d["target"])))
 
 
-def exog_name(coin: str) -> str:
-    """The input column holding ``coin``'s returns, e.g. ``ret:bitcoin``."""
-    return f"ret:{coin}"
+def exog_name(coin: str, target: str = "returns") -> str:
+    """The input column holding ``coin``'s returns, e.g. ``ret:bitcoin``; for a volatility
+    target its log realized measure, ``rv:bitcoin``."""
+    return f"rv:{coin}" if target == "volatility" else f"ret:{coin}"
 
 
 def exog_returns(frame: pd.DataFrame) -> pd.Series:
@@ -95,6 +99,24 @@ def exog_returns(frame: pd.DataFrame) -> pd.Series:
         ok = np.diff(ms) == step
         r[1:] = np.where(ok, np.diff(np.log(close)), np.nan)
     return pd.Series(r, index=frame.index)
+
+
+def exog_measure(frame: pd.DataFrame) -> pd.Series:
+    """Log realized measure of each bar (:mod:`coincast.dataset.realized`): what another
+    coin brings to a volatility target."""
+    values = log_measure(choose_measure(frame).values, frame.attrs["interval"])
+    return pd.Series(values, index=frame.index)
+
+
+def target_series(frame: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """What targets are differences or values of, what forecasts are compared with, and
+    (volatility) the realized measure in words: log close and close for returns, close and
+    close for price, the log realized measure and the measure for volatility."""
+    if target != "volatility":
+        close = frame["close"].to_numpy(dtype="float64")
+        return target_level(close, target), close, None
+    m = choose_measure(frame)
+    return log_measure(m.values, frame.attrs["interval"]), m.values, m.detail
 
 
 def coin_inputs(
@@ -118,7 +140,8 @@ def coin_inputs(
                     f"{frame.attrs.get('interval')}; use the same --interval for every coin"
                 )
             keep &= frame.index.isin(ef.index)
-            cols.append(exog_returns(ef).reindex(frame.index).to_numpy())
+            series = exog_measure(ef) if target == "volatility" else exog_returns(ef)
+            cols.append(series.reindex(frame.index).to_numpy())
         x = np.column_stack([x, *cols])[keep]
         dropped = int((~keep).sum())
         if dropped:
@@ -127,10 +150,10 @@ def coin_inputs(
                 coin, dropped, len(frame), ", ".join(exog),
             )  # fmt: skip
         frame = frame[keep]
-    level = target_level(frame["close"].to_numpy(), target)
+    level, actual, measure = target_series(frame, target)
     complete = np.isfinite(x).all(axis=1)
     warm = int(np.argmax(complete)) if complete.any() else len(x)
-    return CoinInputs(coin, frame, x, level, warm, dropped)
+    return CoinInputs(coin, frame, x, level, warm, dropped, actual, measure)
 
 
 def exog_frames_of(

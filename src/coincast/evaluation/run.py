@@ -20,8 +20,9 @@ from ..models.baselines import BASELINES, make_baseline
 from ..models.runs import package_versions
 from . import trading
 from .adapters import LSTMModel, LSTMTraining, lstm_models
-from .backtest import Forecaster, Plan, WalkForward, min_rows, plan, walk_forward
+from .backtest import Forecaster, Plan, WalkForward, min_rows, plan, walk_forward, worded
 from .compare import comparison_verdicts, pairwise
+from .conformal import conformalize
 from .result import BacktestResult
 from .scores import score
 from .scoring import recent_naive_scale
@@ -59,6 +60,7 @@ def run_backtest(
     lstm: LSTMTraining | None = None,
     fee: float = 0.001,
     slippage: float = 0.0005,
+    intervals: str = "auto",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> BacktestResult:
     """Walk-forward backtest of ``models`` on ``frame`` with scores against the naive forecast.
@@ -79,6 +81,11 @@ def run_backtest(
         (:func:`coincast.evaluation.compare.pairwise`).
     fee, slippage
         Costs of the trading simulation (:func:`coincast.evaluation.trading.simulate`).
+    intervals
+        The 90 % bands scored (:data:`INTERVALS`): ``conformal`` (every model's band from its
+        own past errors, :func:`coincast.evaluation.conformal.conformalize`), ``model`` (each
+        model's own band, none for a point forecast), ``none``, or ``auto`` (the default:
+        the model's own band, conformal for a model without one).
     progress
         ``progress(model, done, total)`` after each cutoff.
 
@@ -102,7 +109,7 @@ def run_backtest(
     asked = check_models(models)
     built, lstms = _build(frame, asked, lstm, spec.horizon)
     p = plan(frame, spec, min_rows=min_rows(built))
-    table = walk_forward(built, frame, spec, progress=progress)
+    table = apply_intervals(walk_forward(built, frame, spec, progress=progress), intervals)
     window = bars_per_year(frame.attrs["interval"])
     train_close = frame["close"].to_numpy(dtype="float64")[: p.first_target]
     scale = recent_naive_scale(train_close, window=window)
@@ -112,6 +119,7 @@ def run_backtest(
         periods_per_year=trading.periods_per_year(frame.attrs["interval"]),
     )  # fmt: skip
     meta = _meta(frame, p, spec, [_name(m) for m in asked], lstm)
+    meta["intervals"] = intervals
     meta["mase_scale"] = {"window": min(window, len(train_close)), "value": scale}
     result = BacktestResult(table, scores, verdicts(scores), sim, meta)
     result.steps = score(table, scale=scale, per_step=True)
@@ -122,6 +130,40 @@ def run_backtest(
     if lstms:
         _add_forecast(result, lstms[0], frame, spec.horizon)
     return result
+
+
+#: How a backtest's bands are made (see :func:`run_backtest`).
+INTERVALS = ("auto", "conformal", "model", "none")
+
+
+def apply_intervals(table: pd.DataFrame, how: str) -> pd.DataFrame:
+    """``table`` with the bands ``how`` says (see ``intervals`` of :func:`run_backtest`).
+
+    Examples
+    --------
+    >>> from coincast.data.sources import random_walk
+    >>> from coincast.models.baselines import Naive
+    >>> t = walk_forward([Naive()], random_walk(100), WalkForward(test=30))
+    >>> apply_intervals(t, "conformal")["dist"].unique().tolist()
+    ['conformal']
+    """
+    if how not in INTERVALS:
+        raise worded(
+            f"intervals is {how!r}; use one of {', '.join(INTERVALS)}",
+            f"--intervals {how}: use one of {', '.join(INTERVALS)}",
+        )
+    if how == "model" or not len(table):
+        return table
+    if how == "none":
+        return table.assign(lo=np.nan, hi=np.nan, dist=None)
+    if how == "conformal":
+        return conformalize(table)
+    own = table.groupby("model")["lo"].transform(lambda s: s.notna().any())
+    if own.all():
+        return table
+    out = table.copy()
+    out.loc[~own] = conformalize(table[~own])
+    return out
 
 
 def _name(model: str | Forecaster) -> str:

@@ -159,13 +159,17 @@ def _interval(g: pd.DataFrame, y: np.ndarray) -> dict:
     if "lo" not in g.columns or "hi" not in g.columns:
         return out
     lo, hi = g["lo"].to_numpy("float64"), g["hi"].to_numpy("float64")
+    band = ~np.isnan(lo) & ~np.isnan(hi)  # a conformal band may be infinite: it covers
+    if not band.any():
+        return out
+    out["coverage"] = m.coverage(y[band], lo[band], hi[band])
     ok = np.isfinite(lo) & np.isfinite(hi)
     if not ok.any():
         return out
-    loss = (m.pinball(y[ok], lo[ok], 0.05) + m.pinball(y[ok], hi[ok], 0.95)) / 2
-    out |= {"coverage": m.coverage(y[ok], lo[ok], hi[ok]), "pinball": loss}
+    out["pinball"] = (m.pinball(y[ok], lo[ok], 0.05) + m.pinball(y[ok], hi[ok], 0.95)) / 2
     dists = g["dist"].dropna().unique() if "dist" in g.columns else []
-    if len(dists) != 1:  # none stated, or rows that disagree: no CRPS rather than a wrong one
+    # none stated, rows that disagree, or a conformal band (no distribution): no CRPS
+    if len(dists) != 1 or dists[0] == "conformal":
         return out
     yhat = g["yhat"].to_numpy("float64")[ok]
     crps = band_crps(y[ok], yhat, lo[ok], hi[ok], str(dists[0]))

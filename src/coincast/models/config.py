@@ -74,8 +74,12 @@ class LSTMConfig(BaseModel):
     lr: float = Field(
         1e-3, gt=0.0, le=lim.MAX_LR, allow_inf_nan=False, description="Adam learning rate"
     )
-    target: Literal["returns", "price"] = Field("returns", description="what the LSTM learns")
-    head: Literal["point", "quantile", "gaussian"] = Field("point", description="output head")
+    target: Literal["returns", "price", "volatility"] = Field(
+        "returns", description="what the LSTM learns"
+    )
+    head: Literal["point", "quantile", "gaussian"] = Field(
+        "point", description="output head (volatility: always gaussian, a log-normal variance)"
+    )
     quantiles: tuple[float, ...] = Field(
         DEFAULT_QUANTILES, max_length=lim.MAX_QUANTILES, description="quantile head levels"
     )
@@ -103,7 +107,9 @@ class LSTMConfig(BaseModel):
     )
     embed_dim: int = _whole(4, 1, lim.MAX_EMBED, "numbers per coin in the coin embedding")
     exog: list[str] = Field(
-        [], max_length=lim.MAX_EXOG, description="coins whose returns are extra inputs"
+        [],
+        max_length=lim.MAX_EXOG,
+        description="coins whose returns (volatility: realized measure) are extra inputs",
     )
     on_short: Literal["error", "skip"] = Field(
         "error", description="a coin too short for the lookback: error, or skip it"
@@ -127,6 +133,8 @@ class LSTMConfig(BaseModel):
 
     @model_validator(mode="after")
     def _defaults(self) -> LSTMConfig:
+        if self.target == "volatility":
+            self._volatility()
         if self.features is None:
             self.features = _own_feature(self.target)
         try:
@@ -146,6 +154,18 @@ class LSTMConfig(BaseModel):
             )
         return self
 
+    def _volatility(self) -> None:
+        """A volatility target forecasts the log of the realized measure with a Gaussian head,
+        so the variance ``exp(mu + sigma^2 / 2)`` is never negative."""
+        if self.head == "quantile":
+            raise ValueError(
+                "target 'volatility' forecasts a log-normal variance with the gaussian head; "
+                "drop head='quantile'"
+            )
+        if self.recursive:
+            raise ValueError("recursive mode is for returns or price; use direct mode")
+        self.head = "gaussian"
+
     def training(self) -> TrainSettings:
         """The optimisation settings."""
         return TrainSettings(
@@ -155,7 +175,7 @@ class LSTMConfig(BaseModel):
 
     def inputs(self) -> list[str]:
         """Names of the network's input columns: the features, then one per exog coin."""
-        return [*self.features, *(exog_name(c) for c in self.exog)]
+        return [*self.features, *(exog_name(c, self.target) for c in self.exog)]
 
     @property
     def trained_horizon(self) -> int:
@@ -163,8 +183,18 @@ class LSTMConfig(BaseModel):
         return 1 if self.recursive else self.horizon
 
 
+#: The default inputs of each target: for volatility the HAR idea (the realized measure over
+#: a short, medium and long span), the returns, the range and the volume.
+OWN_FEATURES = {
+    "returns": ["log_return"],
+    "price": ["close"],
+    "volatility": ["log_rv", "log_rv_mid", "log_rv_long", "log_return", "range",
+                   "log_volume_change"],
+}  # fmt: skip
+
+
 def _own_feature(target: str) -> list[str]:
-    return ["log_return"] if target == "returns" else ["close"]
+    return list(OWN_FEATURES[target])
 
 
 def make_config(base: LSTMConfig | None = None, **changes: Any) -> LSTMConfig:

@@ -13,15 +13,26 @@ from torch import nn
 from ..dataset.panel import CoinInputs, Scalers
 from ..dataset.windows import Scaler
 from ..series import future_index
-from .heads import Forecast, Head
+from .heads import Z90, Forecast, Head
 
 
 def to_price(y: np.ndarray, last_close: np.ndarray, target: str) -> np.ndarray:
     """Targets (rows of horizon steps) as prices: cumulative log returns from each row's
-    last close, or prices already."""
+    last close, or prices already; for a volatility target, the log measure as a variance
+    (its median: :func:`forecast_frame` gives the mean)."""
     if target == "returns":
         return np.asarray(last_close)[:, None] * np.exp(y)
+    if target == "volatility":
+        return np.exp(y)
     return y
+
+
+def variance_forecast(values: Forecast) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A Gaussian forecast of the log measure (mean, and its central 90 % band) as the
+    variance's mean ``exp(mu + s^2 / 2)`` (a log-normal's) and its 90 % band."""
+    mu, lo, hi = values
+    s = (np.asarray(hi) - np.asarray(lo)) / (2 * Z90)
+    return np.exp(mu + 0.5 * s**2), np.exp(lo), np.exp(hi)
 
 
 def direct(net: nn.Module, xs: np.ndarray, k: int | None, scaler: Scaler, head: Head) -> Forecast:
@@ -58,8 +69,11 @@ def forecast_frame(values: Forecast, frame: pd.DataFrame, target: str) -> pd.Dat
     from ``values`` (each (H,), in target units) as prices, indexed by the future bar
     starts ``ts``; ``frame``'s attrs, with ``last_ts`` and ``last_close``."""
     last_close = float(frame["close"].iloc[-1])
-    cols = {name: to_price(v[None], np.array([last_close]), target)[0]
-            for name, v in zip(("yhat", "lo", "hi"), values, strict=True)}  # fmt: skip
+    if target == "volatility":  # each future bar's variance, not a price
+        cols = dict(zip(("yhat", "lo", "hi"), variance_forecast(values), strict=True))
+    else:
+        cols = {name: to_price(v[None], np.array([last_close]), target)[0]
+                for name, v in zip(("yhat", "lo", "hi"), values, strict=True)}  # fmt: skip
     index = future_index(frame.index[-1], frame.attrs["interval"], len(values[0]))
     out = pd.DataFrame(cols, index=index)
     out.attrs.update(frame.attrs, last_ts=frame.index[-1], last_close=last_close)
@@ -90,6 +104,9 @@ def validation_metrics(
     per = {c: _coin_figures(inputs[c], ends, predict_rows(inputs[c], ends, c)[:, 0])
            for c, ends in val_ends.items()}  # fmt: skip
     out: dict[str, float | str | None] = {"val_of": _val_of(per, target_coin)}
+    measures = {ci.measure for ci in inputs.values() if ci.measure}
+    if measures:  # a volatility target: what it was measured with
+        out["measure"] = "; ".join(sorted(measures))
     if len(per) == 1:
         return out | dict(zip(_KEYS, next(iter(per.values())), strict=True))
     known = [rel for _, _, rel in per.values() if rel is not None]
@@ -106,9 +123,9 @@ _KEYS = ("val_mae", "val_naive_mae", "val_rel_mae")
 def _coin_figures(
     ci: CoinInputs, ends: np.ndarray, pred: np.ndarray
 ) -> tuple[float, float, float | None]:
-    """MAE, naive MAE and their ratio (None when the naive MAE is 0) of one coin."""
-    close = ci.frame["close"].to_numpy(dtype="float64")
-    actual, naive = close[ends + 1], close[ends]
+    """MAE, naive MAE and their ratio (None when the naive MAE is 0) of one coin: of the
+    close, or (a volatility target) of the realized measure, naive being the last bar's."""
+    actual, naive = ci.actual[ends + 1], ci.actual[ends]
     mae, naive_mae = float(np.mean(np.abs(pred - actual))), float(np.mean(np.abs(naive - actual)))
     return mae, naive_mae, (mae / naive_mae if naive_mae > 0 else None)
 

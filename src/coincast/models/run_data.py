@@ -11,6 +11,7 @@ from ..coins import resolve_offline
 from ..data.frames import read_frames
 from ..data.store import Store
 from ..errors import CoincastError
+from ..intervals import INTERVALS, interval_ms
 from ..series import describe, parse_time, utc
 from .forecaster import LSTMForecaster, WindowInputs
 
@@ -213,3 +214,40 @@ def _cutoffs(frame: pd.DataFrame, timestamps: Timestamps) -> list[pd.Timestamp]:
             )
         out.append(ts)
     return out
+
+
+def finer_frame(store: Store, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """The coarsest stored series of ``frame``'s coin, source and quote that is finer than
+    ``frame``'s interval, divides it and spans its bars (the first aside); None when there is
+    none. A volatility target's realized measure is then realized variance.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> from coincast.series import resample
+    >>> hourly = synthetic_candles(24 * 40, "1h", coin="a")
+    >>> with Store(":memory:") as s:
+    ...     _ = s.write_candles(hourly)
+    ...     finer_frame(s, resample(hourly, "1d")).attrs["interval"]
+    '1h'
+    """
+    a = frame.attrs
+    step = interval_ms(a["interval"])
+    if len(frame) < 2:
+        return None
+    need_start, need_end = frame.index[1], frame.index[-1] + pd.Timedelta(milliseconds=step)
+    found = []
+    for info in store.list_series():
+        k = info.key
+        fine = interval_ms(k.interval) if k.interval in INTERVALS else step
+        if (k.coin, k.source, k.quote) != (a["coin"], a["source"], a["quote"]) or fine >= step:
+            continue
+        if step % fine or info.start is None or info.start > need_start:
+            continue
+        if info.end + pd.Timedelta(milliseconds=fine) < need_end:
+            continue
+        found.append((fine, k))
+    if not found:
+        return None
+    fine, key = max(found, key=lambda x: x[0])
+    return store.read_candles(key.coin, key.interval, source=key.source, quote=key.quote)

@@ -124,6 +124,8 @@ def _walk(meta: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
         args += ["--refit-epochs", str(config["refit_epochs"])]
     if config.get("warm_start") is False:
         args.append("--scratch")
+    if meta.get("intervals", "auto") != "auto":
+        args += ["--intervals", str(meta["intervals"])]
     return args
 
 
