@@ -213,6 +213,11 @@ def predict_cmd(
         if plot.suffix.lower() != ".png":
             raise CoincastError(f"--plot {plot} must end in .png")
         plot_forecast(frame, forecast, plot, lookback=model.config.lookback)
+    if model.config.target == "volatility":
+        from .risk import print_volatility
+
+        print_volatility(forecast, frame, as_json)
+        return
     _print_forecast(forecast, frame, as_json, plot)
 
 

@@ -53,8 +53,7 @@ def show_risk(result: RiskResult, folder: Path, as_json: bool) -> None:
         "model", "QLIKE/GARCH", "QLIKE", "MSE (var)", "MZ slope", "MZ R²", "MZ p",
         "DM p vs GARCH", "DM p vs EWMA", "PIT p",
         title=f"{m['coin']} {m['interval']} volatility, horizon {m['horizon']}: "
-        f"{m['test_start'][:10]} .. {m['test_end'][:10]} ({m['cutoffs']} cutoffs); "
-        f"measure: {m['measure_detail']}",
+        f"{m['test_start'][:10]} .. {m['test_end'][:10]} ({m['cutoffs']} cutoffs)",
     )  # fmt: skip
     for r in result.scores.to_dict("records"):
         rel = r.get("rel_qlike")
@@ -65,6 +64,7 @@ def show_risk(result: RiskResult, folder: Path, as_json: bool) -> None:
             _f(r["mse"]), _f(r["mz_slope"], 3), _f(r["mz_r2"], 3), _p(r["mz_pvalue"]),
             _p(r.get("dm_garch_pvalue")), _p(r.get("dm_ewma_pvalue")), _p(r["pit_pvalue"]),
         )  # fmt: skip
+    out.print(f"Realized measure: {m['measure_detail']}")
     out.print(table)
     out.print(_var_table(result))
     out.print(_next_table(result))
@@ -114,3 +114,47 @@ def _f(x, digits: int = 4) -> str:
 def _pct(x) -> str:
     """A log return as a simple return in percent."""
     return "-" if _no(x) else f"{100 * math.expm1(x):.2f} %"
+
+
+def print_volatility(forecast: pd.DataFrame, frame: pd.DataFrame, as_json: bool) -> None:
+    """A volatility run's forecast: each bar's variance, its annualised volatility, the
+    variance summed to that bar, and the bar's VaR and ES (the run's errors: the returns
+    over their realized volatility on the stored candles)."""
+    from ..evaluation.risk_models import fitted_errors
+    from ..intervals import bars_per_year
+
+    a, errors = forecast.attrs, fitted_errors(frame)
+    year = bars_per_year(a["interval"])
+    rows = []
+    for ts, v in zip(forecast.index, forecast["yhat"].to_numpy(), strict=True):
+        s = math.sqrt(v)
+        row = {"ts": ts.isoformat(), "variance": float(v),
+               "vol_annual_pct": 100 * s * math.sqrt(year)}  # fmt: skip
+        for p in (0.01, 0.05):
+            row[f"var{round(p * 100)}"] = s * errors.quantile(p)
+            row[f"es{round(p * 100)}"] = s * errors.es(p)
+        rows.append(row)
+    total = 0.0
+    for r in rows:
+        total += r["variance"]
+        r["variance_horizon"] = total
+    if as_json:
+        print_json({"coin": a["coin"], "interval": a["interval"], "learn": "volatility",
+                    "last_ts": frame.index[-1].isoformat(), "forecast": rows})  # fmt: skip
+        return
+    t = Table("ts (UTC)", "volatility (annual)", "variance", "to this bar", "VaR 1 %", "VaR 5 %",
+              "ES 5 %", title=f"{a['coin']}/{a['quote']} {a['interval']} volatility after "
+              f"{str(frame.index[-1])[:16]}")  # fmt: skip
+    for r in rows:
+        t.add_row(
+            r["ts"][:16],
+            f"{r['vol_annual_pct']:.1f} %",
+            _f(r["variance"]),
+            _f(r["variance_horizon"]),
+            _pct(r["var1"]),
+            _pct(r["var5"]),
+            _pct(r["es5"]),
+        )
+    out.print(t)
+    out.print("VaR and ES: the bar's return (simple, in %) that is undercut with 1 % or 5 % "
+              "chance, and the mean return beyond it.")  # fmt: skip
