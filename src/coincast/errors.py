@@ -52,6 +52,25 @@ class ShortHistoryError(DataError):
     """A series has too few rows for one window of lookback, horizon and feature warm-up."""
 
 
+def worded(error: CoincastError | str, cli: str) -> CoincastError:
+    """``error``, worded for Python (argument names: ``test=``), carrying in its ``cli``
+    attribute its wording in the command line's flags (``--test``), which the CLI prints
+    instead (:func:`coincast.cli.common.handles_errors`). A string becomes a
+    :class:`CoincastError`.
+
+    Examples
+    --------
+    >>> exc = worded("test must be >= 1, got 0", "--test must be >= 1, got 0")
+    >>> str(exc), exc.cli
+    ('test must be >= 1, got 0', '--test must be >= 1, got 0')
+    >>> type(worded(StoreError("no such series"), "no such series")).__name__
+    'StoreError'
+    """
+    exc = CoincastError(error) if isinstance(error, str) else error
+    exc.cli = cli  # type: ignore[attr-defined]
+    return exc
+
+
 def shown(value: object, limit: int = 40) -> str:
     """``value`` as a message shows it: quoted, control characters escaped (``repr``), and cut
     after ``limit`` characters, with the full length said.
