@@ -6,6 +6,10 @@ Every error a user can cause derives from :class:`CoincastError`; the CLI turns 
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+E = TypeVar("E", bound=Exception)
+
 
 class CoincastError(Exception):
     """Base class of every error coincast raises on purpose."""
@@ -52,11 +56,13 @@ class ShortHistoryError(DataError):
     """A series has too few rows for one window of lookback, horizon and feature warm-up."""
 
 
-def worded(error: CoincastError | str, cli: str) -> CoincastError:
+def worded(error: E | str, cli: str) -> E | CoincastError:
     """``error``, worded for Python (argument names: ``test=``), carrying in its ``cli``
     attribute its wording in the command line's flags (``--test``), which the CLI prints
     instead (:func:`coincast.cli.common.handles_errors`). A string becomes a
-    :class:`CoincastError`.
+    :class:`CoincastError`; another exception keeps its type (a ``ValueError`` raised in a
+    pydantic validator carries its ``cli`` through:
+    :func:`coincast.models.config.config_error`).
 
     Examples
     --------

@@ -327,8 +327,11 @@ def test_predicting_when_the_exog_coin_lacks_the_last_bar_is_an_error():
 
 
 def test_an_exog_coin_without_candles_is_an_error(three):
-    with pytest.raises(CoincastError, match=r"^--exog leader: no candles of leader were given"):
+    with pytest.raises(
+        CoincastError, match=r"^exog coin leader: no candles of leader were given"
+    ) as caught:
         LSTMForecaster(**TINY, exog=["leader"]).fit(three)
+    assert caught.value.cli.startswith("--exog leader: no candles of leader were given")
 
 
 # -- which coin to forecast ----------------------------------------------------------------------
@@ -337,9 +340,10 @@ def test_an_exog_coin_without_candles_is_an_error(three):
 def test_the_target_coin_must_be_among_the_coins(three):
     with pytest.raises(
         CoincastError,
-        match=r"^--target delta is not among the coins trained on \(alpha, beta, gamma\); list",
-    ):
+        match=r"^target_coin delta is not among the coins trained on \(alpha, beta, gamma\); li",
+    ) as caught:
         LSTMForecaster(**TINY, target_coin="delta").fit(three)
+    assert caught.value.cli.startswith("--target delta is not among the coins trained on")
 
 
 def test_a_model_of_several_coins_needs_to_be_told_which(global_model, three):
