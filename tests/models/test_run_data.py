@@ -47,7 +47,7 @@ def test_forecast_latest_starts_after_the_last_stored_bar(filled, model):
     forecast, frame = forecast_latest(filled, model, coin="beta")
     assert frame.attrs["coin"] == "beta" and len(frame) == 60
     assert forecast.index[0] == frame.index[-1] + pd.Timedelta(days=1)
-    with pytest.raises(CoincastError, match="say which: --coin COIN"):
+    with pytest.raises(CoincastError, match=r"say which: coin=COIN$"):
         forecast_latest(filled, model)
 
 
