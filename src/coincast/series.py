@@ -354,12 +354,15 @@ def resample(frame: pd.DataFrame, interval: str, min_complete: float = 1.0) -> p
     keep = complete >= min_complete - _SHARE_TOL
     if min_complete < 1:
         cols["complete"] = np.minimum(complete, 1.0)
-    return make_frame(
+    out = make_frame(
         starts[keep],
         {k: v[keep] for k, v in cols.items()},
         **{k: frame.attrs[k] for k in ("coin", "quote", "source")},
         interval=interval,
     )
+    if min_complete < 1:
+        out.attrs["min_complete"] = min_complete  # a backtest records it, to be repeated
+    return out
 
 
 def bar_completeness(frame: pd.DataFrame, interval: str) -> pd.DataFrame:
