@@ -6,6 +6,10 @@ Every error a user can cause derives from :class:`CoincastError`; the CLI turns 
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+E = TypeVar("E", bound=Exception)
+
 
 class CoincastError(Exception):
     """Base class of every error coincast raises on purpose."""
@@ -50,6 +54,27 @@ class NameFormError(CoincastError):
 
 class ShortHistoryError(DataError):
     """A series has too few rows for one window of lookback, horizon and feature warm-up."""
+
+
+def worded(error: E | str, cli: str) -> E | CoincastError:
+    """``error``, worded for Python (argument names: ``test=``), carrying in its ``cli``
+    attribute its wording in the command line's flags (``--test``), which the CLI prints
+    instead (:func:`coincast.cli.common.handles_errors`). A string becomes a
+    :class:`CoincastError`; another exception keeps its type (a ``ValueError`` raised in a
+    pydantic validator carries its ``cli`` through:
+    :func:`coincast.models.config.config_error`).
+
+    Examples
+    --------
+    >>> exc = worded("test must be >= 1, got 0", "--test must be >= 1, got 0")
+    >>> str(exc), exc.cli
+    ('test must be >= 1, got 0', '--test must be >= 1, got 0')
+    >>> type(worded(StoreError("no such series"), "no such series")).__name__
+    'StoreError'
+    """
+    exc = CoincastError(error) if isinstance(error, str) else error
+    exc.cli = cli  # type: ignore[attr-defined]
+    return exc
 
 
 def shown(value: object, limit: int = 40) -> str:

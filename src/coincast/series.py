@@ -15,11 +15,12 @@ trusts them. Gaps are reported (:func:`find_gaps`), never filled.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from .errors import CoincastError, DataError, IntervalError, shown
+from .errors import CoincastError, DataError, IntervalError, shown, worded
 from .intervals import INTERVALS, bar_start, check_interval, interval_ms
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -90,7 +91,9 @@ _ISO = re.compile(
 _DAY_MONTH = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}")
 
 
-def parse_time(value: str | None, option: str = "time") -> pd.Timestamp | None:
+def parse_time(
+    value: str | None, option: str = "time", *, flag: str | None = None
+) -> pd.Timestamp | None:
     """An ISO date or timestamp given as text, in UTC (naive means UTC); ``None`` stays ``None``.
 
     Parameters
@@ -99,7 +102,10 @@ def parse_time(value: str | None, option: str = "time") -> pd.Timestamp | None:
         ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM[:SS]`` (a space for the ``T`` is fine), with an
         optional ``Z`` or ``+HH:MM`` offset. Nothing else: ``01/02/2024`` could be two days.
     option
-        What the value was given as (``--start``), named in the error message.
+        What the value was given as (``start``), named in the error message.
+    flag
+        The command-line flag it came from (``--start``), named instead in the error's
+        ``cli`` wording (:func:`coincast.errors.worded`); ``None``: ``option`` is the flag.
 
     Raises
     ------
@@ -109,7 +115,7 @@ def parse_time(value: str | None, option: str = "time") -> pd.Timestamp | None:
 
     Examples
     --------
-    >>> parse_time("2024-06-30", "--window")
+    >>> parse_time("2024-06-30", "window", flag="--window")
     Timestamp('2024-06-30 00:00:00+0000', tz='UTC')
     """
     if value is None:
@@ -117,24 +123,31 @@ def parse_time(value: str | None, option: str = "time") -> pd.Timestamp | None:
     text = value.strip() if isinstance(value, str) else ""
     iso = _ISO.fullmatch(text)
     if iso is None:
-        raise CoincastError(_not_iso(value, text, option))
+        raise _time_error(lambda name: _not_iso(value, text, name), option, flag)
     if not 1677 <= int(iso.group("year")) <= 2262:
-        raise CoincastError(_out_of_range(value, option))
+        raise _time_error(lambda name: _out_of_range(value, name), option, flag)
     try:
         ts = pd.Timestamp(text)
     except pd.errors.OutOfBoundsDatetime:
-        raise CoincastError(_out_of_range(value, option)) from None
+        raise _time_error(lambda name: _out_of_range(value, name), option, flag) from None
     except (ValueError, TypeError):
         ts = pd.NaT
     if ts is pd.NaT:
-        raise CoincastError(
-            f"{option} {shown(value)} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
-        )
+        raise _time_error(lambda name: _not_a_date(value, name), option, flag)
     ts = utc(ts)
     # pandas holds years 1..9999 at coarse units; candle frames need nanoseconds.
     if not from_ms(FIRST_MS) <= ts <= from_ms(LAST_MS):
-        raise CoincastError(_out_of_range(value, option))
+        raise _time_error(lambda name: _out_of_range(value, name), option, flag)
     return ts.as_unit("ns")
+
+
+def _time_error(says: Callable[[str], str], option: str, flag: str | None) -> CoincastError:
+    """The error ``says(name)`` words, naming ``option`` (and ``flag`` for the CLI)."""
+    return worded(says(option), says(flag)) if flag else CoincastError(says(option))
+
+
+def _not_a_date(value: str, option: str) -> str:
+    return f"{option} {shown(value)} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
 
 
 def _not_iso(value: str, text: str, option: str) -> str:
@@ -144,7 +157,7 @@ def _not_iso(value: str, text: str, option: str) -> str:
             f"{option} {shown(value)} is ambiguous (day and month may be either way round); "
             "give an ISO date like 2024-01-02 or 2024-01-02T15:00"
         )
-    return f"{option} {shown(value)} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+    return _not_a_date(value, option)
 
 
 def _out_of_range(value: str, option: str) -> str:
@@ -323,9 +336,13 @@ def resample(frame: pd.DataFrame, interval: str, min_complete: float = 1.0) -> p
     if interval == have:
         return frame
     if interval_ms(interval) < interval_ms(have):
-        raise IntervalError(
+        head = (
             f"cannot make {interval} bars from {have} data ({describe(frame)}); "
-            f"fetch {interval} data from a source that serves it (e.g. --source exchange:binance)"
+            f"fetch {interval} data from a source that serves it"
+        )
+        raise worded(
+            IntervalError(f"{head} (e.g. get_source('exchange:binance'))"),
+            f"{head} (e.g. --source exchange:binance)",
         )
     if frame.empty:
         return frame.copy()
@@ -337,12 +354,15 @@ def resample(frame: pd.DataFrame, interval: str, min_complete: float = 1.0) -> p
     keep = complete >= min_complete - _SHARE_TOL
     if min_complete < 1:
         cols["complete"] = np.minimum(complete, 1.0)
-    return make_frame(
+    out = make_frame(
         starts[keep],
         {k: v[keep] for k, v in cols.items()},
         **{k: frame.attrs[k] for k in ("coin", "quote", "source")},
         interval=interval,
     )
+    if min_complete < 1:
+        out.attrs["min_complete"] = min_complete  # a backtest records it, to be repeated
+    return out
 
 
 def bar_completeness(frame: pd.DataFrame, interval: str) -> pd.DataFrame:
@@ -443,13 +463,16 @@ def infer_interval(ts_ms: np.ndarray) -> str:
         When there are fewer than two rows or the usual step is no known interval.
     """
     if len(ts_ms) < 2:
-        raise IntervalError("cannot infer the interval from fewer than 2 rows; pass --interval")
+        head = "cannot infer the interval from fewer than 2 rows"
+        raise worded(IntervalError(f"{head}; pass interval="), f"{head}; pass --interval")
     steps, counts = np.unique(np.diff(np.asarray(ts_ms, dtype="int64")), return_counts=True)
     step = int(steps[np.argmax(counts)])
     for name, ms in INTERVALS.items():
         if ms == step:
             return name
-    raise IntervalError(
+    head = (
         f"the usual step between rows is {step / 1000:g} s, which is no known interval "
-        f"({' '.join(INTERVALS)}); pass --interval or resample the file first"
+        f"({' '.join(INTERVALS)})"
     )
+    tail = "or resample the file first"
+    raise worded(IntervalError(f"{head}; pass interval= {tail}"), f"{head}; pass --interval {tail}")

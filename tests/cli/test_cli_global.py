@@ -132,6 +132,11 @@ def test_predict_on_a_run_of_several_coins_needs_coin(store):
         run(store, "predict", "runs/all", "--coin", "delta"),
         "--coin delta is not one of the coins this model was trained on: alpha, beta, gamma",
     )
+    one_error(
+        run(store, "predict", "runs/all", "--coin", "gama"),
+        "--coin gama is not one of the coins this model was trained on: alpha, beta, gamma; "
+        "did you mean gamma?",
+    )
     forecast = json.loads(ok(run(store, "predict", "runs/all", "--coin", "alpha", "--json")).stdout)
     assert forecast["coin"] == "alpha" and len(forecast["forecast"]) == 1
 

@@ -644,7 +644,7 @@ def test_the_key_never_appears_in_logs_or_errors(
     with FakeCoinGecko(require_key="another-key") as fake:
         wrong = make_source(fake, api_key=SECRET, plan="pro")
         with pytest.raises(SourceError, match=r"HTTP 401.*check COINGECKO_API_KEY") as refused:
-            fetch(store, wrong, "bitcoin", days=10, now=fake.now)
+            fetch(store, wrong, "BTC", days=10, now=fake.now)  # refused at /coins/list
 
     assert "HTTP 429" in caplog.text  # the retries were logged ...
     assert SECRET not in caplog.text  # ... without the key
@@ -747,6 +747,17 @@ def test_symbols_names_and_ids_resolve_through_the_coin_list(data_dir: Path, sto
         assert len([q for q in fake.requests if q.path.endswith("/coins/list")]) == 2
     cached, _ = store.load_coins()
     assert {"id": "bitcoin", "symbol": "btc", "name": "Bitcoin"} in cached
+
+
+def test_a_well_known_id_needs_no_coin_list(data_dir: Path, store: Store) -> None:
+    with FakeCoinGecko() as fake:
+        source = make_source(fake, store=store)
+        assert [source.resolve_coin(c) for c in ("bitcoin", "ethereum")] == ["bitcoin", "ethereum"]
+        fetch(store, source, "bitcoin", days=10, now=fake.now)
+        assert not [q for q in fake.requests if q.path.endswith("/coins/list")]
+        assert fake.data_requests()  # the candles were asked for
+        assert source.resolve_coin("BTC") == "bitcoin"  # a symbol still reads the list
+        assert len([q for q in fake.requests if q.path.endswith("/coins/list")]) == 1
 
 
 # -- 10. intervals -----------------------------------------------------------------------------

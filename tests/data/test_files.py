@@ -519,10 +519,11 @@ def test_an_interval_that_contradicts_the_file_is_refused(tmp_path, text, given,
     path = write(tmp_path, text, "bars.csv")
     with pytest.raises(
         ParseError,
-        match=rf"bars\.csv: --interval {given} contradicts the file, whose rows are {usual} apart "
-        rf"\(the usual step\); pass --interval {usual}, or no --interval to infer it$",
-    ):
+        match=rf"bars\.csv: interval='{given}' contradicts the file, whose rows are {usual} "
+        rf"apart \(the usual step\); pass interval='{usual}', or none to infer it$",
+    ) as caught:
         read_file(path, coin="x", interval=given)
+    assert caught.value.cli.endswith(f"pass --interval {usual}, or no --interval to infer it")
     assert read_file(path, coin="x", interval=usual)[1].interval == usual
 
 

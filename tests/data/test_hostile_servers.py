@@ -64,8 +64,10 @@ def make_source(fake: FakeCoinGecko, **kw: Any) -> CoinGeckoSource:
 
 
 def fetch_btc(store: Store, source: CoinGeckoSource, **kw: Any) -> Any:
-    """30 daily bars of bitcoin: one request (widened to ~92 days, daily points)."""
-    return fetch(store, source, "bitcoin", interval="1d", days=30, now=NOW, **kw)
+    """30 daily bars of bitcoin: one request (widened to ~92 days, daily points). Asked by
+    its symbol, so the source reads ``/coins/list`` first (an id such as ``bitcoin`` needs
+    no list) and a fault there is met too."""
+    return fetch(store, source, "BTC", interval="1d", days=30, now=NOW, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +82,7 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         fetch(
             store, source, "bitcoin", interval="1d", start="2024-06-01", end="2024-06-30", now=NOW
         )
+        source.coin_list()  # cached: the ids above needed no list, the CLI's BTC reads it
         store.save_coins(store.load_coins()[0], pd.Timestamp.now(tz="UTC"))  # fresh for the CLI
     return path
 

@@ -260,7 +260,7 @@ def test_a_too_short_coin_can_be_skipped(with_short):
     assert not [k for k in model.metrics if "tiny" in k]
     assert model.predict(coin="beta")["yhat"].notna().all()
     with pytest.raises(
-        CoincastError, match=r"^--coin tiny was skipped in training \(too short a history"
+        CoincastError, match=r"^coin tiny was skipped in training \(too short a history"
     ):
         model.predict(coin="tiny", frame=with_short["tiny"])
     with pytest.raises(CoincastError, match=r"this model forecasts alpha, beta$"):
@@ -327,8 +327,11 @@ def test_predicting_when_the_exog_coin_lacks_the_last_bar_is_an_error():
 
 
 def test_an_exog_coin_without_candles_is_an_error(three):
-    with pytest.raises(CoincastError, match=r"^--exog leader: no candles of leader were given"):
+    with pytest.raises(
+        CoincastError, match=r"^exog coin leader: no candles of leader were given"
+    ) as caught:
         LSTMForecaster(**TINY, exog=["leader"]).fit(three)
+    assert caught.value.cli.startswith("--exog leader: no candles of leader were given")
 
 
 # -- which coin to forecast ----------------------------------------------------------------------
@@ -337,19 +340,28 @@ def test_an_exog_coin_without_candles_is_an_error(three):
 def test_the_target_coin_must_be_among_the_coins(three):
     with pytest.raises(
         CoincastError,
-        match=r"^--target delta is not among the coins trained on \(alpha, beta, gamma\); list",
-    ):
+        match=r"^target_coin delta is not among the coins trained on \(alpha, beta, gamma\); li",
+    ) as caught:
         LSTMForecaster(**TINY, target_coin="delta").fit(three)
+    assert caught.value.cli.startswith("--target delta is not among the coins trained on")
 
 
 def test_a_model_of_several_coins_needs_to_be_told_which(global_model, three):
     with pytest.raises(
         CoincastError,
-        match=r"^this model forecasts 3 coins \(alpha, beta, gamma\); say which: --coin COIN$",
+        match=r"^this model forecasts 3 coins \(alpha, beta, gamma\); say which: coin=COIN$",
     ):
         global_model.predict()
-    with pytest.raises(CoincastError, match=r"^--coin delta is not one of the coins this model"):
+    with pytest.raises(
+        CoincastError,
+        match=r"^coin delta is not one of the coins this model was trained on: alpha, beta, "
+        r"gamma$",
+    ):
         global_model.predict(coin="delta")
+    with pytest.raises(
+        CoincastError, match=r"trained on: alpha, beta, gamma; did you mean beta\?$"
+    ):
+        global_model.predict(coin="betta")
     beta = global_model.predict(coin="beta")
     assert beta.attrs["coin"] == "beta"
     assert beta.attrs["last_close"] == three["beta"]["close"].iloc[-1]

@@ -39,8 +39,11 @@ def test_check_new_run(tmp_path):
     assert check_new_run(folder) == folder
     folder.mkdir()
     (folder / "run.json").write_text("{}")
-    with pytest.raises(CoincastError, match="already holds a run; choose another --out"):
+    with pytest.raises(CoincastError, match="already holds a run; choose another folder, or f"):
         check_new_run(folder)
+    with pytest.raises(CoincastError) as caught:
+        check_new_run(folder)
+    assert caught.value.cli.endswith("already holds a run; choose another --out, or --force")
     assert check_new_run(folder, resume=True) == check_new_run(folder, force=True) == folder
     with pytest.raises(CoincastError, match=r"no '\.\.' in run paths"):
         check_new_run(Path("runs/../evil"))

@@ -184,8 +184,11 @@ def test_backtest_horizon_is_checked_like_any_setting():
 
     with pytest.raises(config_module.ConfigError, match=r"^horizon is 1000000000000; it must be"):
         lstm_models(predictable_candles(50), LSTMTraining(), horizon=10**12)
-    with pytest.raises(CoincastError, match=r"^refit_epochs is 0; it must be a whole number"):
+    with pytest.raises(
+        CoincastError, match=r"^refit_epochs is 0; it must be a whole number .*refit_epochs=5$"
+    ) as caught:
         LSTMTraining(refit_epochs=0)
+    assert caught.value.cli.endswith("e.g. --refit-epochs 5")
 
 
 # -- devices -----------------------------------------------------------------------------------
@@ -205,8 +208,11 @@ def test_a_device_this_machine_lacks_is_refused_before_training_naming_what_it_h
     have = ", ".join(available_devices())
     f = LSTMForecaster(**{**FAST, "device": device})  # a run folder may name any device
     message = rf"^device {device!r} is not available here: this machine has {re.escape(have)}"
-    with pytest.raises(CoincastError, match=message + r".*; use device auto or one of those"):
+    with pytest.raises(
+        CoincastError, match=message + r".*; use device auto or one of those \(device='cpu'\)$"
+    ) as caught:
         f.fit(predictable_candles(100))
+    assert caught.value.cli.endswith("; use device auto or one of those (--device cpu)")
     assert f.net is None
     from coincast.evaluation.adapters import LSTMTraining
 
@@ -695,3 +701,33 @@ def test_the_examples_in_the_docstrings_run(module):
 
     result = doctest.testmod(importlib.import_module(f"coincast.models.{module}"))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_recursive_mode_with_exog_coins_is_worded_for_python_and_for_the_cli():
+    with pytest.raises(
+        config_module.ConfigError,
+        match=r"^recursive mode cannot forecast the inputs of the exog coins; use direct mode "
+        r"\(recursive=False\)$",
+    ) as caught:
+        config_module.LSTMConfig(recursive=True, exog=["bitcoin"])
+    assert (
+        caught.value.cli
+        == "recursive mode cannot forecast the --exog coins' inputs; use direct mode"
+    )
+
+
+def test_backtest_exog_errors_name_the_argument_and_in_the_cli_the_flag():
+    from coincast.evaluation.adapters import LSTMTraining, lstm_models
+
+    frame = predictable_candles(50)
+    with pytest.raises(
+        CoincastError, match=r"^a \+exog variant needs the coins to read: exog=\['bitcoin'\]$"
+    ) as caught:
+        lstm_models(frame, LSTMTraining(variants=["single+exog"]), horizon=1)
+    assert caught.value.cli == "a +exog variant needs the coins to read: --exog bitcoin"
+    config = config_module.LSTMConfig(exog=["leader"])
+    with pytest.raises(
+        CoincastError, match=r"^exog coin leader: no candles of leader were given; fetch leader$"
+    ) as caught:
+        lstm_models(frame, LSTMTraining(config=config), horizon=1)
+    assert caught.value.cli == "--exog leader: no candles of leader were given; fetch leader"

@@ -21,6 +21,7 @@ from coincast.evaluation.run import run_backtest
 from coincast.models.config import LSTMConfig
 from coincast.reporting.inputs import _clean
 from coincast.reporting.reproduce import backtest_command
+from coincast.series import resample
 
 FRAME = synthetic_candles(150, coin="bitcoin")
 SPEC = WalkForward(horizon=2, test=6, refit_every=3)
@@ -112,3 +113,26 @@ def test_intraday_bars_pin_their_hour_and_odd_names_are_quoted():
     assert "coincast backtest 'my coin' --models naive" in command
     assert "--start 2024-01-05T13:00 --end 2024-01-06 " in command
     assert "+00:00" not in command
+
+
+def test_a_backtest_of_the_last_n_bars_is_repeated_with_test_n(meta, monkeypatch):
+    command = backtest_command(meta)
+    assert "--test 6 " in command and "--start" not in command
+    assert parse(command, monkeypatch)["spec"].test == 6
+
+
+def test_a_rolling_window_and_min_complete_are_recorded_and_repeated(monkeypatch):
+    hourly = synthetic_candles(24 * 120, coin="bitcoin", interval="1h").iloc[5:]
+    daily = resample(hourly, "1d", min_complete=0.5)  # the first day has 19 of 24 hours
+    spec = WalkForward(test=5, window="rolling", window_size=60)
+    meta = json.loads(json.dumps(_clean(run_backtest(daily, spec, models=["drift"]).meta)))
+    assert (meta["test"], meta["window_size"], meta["data"]["min_complete"]) == (5, 60, 0.5)
+    command = backtest_command(meta)
+    assert "--test 5 " in command and "--window rolling --window-size 60" in command
+    seen = parse(command, monkeypatch)
+    assert seen["series"]["min_complete"] == 0.5
+    assert (seen["spec"].test, seen["spec"].window, seen["spec"].window_size) == (
+        5,
+        "rolling",
+        60,
+    )

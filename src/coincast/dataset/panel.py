@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import CoincastError, ShortHistoryError
+from ..errors import CoincastError, ShortHistoryError, worded
 from ..intervals import interval_ms
 from ..series import describe, from_ms, ms_from_index, utc, validate_candles
 from .features import compute_features
@@ -135,9 +135,13 @@ def coin_inputs(
         cols = []
         for other, ef in exog.items():
             if ef.attrs.get("interval") != frame.attrs.get("interval"):
-                raise CoincastError(
-                    f"--exog {other} is {ef.attrs.get('interval')} data but {coin} is "
-                    f"{frame.attrs.get('interval')}; use the same --interval for every coin"
+                head = (
+                    f"{other} is {ef.attrs.get('interval')} data but {coin} is "
+                    f"{frame.attrs.get('interval')}; use the same"
+                )
+                raise worded(
+                    f"exog coin {head} interval for every coin",
+                    f"--exog {head} --interval for every coin",
                 )
             keep &= frame.index.isin(ef.index)
             series = exog_measure(ef) if target == "volatility" else exog_returns(ef)
@@ -167,10 +171,11 @@ def exog_frames_of(
         if f is None:
             f = frames.get(c)
         if f is None:
-            raise CoincastError(
-                f"--exog {c}: no candles of {c} were given; fetch {c} at the same "
+            tail = (
+                f"no candles of {c} were given; fetch {c} at the same "
                 "interval (its returns are inputs at every bar)"
             )
+            raise worded(f"exog coin {c}: {tail}", f"--exog {c}: {tail}")
         out[c] = validate_candles(f)
     return out
 
@@ -180,10 +185,8 @@ def forecast_coins(frames: Mapping[str, pd.DataFrame], target: str | None) -> li
     if target is None:
         return list(frames)
     if target not in frames:
-        raise CoincastError(
-            f"--target {target} is not among the coins trained on ({', '.join(frames)}); "
-            "list it too"
-        )
+        tail = f"{target} is not among the coins trained on ({', '.join(frames)}); list it too"
+        raise worded(f"target_coin {tail}", f"--target {tail}")
     return [target]
 
 
@@ -247,10 +250,14 @@ def build_panel(
         ms = ms_from_index(ci.frame.index)
         train_ends, v_ends = split_ends(ends[c], ms, split, horizon, c in forecast)
         if not len(train_ends):
-            raise CoincastError(
+            head = (
                 f"{describe(ci.frame)}: no training windows before the validation period "
-                f"starts ({from_ms(split)}); fetch more history, "
-                "lower --lookback or --val-fraction, or leave the coin out"
+                f"starts ({from_ms(split)}); fetch more history, lower"
+            )
+            tail = "or leave the coin out"
+            raise worded(
+                f"{head} lookback or val_fraction, {tail}",
+                f"{head} --lookback or --val-fraction, {tail}",
             )
         last_fit_row = len(ms) if split is None else int(np.searchsorted(ms, split, "right"))
         y_train = targets_at(ci.level, train_ends, horizon, target)

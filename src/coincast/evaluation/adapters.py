@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..errors import CoincastError
+from ..errors import CoincastError, worded
 from ..models.config import make_config
 from ..models.devices import resolve_device
 from ..models.forecaster import LSTMConfig, LSTMForecaster
@@ -223,10 +223,8 @@ class LSTMTraining:
         """Refuse, before the backtest starts, what would fail at its first LSTM fit."""
         r = self.refit_epochs
         if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= MAX_EPOCHS:
-            raise CoincastError(
-                f"refit_epochs is {r!r}; it must be a whole number from 1 to {MAX_EPOCHS}, "
-                "e.g. --refit-epochs 5"
-            )
+            head = f"refit_epochs is {r!r}; it must be a whole number from 1 to {MAX_EPOCHS}"
+            raise worded(f"{head}, e.g. refit_epochs=5", f"{head}, e.g. --refit-epochs 5")
         resolve_device(self.config.device)  # a device this machine lacks: an error now
 
 
@@ -278,7 +276,8 @@ def _variants(
         )
     variants = list(dict.fromkeys(asked))
     if any(t.endswith("+exog") for t in variants) and not cfg.exog:
-        raise CoincastError("a +exog variant needs the coins to read: --exog bitcoin")
+        head = "a +exog variant needs the coins to read"
+        raise worded(f"{head}: exog=['bitcoin']", f"{head}: --exog bitcoin")
     if any(t.startswith("global") for t in variants) and len(coins) < 2:
         raise CoincastError("a global variant needs other coins to train on: list them too")
     return variants
@@ -292,6 +291,7 @@ def _exog_frames(
     for e in cfg.exog:
         f = coins.get(e) if e in coins else exog.get(e)
         if f is None:
-            raise CoincastError(f"--exog {e}: no candles of {e} were given; fetch {e}")
+            tail = f"no candles of {e} were given; fetch {e}"
+            raise worded(f"exog coin {e}: {tail}", f"--exog {e}: {tail}")
         frames[e] = f
     return frames

@@ -21,7 +21,7 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from ..errors import CoincastError
+from ..errors import CoincastError, worded
 from ..series import describe, utc, validate_candles
 from .bands import dist_of
 
@@ -181,14 +181,6 @@ def walk_forward(
     p = plan(frame, spec, min_rows=min_rows(models))
     parts = [_one_model(model, frame, p, spec, progress) for model in models]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
-
-
-def worded(python: str, cli: str) -> CoincastError:
-    """An error worded for Python (``test=``), carrying in ``cli`` its wording in the CLI's
-    flags (``--test``), which the CLI prints instead."""
-    exc = CoincastError(python)
-    exc.cli = cli  # type: ignore[attr-defined]
-    return exc
 
 
 def _check_names(models: Sequence[Forecaster]) -> None:

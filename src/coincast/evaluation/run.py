@@ -214,14 +214,17 @@ def _meta(
         "test_start": frame.index[p.first_target].isoformat(),
         "test_end": frame.index[p.last_target].isoformat(),
         "cutoffs": len(p.cutoffs),
+        "test": spec.test,  # None when the test period was given by start (and end)
         "refit_every": spec.refit_every,
         "window": spec.window,
+        "window_size": spec.window_size,
         "data": {
             "source": a["source"],
             "quote": a["quote"],
             "start": frame.index[0].isoformat(),
             "end": frame.index[-1].isoformat(),
             "rows": len(frame),
+            "min_complete": a.get("min_complete", 1.0),  # of bars resampled from finer ones
         },
         "config": _lstm_settings(lstm or LSTMTraining(), spec.horizon) if "lstm" in names else {},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -26,7 +26,7 @@ from pydantic import (
 
 from ..dataset.features import FEATURES, check_features
 from ..dataset.panel import exog_name
-from ..errors import CoincastError
+from ..errors import CoincastError, worded
 from . import limits as lim
 from .devices import DEVICE, NAMES, available_devices
 from .heads import DEFAULT_QUANTILES
@@ -142,8 +142,10 @@ class LSTMConfig(BaseModel):
         except CoincastError as exc:
             raise ValueError(str(exc)) from None
         if self.recursive and self.exog:
-            raise ValueError(
-                "recursive mode cannot forecast the --exog coins' inputs; use direct mode"
+            head = "recursive mode cannot forecast the"
+            raise worded(
+                ValueError(f"{head} inputs of the exog coins; use direct mode (recursive=False)"),
+                f"{head} --exog coins' inputs; use direct mode",
             )
         if len(set(self.exog)) != len(self.exog):
             raise ValueError(f"exog lists a coin twice: {self.exog}")
@@ -248,8 +250,9 @@ def config_error(exc: ValidationError) -> ConfigError:
     e = exc.errors()[0]
     loc = e.get("loc", ())
     msg = str(e.get("msg", exc)).removeprefix("Value error, ")
-    if not loc:  # a whole-config rule: its message names the setting
-        return ConfigError(msg)
+    if not loc:  # a whole-config rule: its message names the setting (and its flag in .cli)
+        cli = getattr(e.get("ctx", {}).get("error"), "cli", None)
+        return worded(ConfigError(msg), cli) if cli else ConfigError(msg)
     name = str(loc[0])
     if e.get("type") == "extra_forbidden":
         return ConfigError(f"unknown setting {name!r}; known: {', '.join(LSTMConfig.model_fields)}")

@@ -7,7 +7,7 @@ import re
 
 import torch
 
-from ..errors import CoincastError
+from ..errors import CoincastError, worded
 
 #: The device names a config may hold.
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
@@ -54,10 +54,11 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     wanted = "cuda:0" if name == "cuda" else name
     if wanted not in have:
-        raise CoincastError(
+        head = (
             f"device {name!r} is not available here: this machine has {', '.join(have)}"
-            f"{_why(name)}; use device auto or one of those (--device cpu)"
+            f"{_why(name)}; use device auto or one of those"
         )
+        raise worded(f"{head} (device='cpu')", f"{head} (--device cpu)")
     return torch.device(name)
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import CoincastError
+from ..errors import CoincastError, worded
 from .runs import RECORD, check_run_name
 from .training import CHECKPOINT, TrainingInterrupted
 
@@ -63,20 +63,28 @@ def check_new_run(folder: Path, *, resume: bool = False, force: bool = False) ->
     """
     check_run_name(folder.name)
     if ".." in folder.parts:
-        raise CoincastError(f"--out {folder} is not allowed: no '..' in run paths")
-    check_writable(folder, "--out", example="runs/btc-1d")
+        tail = "is not allowed: no '..' in run paths"
+        raise worded(f"folder {folder} {tail}", f"--out {folder} {tail}")
+    check_writable(folder, "folder", flag="--out", example="runs/btc-1d")
     if (folder / RECORD).exists() and not (resume or force):
-        raise CoincastError(f"{folder} already holds a run; choose another --out, or --force")
+        head = f"{folder} already holds a run; choose another"
+        raise worded(f"{head} folder, or force=True", f"{head} --out, or --force")
     return folder
 
 
 def check_writable(
-    path: Path, option: str = "--out", *, file: bool = False, example: str = "results"
+    path: Path,
+    option: str = "--out",
+    *,
+    flag: str | None = None,
+    file: bool = False,
+    example: str = "results",
 ) -> Path:
     """Return ``path`` if a folder (``file=True``: a file) can be made or written there now,
-    else raise :class:`CoincastError` naming ``option``, the obstacle and a way out: a NUL
-    character or an over-long name, an existing file where a folder is wanted (or the other
-    way round), a file above it, or a folder this user may not write.
+    else raise :class:`CoincastError` naming ``option`` (and ``flag`` in its CLI wording,
+    :func:`coincast.errors.worded`), the obstacle and a way out: a NUL character or an
+    over-long name, an existing file where a folder is wanted (or the other way round), a
+    file above it, or a folder this user may not write.
 
     Examples
     --------
@@ -85,31 +93,41 @@ def check_writable(
     ...     check_writable(Path(d) / "new" / "folder") == Path(d) / "new" / "folder"
     True
     """
+    says = _obstacle(path, file)
+    if says is None:
+        return path
+    python = says(option, _example(option, example))
+    raise worded(python, says(flag, _example(flag, example))) if flag else CoincastError(python)
+
+
+def _example(name: str, example: str) -> str:
+    """``--out results`` for a flag or a placeholder, ``folder='results'`` for an argument."""
+    return f"{name} {example}" if name.startswith("-") or name.isupper() else f"{name}={example!r}"
+
+
+def _obstacle(path: Path, file: bool) -> Callable[[str, str], str] | None:
+    """What keeps ``path`` from being written, worded for a name and an example; or None."""
     text = str(path)
     if "\x00" in text:
-        raise CoincastError(f"{option} {text!r} contains a NUL character; e.g. {option} {example}")
-    long = [p for p in path.parts if len(os.fsencode(p)) > MAX_NAME_BYTES]
-    if long:
-        raise CoincastError(
-            f"{option} {text[:80]}...: a name is longer than {MAX_NAME_BYTES} bytes; "
-            f"e.g. {option} {example}"
+        return lambda o, eg: f"{o} {text!r} contains a NUL character; e.g. {eg}"
+    if any(len(os.fsencode(p)) > MAX_NAME_BYTES for p in path.parts):
+        return lambda o, eg: (
+            f"{o} {text[:80]}...: a name is longer than {MAX_NAME_BYTES} bytes; e.g. {eg}"
         )
     want, other = ("a file", "folder") if file else ("a folder", "file")
     if path.exists() and path.is_dir() == file:
-        raise CoincastError(f"{option} {path} is a {other}, not {want}; e.g. {option} {example}")
+        return lambda o, eg: f"{o} {path} is a {other}, not {want}; e.g. {eg}"
     base = _existing_ancestor(path.parent if file or not path.exists() else path)
     if not base.is_dir():
-        raise CoincastError(
-            f"{option} {path}: {base} is a file, so nothing can be made under it; "
-            f"e.g. {option} {example}"
+        return lambda o, eg: (
+            f"{o} {path}: {base} is a file, so nothing can be made under it; e.g. {eg}"
         )
     if not _may(base, os.W_OK | os.X_OK) or (path.exists() and not _may(path, os.W_OK)):
         where = path if path.exists() else base
-        raise CoincastError(
-            f"{option} {path}: {where} is not writable for this user; choose a writable "
-            f"place, e.g. {option} {example}"
+        return lambda o, eg: (
+            f"{o} {path}: {where} is not writable for this user; choose a writable place, e.g. {eg}"
         )
-    return path
+    return None
 
 
 def _may(path: Path, mode: int) -> bool:

@@ -117,7 +117,7 @@ def window_for(
     """
     coin = model.forecast_coin(resolve_offline(coin) if coin else None)
     frames, exog = run_frames(store, model)
-    end = None if window.upper() == "LAST" else parse_time(window, "--window")
+    end = None if window.upper() == "LAST" else parse_time(window, "window", flag="--window")
     return model.window_inputs(frames[coin], end, coin=coin, exog=frames | exog)
 
 

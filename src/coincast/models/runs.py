@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..errors import worded
 from .config import ConfigError
 from .forecaster import LSTMConfig, LSTMForecaster
 from .limits import MAX_EPOCHS
@@ -243,12 +244,13 @@ def read_record(folder: Path) -> RunRecord:
         raise RunError(f"run folder {str(folder)!r} contains a NUL character; name a folder")
     path = folder / RECORD
     if not folder.is_dir():
-        exc = RunError(
-            f"no run folder {folder}; train a model and save it there: "
-            f"LSTMForecaster(...).fit(frame).save({str(folder)!r})"
+        raise worded(
+            RunError(
+                f"no run folder {folder}; train a model and save it there: "
+                f"LSTMForecaster(...).fit(frame).save({str(folder)!r})"
+            ),
+            f"no run folder {folder}; train one with `coincast train COIN --out {folder}`",
         )
-        exc.cli = f"no run folder {folder}; train one with `coincast train COIN --out {folder}`"
-        raise exc  # the CLI prints exc.cli (coincast.cli.common.handles_errors)
     if not path.is_file():
         raise RunError(f"{folder} has no run.json; it is not a coincast run folder")
     data = read_json(path)

@@ -11,8 +11,9 @@ from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
+from ..coins import close_coins
 from ..dataset.panel import Scalers
-from ..errors import CoincastError
+from ..errors import CoincastError, worded
 
 T = TypeVar("T")
 
@@ -67,21 +68,26 @@ class FittedState:
             coin = frame.attrs["coin"]
         coin = coin or target_coin
         if coin is None:
-            raise CoincastError(
-                f"this model forecasts {len(self.coins)} coins ({', '.join(self.coins)}); "
-                "say which: --coin COIN"
-            )
+            head = f"this model forecasts {len(self.coins)} coins ({', '.join(self.coins)})"
+            raise worded(f"{head}; say which: coin=COIN", f"{head}; say which: --coin COIN")
         if coin not in self.scalers:
-            known = ", ".join(c for c in self.coins if c in self.scalers)
-            if coin in self.skipped:
-                raise CoincastError(
-                    f"--coin {coin} was skipped in training (too short a history for the "
-                    f"lookback); this model forecasts {known}"
-                )
-            raise CoincastError(
-                f"--coin {coin} is not one of the coins this model was trained on: {known}"
-            )
+            raise self._not_forecast(coin)
         return coin
+
+    def _not_forecast(self, coin: str) -> CoincastError:
+        """The error for a ``coin`` this model does not forecast: skipped in training, or
+        never trained on (with the close matches among its coins)."""
+        known = [c for c in self.coins if c in self.scalers]
+        if coin in self.skipped:
+            tail = (
+                "was skipped in training (too short a history for the lookback); this model "
+                f"forecasts {', '.join(known)}"
+            )
+        else:
+            near = [c for c in close_coins(coin, known) if c in known]
+            hint = f"; did you mean {' or '.join(near)}?" if near else ""
+            tail = f"is not one of the coins this model was trained on: {', '.join(known)}{hint}"
+        return worded(f"coin {coin} {tail}", f"--coin {coin} {tail}")
 
 
 class StateField(Generic[T]):

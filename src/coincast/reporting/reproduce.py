@@ -1,8 +1,10 @@
 """How a backtest was made, the end of its report: the Settings section (what it ran on, the
 LSTM's settings) and the Reproduce section, with the command line that reruns it, built from
 what its result records (``meta``: the coins, the series, the walk-forward spec and the LSTM's
-settings) by :func:`backtest_command`. The test period is pinned by its first and last bar
-(``--start``/``--end``), so data fetched since then does not move it.
+settings) by :func:`backtest_command`. A test period given by its bars (``--start``/``--end``)
+is pinned by its first and last bar, so data fetched since then does not move it; one given
+as the last N bars (``--test N``) is asked again as ``--test N``, which on the same data is
+the same period.
 
 Examples
 --------
@@ -114,7 +116,10 @@ def _walk(meta: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     """The walk-forward flags; refit epochs and warm start only where they differ from the
     command's defaults (5, warm)."""
     args = ["--horizon", str(meta.get("horizon", 1))]
-    args += ["--start", _time(meta["test_start"]), "--end", _time(meta["test_end"])]
+    if meta.get("test"):  # asked as the last N bars: asked again so
+        args += ["--test", str(meta["test"])]
+    else:
+        args += ["--start", _time(meta["test_start"]), "--end", _time(meta["test_end"])]
     args += ["--refit-every", str(meta.get("refit_every", 30))]
     if meta.get("window", "expanding") != "expanding":
         args += ["--window", str(meta["window"])]

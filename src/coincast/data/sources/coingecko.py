@@ -141,7 +141,11 @@ class CoinGeckoSource:
         return coins
 
     def resolve_coin(self, coin: str) -> str:
-        """Resolve ``BTC``, ``btc`` or ``bitcoin`` to CoinGecko's id via ``/coins/list``."""
+        """Resolve ``BTC``, ``btc`` or ``Bitcoin`` to CoinGecko's id via ``/coins/list``; a
+        well-known id as it is spelled (``bitcoin``, a key of :data:`coincast.coins.TICKERS`)
+        needs no request."""
+        if coin in coinmod.TICKERS:
+            return coin
         return coinmod.resolve(coin, self.coin_list())
 
     # -- candles ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ...coins import check_quote, resolve_offline
-from ...errors import IntervalError, ParseError, listed, shown
+from ...errors import IntervalError, ParseError, listed, shown, worded
 from ...intervals import INTERVALS, check_interval, interval_ms
 from ...series import (
     FIRST_MS,
@@ -385,12 +385,16 @@ def _interval(ts: np.ndarray, given: str | None, p: Path) -> str:
         usual = infer_interval(ts)
     except IntervalError as exc:
         if given is None:
-            raise ParseError(f"{p}: {exc}") from None
+            raise worded(ParseError(f"{p}: {exc}"), f"{p}: {getattr(exc, 'cli', exc)}") from None
         return given  # one row, or an unusual step (a file with many gaps): trust the user
     if given is not None and given != usual:
-        raise ParseError(
-            f"{p}: --interval {given} contradicts the file, whose rows are {usual} apart (the "
-            f"usual step); pass --interval {usual}, or no --interval to infer it"
+        head = f"contradicts the file, whose rows are {usual} apart (the usual step)"
+        raise worded(
+            ParseError(
+                f"{p}: interval={given!r} {head}; pass interval={usual!r}, or none to infer it"
+            ),
+            f"{p}: --interval {given} {head}; pass --interval {usual}, or no --interval to "
+            "infer it",
         )
     return usual
 
@@ -402,5 +406,5 @@ def _check_alignment(ts: np.ndarray, interval: str, lines: np.ndarray, at: _At) 
         raise ParseError(
             f"{at.row(lines[i])}: {from_ms(ts[i])} is not the start of a {interval} bar "
             f"({' '.join(INTERVALS)} bars start on whole multiples, weeks on Mondays); "
-            "pass the right --interval"
+            "pass the right interval"
         )

@@ -6,15 +6,8 @@ attribute, which the CLI prints instead."""
 from __future__ import annotations
 
 from ...coins import close_coins
-from ...errors import CoincastError, IntervalError, StoreError
+from ...errors import CoincastError, IntervalError, StoreError, worded
 from .keys import SeriesInfo
-
-
-def worded(exc: CoincastError, cli: str) -> CoincastError:
-    """``exc`` (worded for Python) with ``cli``, its wording in command-line flags, which
-    the CLI prints instead (:func:`coincast.cli.common.handles_errors`)."""
-    exc.cli = cli  # type: ignore[attr-defined]
-    return exc
 
 
 def nothing_stored(
