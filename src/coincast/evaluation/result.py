@@ -33,6 +33,7 @@ class BacktestResult:
     recent: pd.DataFrame | None = None  #: the candles that forecast starts from
     comparison: pd.DataFrame | None = None  #: LSTM variants against each other
     steps: pd.DataFrame | None = None  #: the metrics per model and step of the horizon
+    regimes: pd.DataFrame | None = None  #: MAE ÷ naive and coverage per model and regime
     disclaimer: str = DISCLAIMER  #: shown beside the trading figures
 
     def forecasts(self) -> pd.DataFrame:

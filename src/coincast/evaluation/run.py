@@ -23,6 +23,7 @@ from .adapters import LSTMModel, LSTMTraining, lstm_models
 from .backtest import Forecaster, Plan, WalkForward, min_rows, plan, walk_forward, worded
 from .compare import comparison_verdicts, pairwise
 from .conformal import conformalize
+from .regimes import RULE, by_regime, label_rows, regime_labels
 from .result import BacktestResult
 from .scores import score
 from .scoring import recent_naive_scale
@@ -123,6 +124,8 @@ def run_backtest(
     meta["mase_scale"] = {"window": min(window, len(train_close)), "value": scale}
     result = BacktestResult(table, scores, verdicts(scores), sim, meta)
     result.steps = score(table, scale=scale, per_step=True)
+    result.regimes = regime_scores(table, regime_labels(frame, frame.index[p.cutoffs]))
+    meta["regime_rule"] = RULE
     if len(lstms) > 1:
         result.comparison = pairwise(table, [m.name for m in lstms])
         result.verdicts += comparison_verdicts(result.comparison)
@@ -163,6 +166,35 @@ def apply_intervals(table: pd.DataFrame, how: str) -> pd.DataFrame:
         return table
     out = table.copy()
     out.loc[~own] = conformalize(table[~own])
+    return out
+
+
+def regime_scores(table: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """One-step MAE, MAE ÷ naive's on the same bars, and band coverage per model and regime
+    (:mod:`coincast.evaluation.regimes`: each cutoff labelled from data up to it).
+
+    Examples
+    --------
+    >>> from coincast.data.sources import random_walk
+    >>> from coincast.models.baselines import Naive
+    >>> f = random_walk(300)
+    >>> t = walk_forward([Naive()], f, WalkForward(test=100))
+    >>> r = regime_scores(t, regime_labels(f, f.index[199:299]))
+    >>> sorted(set(r["kind"])), float(r["rel_mae"].iloc[0])
+    (['trend', 'vol'], 1.0)
+    """
+    one = label_rows(table[table["step"] == 1], labels)
+
+    def figures(g: pd.DataFrame) -> dict:
+        band = g["lo"].notna() & g["hi"].notna()
+        inside = (g["lo"] <= g["y"]) & (g["y"] <= g["hi"])
+        return {"mae": float((g["y"] - g["yhat"]).abs().mean()),
+                "coverage": float(inside[band].mean()) if band.any() else np.nan}  # fmt: skip
+
+    out = by_regime(one, figures)
+    naive = out[out["model"] == "naive"].set_index(["kind", "regime"])["mae"]
+    ref = [naive.get((k, r), np.nan) for k, r in zip(out["kind"], out["regime"], strict=True)]
+    out["rel_mae"] = out["mae"] / np.asarray(ref, dtype="float64")
     return out
 
 

@@ -28,6 +28,7 @@ INPUTS = {
     "history.json": (False, "the LSTM's loss per epoch"),
     "forecast.csv": (False, "the future forecast"),
     "recent.csv": (False, "the last closes before the forecast"),
+    "regimes.csv": (False, "MAE ÷ naive and coverage per model and regime"),
 }
 
 
@@ -72,10 +73,12 @@ def write_report_inputs(folder: Path, result: BacktestResult) -> Path:
     record = {"format": FORMAT, "meta": result.meta, "verdicts": list(result.verdicts),
               "disclaimer": result.disclaimer}  # fmt: skip
     (folder / "report.json").write_text(json.dumps(_clean(record), indent=2), encoding="utf-8")
-    for name in ("history.json", "forecast.csv", "recent.csv", "steps.csv"):
+    for name in ("history.json", "forecast.csv", "recent.csv", "steps.csv", "regimes.csv"):
         (folder / name).unlink(missing_ok=True)  # never leave a stale one from an earlier run
     if result.steps is not None:
         result.steps.to_csv(folder / "steps.csv", index=False)
+    if result.regimes is not None:
+        result.regimes.to_csv(folder / "regimes.csv", index=False)
     if result.history:
         (folder / "history.json").write_text(json.dumps(_clean(list(result.history))), "utf-8")
     if result.forecast is not None:
@@ -132,6 +135,7 @@ def load_report_inputs(folder: Path) -> BacktestResult:
         forecast=_read_csv(folder / "forecast.csv", index="ts"),
         recent=_read_csv(folder / "recent.csv", index="ts"),
         steps=_read_csv(folder / "steps.csv"),
+        regimes=_read_csv(folder / "regimes.csv"),
     )
     if record.get("disclaimer"):  # else the one every backtest shows
         result.disclaimer = str(record["disclaimer"])
