@@ -41,7 +41,7 @@ def lstm_training():
     return LSTMTraining(cfg, refit_epochs=3)
 
 
-def answer(folder: str, coins: list[str], test: int, with_lstm: bool) -> None:
+def answer(folder: str, coins: list[str], test: int, with_lstm: bool) -> dict:
     from coincast.errors import CoincastError
     from coincast.evaluation.backtest import WalkForward
     from coincast.evaluation.risk_run import run_risk_backtest
@@ -53,6 +53,7 @@ def answer(folder: str, coins: list[str], test: int, with_lstm: bool) -> None:
           m != "garch") + (" | lstm QLIKE/GARCH (DM p)" if with_lstm else "") +
           " | VaR passes (1 %, 5 %) |")  # fmt: skip
     rels: dict[str, list[float]] = {m: [] for m in models}
+    per_coin: dict[str, dict[str, float]] = {}
     for sym in coins:
         frame = load(folder, sym)
         t0 = time.perf_counter()
@@ -68,6 +69,7 @@ def answer(folder: str, coins: list[str], test: int, with_lstm: bool) -> None:
                                                                           else []):  # fmt: skip
             rel, p = s.loc[m, "rel_qlike"], s.loc[m].get("dm_garch_pvalue")
             rels[m].append(rel)
+            per_coin.setdefault(sym, {})[m] = rel
             cells.append(f"{rel:.3f} ({p:.2g})")
         passes = r.tests.groupby("level")["passes"].sum()
         n = r.tests["model"].nunique()
@@ -80,9 +82,10 @@ def answer(folder: str, coins: list[str], test: int, with_lstm: bool) -> None:
             below = sum(x <= 0.95 for x in xs)
             print(f"- {m}: median QLIKE/GARCH {statistics.median(xs):.3f}; <= 0.95 on "
                   f"{below} of {len(xs)} coins")  # fmt: skip
+    return per_coin
 
 
-def coverage(folder: str, coins: list[str], test: int) -> None:
+def coverage(folder: str, coins: list[str], test: int) -> dict:
     from coincast.evaluation.backtest import WalkForward
     from coincast.evaluation.run import run_backtest
 
@@ -90,6 +93,7 @@ def coverage(folder: str, coins: list[str], test: int) -> None:
     print(f"\n## {folder}: 90 % band coverage, horizon 1, before / after conformal\n")
     print("| coin | " + " | ".join(models) + " |")
     after_all: dict[str, list[float]] = {m: [] for m in models}
+    per_coin: dict[str, dict[str, tuple[float, float]]] = {}
     for sym in coins:
         frame = load(folder, sym)
         spec = WalkForward(test=test, refit_every=30)
@@ -100,6 +104,7 @@ def coverage(folder: str, coins: list[str], test: int) -> None:
         for m in models:
             before, after = own.loc[m, "coverage"], cal.loc[m, "coverage"]
             after_all[m].append(after)
+            per_coin.setdefault(sym, {})[m] = (before, after)
             b = "-" if before is None or not np.isfinite(before) else f"{before:.1%}"
             cells.append(f"{b} / {after:.1%}")
         print(f"| {sym} | " + " | ".join(cells) + " |", flush=True)
@@ -108,6 +113,58 @@ def coverage(folder: str, coins: list[str], test: int) -> None:
         inside = sum(0.87 <= x <= 0.93 for x in xs)
         print(f"- {m}: conformal coverage {min(xs):.1%}..{max(xs):.1%}; within 87-93 % on "
               f"{inside} of {len(xs)} coins")  # fmt: skip
+    return per_coin
+
+
+def draw_qlike(per_coin: dict, path: Path, title: str) -> None:
+    """Per-coin QLIKE relative to GARCH, one bar per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    coins = list(per_coin)
+    models = list(next(iter(per_coin.values())))
+    fig, ax = plt.subplots(figsize=(11, 4.2), layout="constrained")
+    width = 0.8 / len(models)
+    for i, m in enumerate(models):
+        ax.bar(np.arange(len(coins)) + i * width, [per_coin[c].get(m, np.nan) for c in coins],
+               width, label=m)  # fmt: skip
+    ax.axhline(1.0, color="black", lw=1, label="GARCH")
+    ax.axhline(0.95, color="grey", lw=1, ls="--", label="goal 0.95")
+    ax.set_xticks(np.arange(len(coins)) + 0.4 - width / 2, coins)
+    ax.set_ylabel("QLIKE ÷ GARCH's (lower is better)")
+    ax.set_title(title)
+    ax.legend(ncol=len(models) + 2, fontsize=8, loc="upper left")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def draw_coverage(per_coin: dict, path: Path) -> None:
+    """Coverage of each model's 90 % band per coin, its own against conformal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    coins = list(per_coin)
+    models = list(next(iter(per_coin.values())))
+    fig, axes = plt.subplots(1, len(models), figsize=(12, 3.6), sharey=True, layout="constrained")
+    for ax, m in zip(axes, models, strict=True):
+        before = [100 * per_coin[c][m][0] if per_coin[c][m][0] is not None else np.nan
+                  for c in coins]  # fmt: skip
+        after = [100 * per_coin[c][m][1] for c in coins]
+        x = np.arange(len(coins))
+        ax.axhspan(87, 93, color="#dfe", label="87-93 %")
+        ax.plot(x, before, "o", color="#c44", label="own band")
+        ax.plot(x, after, "s", color="#26a", label="conformal")
+        ax.axhline(90, color="black", lw=0.8)
+        ax.set_xticks(x, coins, rotation=90, fontsize=7)
+        ax.set_title(m)
+    axes[0].set_ylabel("coverage of the 90 % band (%)")
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def cost() -> None:
@@ -145,16 +202,24 @@ def main() -> None:
     ap.add_argument("--hourly", action="store_true", help="also the hourly set (500 bars)")
     ap.add_argument("--test", type=int, default=365)
     ap.add_argument("--skip", default="", help="parts to skip: answer,coverage,cost")
+    ap.add_argument("--pictures", type=Path, default=None, help="folder for the PNGs")
     args = ap.parse_args()
     every = sorted(p.name.split("-")[0] for p in (DATA / "daily").glob("*-USD_1d.csv"))
     coins = args.coins.split(",") if args.coins else every
     skip = set(args.skip.split(","))
+    pics = args.pictures
     if "answer" not in skip:
-        answer("daily", coins, args.test, not args.no_lstm)
+        daily = answer("daily", coins, args.test, not args.no_lstm)
+        if pics and daily:
+            draw_qlike(daily, pics / "risk-qlike-daily.png", "Daily, last 365 days")
         if args.hourly:
-            answer("hourly", coins, 500, not args.no_lstm)
+            hourly = answer("hourly", coins, 500, not args.no_lstm)
+            if pics and hourly:
+                draw_qlike(hourly, pics / "risk-qlike-hourly.png", "Hourly, last 500 hours")
     if "coverage" not in skip:
-        coverage("daily", coins, args.test)
+        cov = coverage("daily", coins, args.test)
+        if pics:
+            draw_coverage(cov, pics / "coverage-conformal.png")
     if "cost" not in skip:
         cost()
 
