@@ -34,8 +34,8 @@ from coincast.reporting.reproduce import backtest_command
 
 PNG = b"\x89PNG\r\n\x1a\n"
 #: in reading order: the results first, then how they were made
-SECTIONS = ["summary", "metrics", "pictures", "significance", "last-value", "steps", "trading",
-            "settings", "reproduce"]  # fmt: skip
+SECTIONS = ["summary", "metrics", "pictures", "calibration", "significance", "last-value",
+            "steps", "trading", "settings", "reproduce"]  # fmt: skip
 EVIL = "<script>alert(1)</script>"
 DISCLAIMER = "Past simulated returns say nothing about future ones; fees are estimates."
 
@@ -202,7 +202,7 @@ def test_model_not_beating_naive_is_marked(built):
 def test_pictures_are_inlined_pngs(built):
     _, page, _ = built
     imgs = [a for t, a in page.tags if t == "img"]
-    assert len(imgs) == 6  # actual and errors at steps 1 and 2, loss curves, forecast fan
+    assert len(imgs) == 7  # actual and errors at steps 1 and 2, loss curves, fan, coverage
     for a in imgs:
         src = a["src"]
         assert src.startswith("data:image/png;base64,")
@@ -347,7 +347,7 @@ def test_report_without_optional_inputs(tmp_path):
     inputs = make_inputs(horizon=1)
     inputs.update(history=None, forecast=None, recent=None)
     page = parse(build_report(tmp_path, BacktestResult(**inputs), out=tmp_path / "sub" / "r.html"))
-    assert len([t for t, _ in page.tags if t == "img"]) == 2
+    assert len([t for t, _ in page.tags if t == "img"]) == 3  # actual, errors, coverage
 
 
 def test_plots_survive_nan_and_a_single_model(tmp_path):

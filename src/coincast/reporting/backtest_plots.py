@@ -317,3 +317,36 @@ def _step_figures(folder: Path, table: pd.DataFrame, quote: str | None) -> list[
                      "beats the naive forecast there, and where it hides a reference, it "
                      "forecasts what that reference does."))  # fmt: skip
     return pngs
+
+
+def plot_coverage(
+    table: pd.DataFrame, path: str | Path, *, target: float = 0.90, window: int = 30
+) -> Path | None:
+    """Each model's band coverage over time: the share of its one-step actuals inside its
+    band over the last ``window`` bars (:func:`coincast.evaluation.conformal.coverage_over_time`,
+    step 1), against the ``target`` line. None, and nothing drawn, when no model has a band."""
+    from ..evaluation.conformal import coverage_over_time
+
+    one = table[table["step"] == 1] if len(table) else table
+    cov = coverage_over_time(one, window=window) if len(one) else pd.DataFrame()
+    if not len(cov) or not cov["coverage"].notna().any():
+        Path(path).unlink(missing_ok=True)  # never leave a stale one from an earlier run
+        return None
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    models = [m for m in _models(one) if m in set(cov["model"].astype(str))]
+    refs = references(models)
+    for i, model in enumerate(models):
+        c = cov[cov["model"].astype(str) == model]
+        ts = pd.to_datetime(c["ts"], utc=True).dt.tz_convert(None)
+        ax.plot(ts, 100 * c["coverage"], color=_color(i, model), label=_label(model),
+                **_line_style(model, refs, i))  # fmt: skip
+    ax.axhline(100 * target, color=ACTUAL, ls=":", lw=1.3, label=f"target {target:.0%}")
+    ax.set_ylim(0, 102)
+    ax.set_ylabel(f"actuals inside the band (%, last {window} bars)")
+    ax.set_xlabel("bar (UTC)")
+    ax.set_title(f"coverage of the {target:.0%} band of the next bar's forecast, rolling over "
+                 f"{window} bars (near the target line is right)", fontsize=10)  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    _dates(ax)
+    return save(fig, path, dates=False)

@@ -5,6 +5,8 @@ step. Every judgement comes from :func:`~coincast.evaluation.verdicts.verdict`."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -174,3 +176,78 @@ def each_step(steps: pd.DataFrame | None) -> str:
         "band's coverage and CRPS."
     )
     return html.section("steps", "Each step", html.table(head, rows, "steps") + explain)
+
+
+#: what each ``--intervals`` rule (``meta["intervals"]``) does, in words
+INTERVAL_WORDS = {
+    "conformal": "conformal: every model's band is built from its own past errors (adaptive "
+    "conformal prediction), whatever band the model gives itself",
+    "model": "model: each model's own band; a point forecast (no band) has none and no coverage",
+    "auto": "auto: each model's own band where it gives one, a conformal band (from its own "
+    "past errors) for a model without one",
+    "none": "none: no bands, so no coverage",
+}
+
+
+def calibration(
+    picture: Path | None, meta: dict, regimes: pd.DataFrame | None, target: float
+) -> str:
+    """The Calibration section: band coverage over time (``picture``, None when no model has
+    a band), the rule that made the bands, and coverage and MAE ÷ naive by regime (when the
+    backtest has ``regimes``)."""
+    rule = str(meta.get("intervals") or "auto")
+    words = INTERVAL_WORDS.get(rule, rule)
+    parts = [html.p(f"Bands: <strong>{html.e(words)}</strong>.")]
+    if picture is not None:
+        caption = (
+            f"Share of each model's next-bar actuals inside its {target:.0%} band, over the "
+            f"last 30 bars. A right band stays near {target:.0%}; below, it is too narrow "
+            "(too sure); above, too wide. Drifting away over time means it fails in some "
+            "markets: see the regimes below."
+        )
+        parts.append(html.image(picture, caption, caption))
+    else:
+        parts.append(html.p("No model has a band, so there is no coverage to show."))
+    parts.append(_by_regime(regimes, meta))
+    return html.section("calibration", "Calibration", "".join(parts))
+
+
+_REGIME_ORDER = {"trend": ["up", "sideways", "down"], "vol": ["low", "high"]}
+
+
+def _by_regime(regimes: pd.DataFrame | None, meta: dict) -> str:
+    """Coverage and MAE ÷ naive per model (rows) and regime (columns)."""
+    need = {"model", "kind", "regime"}
+    if regimes is None or not len(regimes) or not need <= set(regimes.columns):
+        return html.p("No figures by regime (this backtest did not record them).")
+    frame = regimes.assign(kind=regimes["kind"].astype(str), regime=regimes["regime"].astype(str))
+    cols = []
+    for kind in dict.fromkeys([*_REGIME_ORDER, *frame["kind"]]):
+        found = list(dict.fromkeys(frame.loc[frame["kind"] == kind, "regime"]))
+        order = _REGIME_ORDER.get(kind, [])
+        cols += [(kind, g) for g in order if g in found] + [
+            (kind, g) for g in found if g not in order
+        ]
+    head = ["model"]
+    for kind, g in cols:
+        at = frame[(frame["kind"] == kind) & (frame["regime"] == g)]
+        n = fmt(at["n"].max(), "int") if "n" in at.columns else DASH
+        head += [html.e(f"{kind} {g} (n {n}): coverage"), html.e(f"{kind} {g}: MAE ÷ naive")]
+    rows = []
+    for model in dict.fromkeys(frame["model"].astype(str)):
+        cells = [html.tag("td", html.e(model), class_="model")]
+        mine = frame[frame["model"].astype(str) == model]
+        for kind, g in cols:
+            r = mine[(mine["kind"] == kind) & (mine["regime"] == g)]
+            rec = r.iloc[0].to_dict() if len(r) else {}
+            cells.append(html.tag("td", html.e(fmt(rec.get("coverage"), "pct1")), class_="num"))
+            cells.append(html.tag("td", html.e(fmt(rec.get("rel_mae"), "ratio")), class_="num"))
+        rows.append(cells)
+    rule = meta.get("regime_rule")
+    explain = html.p(
+        "By regime: the next-bar forecasts made at cutoffs of each regime (n of them), their "
+        "band coverage (right near the nominal level) and MAE over the naive forecast's on the "
+        "same bars (below 1 is lower). A regime of few bars says little."
+        + (" How the regimes are labelled: " + html.e(rule) if rule else "")
+    )
+    return html.tag("h3", "By regime") + html.table(head, rows, "by-regime") + explain

@@ -4,9 +4,10 @@ are, and the inputs it is built from, saved in the backtest folder so ``coincast
 rebuilds it. Every string from the user (coin, model names, settings) is escaped.
 
 Results first, then how they were made: summary (what was tested and the verdict), metrics,
-pictures, significance, last-value, steps (a horizon of several steps), trading, settings and
-reproduce (the exact command, :mod:`coincast.reporting.reproduce`); the sections on the tests
-live in :mod:`coincast.reporting.evidence`.
+pictures, calibration (the bands' coverage over time and by regime), significance,
+last-value, steps (a horizon of several steps), trading, settings and reproduce (the exact
+command, :mod:`coincast.reporting.reproduce`); the sections on the tests and the bands live
+in :mod:`coincast.reporting.evidence`.
 """
 
 from __future__ import annotations
@@ -319,10 +320,12 @@ def build_report(folder: Path, result: BacktestResult, *, out: Path | None = Non
     pngs = bp.draw_figures(
         folder, r.table, r.history, r.forecast, r.recent, _fan_attrs(meta), lookback
     )
+    coverage = bp.plot_coverage(r.table, folder / "coverage.png", target=target)
     sections = [  # results first, then how they were made
         _summary(meta, r.scores),
         _metrics(r.scores, target, meta),
         _pictures(pngs),
+        evidence.calibration(coverage, meta, r.regimes, target),
         evidence.significance(list(r.verdicts or []), r.scores),
         evidence.last_value(r.scores, r.table),
         evidence.each_step(r.steps),
@@ -330,8 +333,8 @@ def build_report(folder: Path, result: BacktestResult, *, out: Path | None = Non
         reproduce.settings(meta),
         reproduce.section(meta, built),
     ]
-    ids = ["summary", "metrics", "pictures", "significance", "last-value", "steps", "trading",
-           "settings", "reproduce"]  # fmt: skip
+    ids = ["summary", "metrics", "pictures", "calibration", "significance", "last-value",
+           "steps", "trading", "settings", "reproduce"]  # fmt: skip
     ids = [i for i, text in zip(ids, sections, strict=True) if text]
     nav = html.tag("nav", "".join(f'<a href="#{i}">{i}</a>' for i in ids))
     lede = html.p(
