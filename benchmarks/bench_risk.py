@@ -195,6 +195,35 @@ def cost() -> None:
           f"{1000 * med / 365:.3f} ms per cutoff (7 runs)")  # fmt: skip
 
 
+def _pair(cell: str) -> tuple[float | None, ...]:
+    """``88.2% / 89.9%`` as (0.882, 0.899); ``-`` as None."""
+    return tuple(None if x.strip() == "-" else float(x.strip(" %")) / 100 for x in cell.split("/"))
+
+
+def redraw(output: Path, pictures: Path) -> None:
+    """The pictures again from a saved run's printed tables (``> bench_risk.txt``)."""
+    part, heads, qlike, cov = None, [], {"daily": {}, "hourly": {}}, {}
+    for line in output.read_text().splitlines():
+        if line.startswith("## "):
+            part = "coverage" if "coverage" in line else line[3:].split(":")[0]
+        elif line.startswith("| coin"):
+            heads = [h.strip().split(" ")[0] for h in line.strip("|").split("|")]
+        elif line.startswith("| ") and part in qlike and "failed" not in line:
+            cells = [c.strip() for c in line.split("<!--")[0].strip().strip("|").split("|")]
+            pairs = zip(heads, cells, strict=True)
+            qlike[part][cells[0]] = {h: float(c.split(" ")[0]) for h, c in pairs
+                                     if h not in ("coin", "measure", "VaR")}  # fmt: skip
+        elif line.startswith("| ") and part == "coverage":
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            cov[cells[0]] = {h: _pair(c) for h, c in zip(heads[1:], cells[1:], strict=True)}
+    for folder, per_coin in qlike.items():
+        if per_coin:
+            when = "last 365 days" if folder == "daily" else "last 500 hours"
+            draw_qlike(per_coin, pictures / f"risk-qlike-{folder}.png", f"{folder}, {when}")
+    if cov:
+        draw_coverage(cov, pictures / "coverage-conformal.png")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--coins", default=None, help="comma-separated symbols (default: all 14)")
@@ -203,7 +232,11 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=365)
     ap.add_argument("--skip", default="", help="parts to skip: answer,coverage,cost")
     ap.add_argument("--pictures", type=Path, default=None, help="folder for the PNGs")
+    ap.add_argument("--redraw", type=Path, default=None, help="a saved run's output to draw")
     args = ap.parse_args()
+    if args.redraw:
+        redraw(args.redraw, args.pictures or Path("."))
+        return
     every = sorted(p.name.split("-")[0] for p in (DATA / "daily").glob("*-USD_1d.csv"))
     coins = args.coins.split(",") if args.coins else every
     skip = set(args.skip.split(","))
