@@ -319,7 +319,7 @@ def test_backtest_json_and_report_rebuild(store_path, data_dir, tmp_path):
     keys = {"model", "n", "rel_mae", "mae", "rmse", "mape", "smape", "mase", "dm_stat",
             "dm_pvalue", "directional_accuracy", "directional_n", "directional_stat",
             "directional_pvalue", "info_slope", "info_pvalue", "copies_last", "coverage",
-            "crps", "crps_method", "per_step"}  # fmt: skip
+            "crps", "crps_method", "per_step", "var_tests"}  # fmt: skip
     assert all(set(m) == keys for m in data["metrics"])
     by = {m["model"]: m for m in data["metrics"]}
     assert set(by) == {"lstm", "naive", "drift", "seasonal", "ma", "arima"}

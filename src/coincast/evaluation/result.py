@@ -34,6 +34,7 @@ class BacktestResult:
     comparison: pd.DataFrame | None = None  #: LSTM variants against each other
     steps: pd.DataFrame | None = None  #: the metrics per model and step of the horizon
     regimes: pd.DataFrame | None = None  #: MAE ÷ naive and coverage per model and regime
+    var_tests: pd.DataFrame | None = None  #: VaR and ES tests of the bands that state a dist
     disclaimer: str = DISCLAIMER  #: shown beside the trading figures
 
     def forecasts(self) -> pd.DataFrame:

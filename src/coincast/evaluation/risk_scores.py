@@ -95,11 +95,12 @@ def risk_verdicts(scores: pd.DataFrame, tests: pd.DataFrame) -> list[str]:
                 f"(DM p = {fmt_p(r['dm_garch_pvalue'])})"
             )
     for r in tests.to_dict("records"):
-        out.append(_var_words(r))
+        out.append(var_words(r))
     return out
 
 
-def _var_words(r: dict) -> str:
+def var_words(r: dict) -> str:
+    """One VaR test row (:func:`var_backtests`) in plain words."""
     level = f"{100 * r['level']:g} %"
     head = (f"{r['model']}: {level} VaR exceeded on {100 * r['rate']:.1f} % of {r['n']} bars "
             f"(expected {level})")  # fmt: skip

@@ -23,8 +23,10 @@ from .adapters import LSTMModel, LSTMTraining, lstm_models
 from .backtest import Forecaster, Plan, WalkForward, min_rows, plan, walk_forward, worded
 from .compare import comparison_verdicts, pairwise
 from .conformal import conformalize
+from .price_var import price_var_tests
 from .regimes import RULE, by_regime, label_rows, regime_labels
 from .result import BacktestResult
+from .risk_scores import var_words
 from .scores import score
 from .scoring import recent_naive_scale
 from .verdicts import verdicts
@@ -125,6 +127,8 @@ def run_backtest(
     result = BacktestResult(table, scores, verdicts(scores), sim, meta)
     result.steps = score(table, scale=scale, per_step=True)
     result.regimes = regime_scores(table, regime_labels(frame, frame.index[p.cutoffs]))
+    result.var_tests = price_var_tests(table)
+    result.verdicts += [var_words(r) for r in result.var_tests.to_dict("records")]
     meta["regime_rule"] = RULE
     if len(lstms) > 1:
         result.comparison = pairwise(table, [m.name for m in lstms])
@@ -291,6 +295,10 @@ def scores_json(result: BacktestResult) -> dict:
         mine = steps[steps["model"] == rec["model"]].to_dict("records")
         rows.append(row | {"per_step": [{k: _plain(s.get(k)) for k in STEP_KEYS} for s in mine]})
     m = result.meta
+    tests = result.var_tests if result.var_tests is not None else pd.DataFrame(columns=["model"])
+    for row in rows:
+        mine = tests[tests["model"] == row["model"]].drop(columns="model")
+        row["var_tests"] = [{k: _plain(v) for k, v in r.items()} for r in mine.to_dict("records")]
     return {
         "coin": m["coin"],
         "interval": m["interval"],
