@@ -159,6 +159,8 @@ def test_a_job_whose_data_is_lost_is_lost(healthy: DaskEngine, tmp_path: Path) -
 
 
 def test_an_engine_joins_a_running_scheduler(healthy: DaskEngine) -> None:
+    # after the kills above (some twice within 15 s) the cluster still has both its nannies
+    assert len(healthy._cluster.workers) == 2
     with DaskEngine(address=healthy._cluster.scheduler_address) as joined:
         assert joined.workers == 2
         assert joined.result(joined.submit(square, 9)) == 81

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError
 from typing import Any, Self
 
+import dask
 from distributed import Client, Future, LocalCluster, WorkerPlugin, as_completed
 from distributed.comm.addressing import get_address_host_port
 from distributed.scheduler import KilledWorker
@@ -86,8 +87,8 @@ class DaskEngine:
         self._cluster: LocalCluster | None = None
         self._client: Client | None = None
         self._scratch: str | None = None
-        self._quiet = contextlib.ExitStack()
-        self._quiet.enter_context(silence_logging_cmgr(_QUIET))
+        self._settings = contextlib.ExitStack()
+        self._settings.enter_context(silence_logging_cmgr(_QUIET))
         try:
             if address is None:
                 self._start_cluster(int(workers or os.cpu_count() or 1))
@@ -100,6 +101,12 @@ class DaskEngine:
         self.workers = sum(w["nthreads"] for w in self._client.scheduler_info()["workers"].values())
 
     def _start_cluster(self, n: int) -> None:
+        # A LocalCluster closes a worker's nanny for good when no worker of its name is back
+        # lost-worker-timeout (15 s) after a death: a worker killed twice in a row could be
+        # gone from then on. Here the nanny restarts its worker; let it, however long.
+        self._settings.enter_context(
+            dask.config.set({"distributed.deploy.lost-worker-timeout": "3650 days"})
+        )
         self._scratch = tempfile.mkdtemp(prefix="coincast-dask-")
         self._cluster = LocalCluster(
             n_workers=n,
@@ -188,7 +195,7 @@ class DaskEngine:
         finally:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
-            self._quiet.close()
+            self._settings.close()
 
     def __enter__(self) -> Self:
         return self
