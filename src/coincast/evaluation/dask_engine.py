@@ -98,7 +98,7 @@ class DaskEngine:
             self.close()
             raise
         assert self._client is not None
-        self.workers = sum(w["nthreads"] for w in self._client.scheduler_info()["workers"].values())
+        self.workers = sum(self._client.nthreads().values())  # jobs at once: worker threads
 
     def _start_cluster(self, n: int) -> None:
         # A LocalCluster closes a worker's nanny for good when no worker of its name is back
@@ -148,7 +148,7 @@ class DaskEngine:
         try:
             self._client.wait_for_workers(want, timeout=timeout)
         except TimeoutError:
-            have = len(self._client.scheduler_info()["workers"])
+            have = len(self._client.nthreads())
             raise CoincastError(
                 f"the Dask scheduler at {address!r} has {have} worker(s); waited {timeout:g} s "
                 f"for {want}: start workers (dask worker {address}) or ask for fewer"
