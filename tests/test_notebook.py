@@ -1,7 +1,9 @@
-"""examples/quickstart.ipynb runs end to end, offline, and prints the loss every 10 epochs."""
+"""examples/quickstart.ipynb runs end to end, offline, prints the loss every 10 epochs and
+shows the progress of its backtest and of its look inside the LSTM."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -64,5 +66,7 @@ def test_quickstart_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     text = _stdout(nb)
     assert f"prefix: {sys.prefix}\n" in text, "the kernel is not this environment's Python"
     assert "Epoch [10/10], Loss: " in text
+    assert "lstm: 60/60 cutoffs\n" in text and "naive: 60/60 cutoffs\n" in text  # progress
+    assert re.search(r"explain: (\d+)/\1 steps\n", text)
     assert "synthetic" in text
     assert _pictures(nb) >= 6  # prices, scales, actual vs predicted, gates, saliency, gradients

@@ -293,6 +293,33 @@ def test_demo_offline(tmp_path):
         assert re.search(rf"│ bitcoin\s+│ {model}\s+│", result.stdout), model
 
 
+class Bar:
+    """A stand-in for a rich progress bar: what each task was last told."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[int, dict] = {}
+
+    def add_task(self, description: str, total: float | None = None) -> int:
+        self.tasks[len(self.tasks)] = {"description": description, "total": total}
+        return len(self.tasks) - 1
+
+    def update(self, task: int, **fields: float) -> None:
+        self.tasks[task].update(fields)
+
+
+def test_the_demos_look_inside_shows_its_progress_like_the_backtest(tmp_path):
+    from coincast.cli.demo import _explain
+    from coincast.data.sources import predictable_candles
+
+    bar = Bar()
+    page = _explain(predictable_candles(120, coin="bitcoin"), tmp_path / "explain", bar, epochs=2)
+    assert page.name == "explain.html"
+    training, explain = bar.tasks.values()
+    assert training == {"description": "bitcoin training", "total": 2, "completed": 2}
+    assert explain["description"] == "bitcoin explain"
+    assert explain["completed"] == explain["total"] > 3  # the computations, pictures, page
+
+
 BACKTEST = ["--test", "20", "--refit-every", "10", "--epochs", "3", "--hidden", "8",
             "--lookback", "10", "--threads", "1"]  # fmt: skip
 

@@ -88,7 +88,7 @@ def test_start_end_are_inclusive_bar_starts(store):
 
 def test_bad_ranges_are_clear_errors(store):
     src = CountingSource()
-    with pytest.raises(CoincastError, match="either --days or --start"):
+    with pytest.raises(CoincastError, match=r"^give either days= or start=, not both$"):
         fetch(store, src, "demo", days=3, start="2024-01-01", now=NOW)
     with pytest.raises(CoincastError, match="holds no complete 1d bar"):
         fetch(store, src, "demo", start="2024-06-01", now=NOW)
@@ -113,12 +113,13 @@ def test_bad_ranges_are_clear_errors(store):
 )
 def test_hostile_days_are_one_clear_error(store, days, shown):
     src = CountingSource()
-    message = (
-        rf"^--days is {re.escape(shown)}; it must be a finite number of days > 0 reaching no "
-        r"further back than 2009-01-03 \(at most 5,629 here\), e.g. --days 365$"
+    says = (
+        rf"^{{}}days is {re.escape(shown)}; it must be a finite number of days > 0 reaching no "
+        r"further back than 2009-01-03 \(at most 5,629 here\), e.g. {}$"
     )
-    with pytest.raises(CoincastError, match=message):
+    with pytest.raises(CoincastError, match=says.format("", "days=365")) as caught:
         fetch(store, src, "demo", days=days, now=NOW)
+    assert re.match(says.format("--", "--days 365"), caught.value.cli), caught.value.cli
     assert src.calls == [] and store.list_series() == []
 
 
@@ -141,9 +142,11 @@ def test_hostile_days_are_one_clear_error(store, days, shown):
     ],
 )
 def test_hostile_starts_and_ends_are_one_clear_error(store, start, end, message):
+    """Worded for Python (``start``), and in ``cli`` for the command line (``--start``)."""
     src = CountingSource()
-    with pytest.raises(CoincastError, match=message):
+    with pytest.raises(CoincastError, match=message.replace("--", "")) as caught:
         fetch(store, src, "demo", start=start, end=end, now=NOW)
+    assert "--" not in str(caught.value) and re.search(message, caught.value.cli)
     assert src.calls == [] and store.list_series() == []
 
 

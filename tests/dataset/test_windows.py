@@ -248,9 +248,10 @@ def test_need_rows_names_lookback_horizon_and_rows():
     with pytest.raises(
         CoincastError,
         match=r"lookback \(90\) \+ horizon \(7\) \+ feature warm-up \(1\) needs at least 98 "
-        r"rows; bitcoin 1d has 60\. Fetch more history or reduce --lookback",
-    ):
+        r"rows; bitcoin 1d has 60\. Fetch more history or reduce lookback$",
+    ) as caught:
         need_rows(90, 7, 1, "bitcoin 1d", 60)
+    assert caught.value.cli.endswith("Fetch more history or reduce --lookback")
 
 
 def test_need_rows_accepts_exactly_enough():

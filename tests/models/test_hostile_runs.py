@@ -254,9 +254,10 @@ def test_a_training_loss_that_is_not_finite_stops_training_before_the_epoch_is_k
     settings = TrainSettings(5, log_every=0, checkpoint_dir=tmp_path)
     message = rf"^training diverged: the training loss became {loss} at epoch {epoch}; "
     with pytest.raises(
-        CoincastError, match=message + r"lower --lr \(now 0\.001\) or --clip \(now 1\)"
-    ):
+        CoincastError, match=message + r"lower lr \(now 0\.001\) or clip \(now 1\), or check"
+    ) as caught:
         train(LSTMNet(1, 4, 1), w, None, PointHead().loss, settings, on_epoch=records.append)
+    assert "; lower --lr (now 0.001) or --clip (now 1), or check the data" in caught.value.cli
     assert [r.epoch for r in records] == list(range(1, epoch))  # the diverged one: not reported
     if epoch == 1:
         assert list(tmp_path.iterdir()) == []

@@ -125,11 +125,12 @@ def test_ctrl_c_leaves_a_checkpoint_of_the_last_epoch_and_resume_finishes_the_ru
             raise KeyboardInterrupt
 
     with pytest.raises(
-        TrainingInterrupted, match=r"training interrupted after epoch 3; resume with --resume"
-    ):
+        TrainingInterrupted, match=r"training interrupted after epoch 3; resume with resume=True$"
+    ) as caught:
         LSTMForecaster(epochs=N, **RESUMABLE).fit(
             resume_frame, checkpoint_dir=tmp_path, on_epoch=stop_at_3
         )
+    assert caught.value.cli == "training interrupted after epoch 3; resume with --resume"
     with safe_open(str(tmp_path / CHECKPOINT), "pt") as f:
         assert f.metadata()["epoch"] == "3"
     seen = []
@@ -155,7 +156,7 @@ def test_ctrl_c_inside_an_epoch_loses_only_that_epoch(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(training, "evaluate", interrupted_in_epoch_3)
-    with pytest.raises(TrainingInterrupted, match=r"after epoch 2; resume with --resume"):
+    with pytest.raises(TrainingInterrupted, match=r"after epoch 2; resume with resume=True$"):
         LSTMForecaster(epochs=N, **RESUMABLE).fit(resume_frame, checkpoint_dir=tmp_path)
     monkeypatch.setattr(training, "evaluate", real)
     resumed = LSTMForecaster(epochs=N, **RESUMABLE).fit(
@@ -200,16 +201,17 @@ def test_a_checkpoint_of_other_data_or_settings_is_refused(resume_frame, tmp_pat
 def test_resume_without_a_checkpoint_is_refused(resume_frame, tmp_path):
     f = LSTMForecaster(epochs=2, **RESUMABLE)
     with pytest.raises(
-        CoincastError, match=r"no checkpoint to resume in .*; train without --resume"
-    ):
+        CoincastError, match=r"no checkpoint to resume in .*; train without resume=True$"
+    ) as caught:
         f.fit(resume_frame, checkpoint_dir=tmp_path, resume=True)
+    assert caught.value.cli.endswith("; train without --resume")
 
 
 def test_a_damaged_checkpoint_is_refused(resume_frame, tmp_path):
     LSTMForecaster(epochs=1, **RESUMABLE).fit(resume_frame, checkpoint_dir=tmp_path)
     path = tmp_path / CHECKPOINT
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(CoincastError, match=r"cannot be read .*; train without --resume"):
+    with pytest.raises(CoincastError, match=r"cannot be read .*; train without resume=True$"):
         LSTMForecaster(epochs=2, **RESUMABLE).fit(
             resume_frame, checkpoint_dir=tmp_path, resume=True
         )

@@ -9,6 +9,7 @@ a page that looks inside bitcoin's LSTM (its gates, memory and gradients).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -26,6 +27,9 @@ from ..reporting.folder import save_backtest
 from ..reporting.plots import plot_prices
 from .common import err, handles_errors, out, progress_bar, span, state, warn
 from .evaluate import per_model
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 DEMO_COINS = ("bitcoin", "ethereum")
 
@@ -72,18 +76,30 @@ def demo_cmd(
         _add_rows(summary, coin, result.scores)
     out.print(summary)
     out.print(f"Reports: {', '.join(str(r) for r in reports)}")
-    inside = _explain(frames[0], out_dir / f"explain-{frames[0].attrs['coin']}")
+    coin = frames[0].attrs["coin"]
+    out.print(f"Explaining {coin}: an LSTM trained on all its bars, looked inside ...")
+    with progress_bar("steps", err) as bar:
+        inside = _explain(frames[0], out_dir / f"explain-{coin}", bar)
     out.print(f"Inside the LSTM (gates, memory, gradients): {inside}")
     out.print(f"Prices: {out_dir / 'prices.png'}; store: {store_path}")
 
 
-def _explain(frame, folder: Path) -> Path:
-    """Train the demo's LSTM on all of ``frame`` and draw what happens inside it."""
+def _explain(frame, folder: Path, bar: Progress, epochs: int = 40) -> Path:
+    """Train the demo's LSTM on all of ``frame`` and draw what happens inside it, each
+    epoch and each step on a line of ``bar``, as the backtest shows its cutoffs."""
     from ..explain import explain
     from ..models import LSTMForecaster
 
-    model = LSTMForecaster(epochs=40, log_every=0).fit(frame)
-    return explain(model, model.window_inputs(frame), folder).html
+    coin = frame.attrs["coin"]
+    fit = bar.add_task(f"{coin} training", total=epochs)
+    model = LSTMForecaster(epochs=epochs, log_every=0)
+    model.fit(frame, on_epoch=lambda r: bar.update(fit, completed=r.epoch))
+    bar.update(fit, completed=epochs)  # an early stop ends the training too
+    task = bar.add_task(f"{coin} explain", total=None)
+    return explain(
+        model, model.window_inputs(frame), folder,
+        progress=lambda done, total: bar.update(task, completed=done, total=total),
+    ).html  # fmt: skip
 
 
 _DEMO_WORDS = {"better": "beats naive", "worse": "worse than naive",

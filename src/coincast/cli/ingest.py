@@ -81,7 +81,7 @@ def _fetch_each(
         try:
             r = fetch(store, src, coin, **options, progress=progress)
         except CoincastError as exc:
-            failures.append(f"{coin}: {exc}")
+            failures.append(f"{coin}: {getattr(exc, 'cli', None) or exc}")  # in flags
             bar.remove_task(task)
             continue
         bar.update(task, completed=max(r.chunks, 1), total=max(r.chunks, 1))

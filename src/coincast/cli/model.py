@@ -73,7 +73,7 @@ def train_cmd(
             save_run(model, folder)
     except TrainingInterrupted as exc:
         raise CoincastError(
-            f"{exc}: coincast train {' '.join(names)} --out {folder} --resume"
+            f"{getattr(exc, 'cli', exc)}: coincast train {' '.join(names)} --out {folder} --resume"
         ) from None
     _warnings(model, as_json)
     _train_summary(model, folder, as_json)

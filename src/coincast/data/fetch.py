@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import CoincastError
+from ..errors import worded
 from ..intervals import bar_start, check_interval, interval_ms
 from ..series import from_ms, parse_time, to_ms, utc, validate_candles
 from .sources.base import Source, utc_now
@@ -169,12 +169,16 @@ class FetchRange:
             :data:`EARLIEST`, an ``end`` before ``start``, or a range holding no whole bar.
         """
         if self.days is not None and self.start is not None:
-            raise CoincastError("give either --days or --start, not both")
-        start, end = _when(self.start, "--start"), _when(self.end, "--end")
+            raise worded(
+                "give either days= or start=, not both", "give either --days or --start, not both"
+            )
+        start, end = _when(self.start, "start"), _when(self.end, "end")
         if start is not None and end is not None and end < start:
-            raise CoincastError(
+            raise worded(
+                f"end ({end:%Y-%m-%d %H:%M}) is before start ({start:%Y-%m-%d %H:%M}); "
+                "give an end on or after start",
                 f"--end ({end:%Y-%m-%d %H:%M}) is before --start ({start:%Y-%m-%d %H:%M}); "
-                "give an --end on or after --start"
+                "give an --end on or after --start",
             )
         now_ms, step = to_ms(now), interval_ms(interval)
         hi = bar_start(now_ms, interval)  # start of the bar still forming: excluded
@@ -187,29 +191,33 @@ class FetchRange:
         else:
             lo = bar_start(now_ms - DEFAULT_DAYS * DAY_MS, interval)
         if lo >= hi:
-            raise CoincastError(
-                f"the range {from_ms(lo)} .. {from_ms(hi)} holds no complete {interval} bar; "
-                "widen it with --start/--end or --days"
+            head = f"the range {from_ms(lo)} .. {from_ms(hi)} holds no complete {interval} bar"
+            raise worded(
+                f"{head}; widen it with start=/end= or days=",
+                f"{head}; widen it with --start/--end or --days",
             )
         return lo, hi
 
 
 def _when(value: Any, option: str) -> pd.Timestamp | None:
-    """``value`` (text or a timestamp) as a UTC timestamp, named ``option`` in errors."""
+    """``value`` (text or a timestamp) as a UTC timestamp, named ``option`` in errors (its
+    flag ``--option`` in their CLI wording)."""
     if value is None or isinstance(value, str):
-        return parse_time(value, option)
+        return parse_time(value, option, flag=f"--{option}")
     try:
         return utc(value)
     except (ValueError, TypeError, OverflowError):
-        raise CoincastError(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
+        tail = f"{value!r} is not a date; use YYYY-MM-DD"
+        raise worded(f"{option} {tail}", f"--{option} {tail}") from None
 
 
 def _not_too_early(start: pd.Timestamp) -> pd.Timestamp:
     if start < EARLIEST:
-        raise CoincastError(
-            f"--start {start:%Y-%m-%d} is before {EARLIEST:%Y-%m-%d}, the first day any coin "
-            "had a price; give a later --start"
+        says = (
+            f"{{}} {start:%Y-%m-%d} is before {EARLIEST:%Y-%m-%d}, the first day any coin had "
+            "a price; give a later {}"
         )
+        raise worded(says.format("start", "start"), says.format("--start", "--start"))
     return start
 
 
@@ -219,8 +227,9 @@ def _days_ms(days: Any, now_ms: int) -> int:
     number = isinstance(days, int | float) and not isinstance(days, bool)
     if not number or not math.isfinite(days) or not 0 < days <= most:
         shown = f"{days:g}" if number else repr(days)
-        raise CoincastError(
-            f"--days is {shown}; it must be a finite number of days > 0 reaching no further "
-            f"back than {EARLIEST:%Y-%m-%d} (at most {max(most, 0):,.0f} here), e.g. --days 365"
+        head = (
+            f"days is {shown}; it must be a finite number of days > 0 reaching no further "
+            f"back than {EARLIEST:%Y-%m-%d} (at most {max(most, 0):,.0f} here), e.g."
         )
+        raise worded(f"{head} days=365", f"--{head} --days 365")
     return int(days * DAY_MS)

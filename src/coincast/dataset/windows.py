@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import ShortHistoryError
+from ..errors import ShortHistoryError, worded
 
 
 @dataclass
@@ -141,7 +141,8 @@ def need_rows(lookback: int, horizon: int, warmup: int, what: str, have: int) ->
     window plus its targets."""
     need = warmup + lookback + horizon
     if have < need:
-        raise ShortHistoryError(
+        head = (
             f"lookback ({lookback}) + horizon ({horizon}) + feature warm-up ({warmup}) needs at "
-            f"least {need} rows; {what} has {have}. Fetch more history or reduce --lookback"
+            f"least {need} rows; {what} has {have}. Fetch more history or reduce"
         )
+        raise worded(ShortHistoryError(f"{head} lookback"), f"{head} --lookback")

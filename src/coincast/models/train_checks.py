@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from ..errors import CoincastError
+from ..errors import CoincastError, worded
 from . import limits as lim
 
 if TYPE_CHECKING:
@@ -51,15 +51,18 @@ def check_losses(epoch: int, train_loss: float, val_loss: float | None, s: Train
     infinite: the weights have blown up, or the data holds values far outside the range the
     scalers were fit on. The message says which loss and what to change."""
     if not math.isfinite(train_loss):
-        raise TrainingDiverged(
-            f"training diverged: the training loss became {train_loss} at epoch {epoch}; "
-            f"lower --lr (now {s.lr:g}) or --clip (now {s.clip:g}), or check the data for "
-            "absurd values; nothing was saved"
-        )
+        head = f"training diverged: the training loss became {train_loss} at epoch {epoch}"
+        tail = "or check the data for absurd values; nothing was saved"
+
+        def says(lr: str, clip: str) -> str:
+            return f"{head}; lower {lr} (now {s.lr:g}) or {clip} (now {s.clip:g}), {tail}"
+
+        raise worded(TrainingDiverged(says("lr", "clip")), says("--lr", "--clip"))
     if val_loss is not None and not math.isfinite(val_loss):
-        raise TrainingDiverged(
+        head = (
             f"training diverged: the validation loss became {val_loss} at epoch {epoch} "
             f"(training loss {train_loss:.4g}); the validation bars lie far outside the range "
-            f"of the training bars (check the data for absurd values), or lower --lr (now "
-            f"{s.lr:g}); nothing was saved"
+            "of the training bars (check the data for absurd values), or lower"
         )
+        tail = f" (now {s.lr:g}); nothing was saved"
+        raise worded(TrainingDiverged(f"{head} lr{tail}"), f"{head} --lr{tail}")

@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..dataset.windows import Windows, run_net
-from ..errors import CoincastError
+from ..errors import CoincastError, worded
 from .train_checks import TrainingDiverged, check_losses, check_settings
 
 __all__ = ["TrainSettings", "TrainingDiverged", "TrainingInterrupted", "train"]
@@ -210,9 +210,8 @@ def _start(loop: _Loop, val_set: Windows | None) -> _State:
     if not s.resume:
         return state
     if s.checkpoint_dir is None or not (s.checkpoint_dir / CHECKPOINT).exists():
-        raise CoincastError(
-            f"no checkpoint to resume in {s.checkpoint_dir}; train without --resume"
-        )
+        head = f"no checkpoint to resume in {s.checkpoint_dir}; train without"
+        raise worded(f"{head} resume=True", f"{head} --resume")
     return _load_checkpoint(s.checkpoint_dir / CHECKPOINT, loop)
 
 
@@ -221,7 +220,8 @@ def _interrupted(epoch: int, checkpoint_dir: Path | None) -> TrainingInterrupted
         return TrainingInterrupted(
             f"training interrupted after epoch {epoch}; no checkpoint was kept"
         )
-    return TrainingInterrupted(f"training interrupted after epoch {epoch}; resume with --resume")
+    head = f"training interrupted after epoch {epoch}; resume with"
+    return worded(TrainingInterrupted(f"{head} resume=True"), f"{head} --resume")
 
 
 def _epoch(loop: _Loop, train_set: Windows, val_set: Windows | None, state: _State) -> EpochRecord:
@@ -356,20 +356,16 @@ def _load_checkpoint(path: Path, loop: _Loop) -> _State:
             meta = f.metadata() or {}
         tensors = load_file(str(path))
     except Exception as exc:  # safetensors raises its own errors for damaged files
-        raise CoincastError(
-            f"checkpoint {path} cannot be read ({exc}); train without --resume"
-        ) from None
+        head = f"checkpoint {path} cannot be read ({exc}); train without"
+        raise worded(f"{head} resume=True", f"{head} --resume") from None
     if meta.get("fingerprint") != loop.settings.fingerprint:
-        raise CoincastError(
-            f"checkpoint {path} was made with other data or settings; train without --resume"
-        )
+        head = f"checkpoint {path} was made with other data or settings; train without"
+        raise worded(f"{head} resume=True", f"{head} --resume")
     try:
         return _restore_checkpoint(tensors, meta, loop)
     except (KeyError, ValueError, TypeError, RuntimeError, IndexError, RecursionError) as exc:
-        raise CoincastError(
-            f"checkpoint {path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); "
-            "train without --resume"
-        ) from None
+        head = f"checkpoint {path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); train"
+        raise worded(f"{head} without resume=True", f"{head} without --resume") from None
 
 
 def _restore_checkpoint(
