@@ -167,3 +167,16 @@ def with_nan(w):
     y = w.y.numpy().copy()
     y[0] = np.nan
     return Windows(w.x.numpy(), y, w.ends.numpy(), w.lookback)
+
+
+def test_the_hand_written_backward_equals_autograd():
+    b = BatchedLSTM.from_nets(nets_for([1, 2, 3]))
+    x, y = torch.randn(3, 8, LOOKBACK, 1), torch.randn(3, 8, 1)
+    grads = []
+    for manual in (True, False):
+        b.manual_backward = manual
+        b.zero_grad()
+        ((b(x) - y) ** 2).mean(dim=(1, 2)).sum().backward()
+        grads.append([p.grad.clone() for p in b.parameters()])
+    for a, c in zip(*grads, strict=True):
+        torch.testing.assert_close(a, c, atol=1e-6, rtol=1e-5)

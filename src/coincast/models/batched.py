@@ -117,6 +117,7 @@ class BatchedLSTM(nn.Module):
         if members < 1:
             raise ShapeMismatch(f"a batched network needs at least one member, not {members}")
         self.members, self.input_size, self.hidden_size = members, input_size, hidden_size
+        self.manual_backward = False  #: True: the hand-written backward (measured slower)
         self.num_layers, self.horizon, self.kind = num_layers, horizon, kind
         g, m = 4 * hidden_size, members
         for k in range(num_layers):
@@ -208,30 +209,93 @@ class BatchedLSTM(nn.Module):
             raise ShapeMismatch(f"inputs have {f} features; the members take {self.input_size}")
         if m != len(p["head_b"]):
             raise ShapeMismatch(f"inputs are for {m} members; the network runs {len(p['head_b'])}")
-        hd = self.hidden_size
         seq = x.transpose(1, 2).reshape(m, steps * b, f)  # time-major: each step contiguous
-        h = x.new_zeros(m, b, hd)
+        layer = _LSTMLayer.apply if self.manual_backward else _layer_autograd
         for k in range(self.num_layers):
-            w_hh_t = p[f"w_hh{k}"].transpose(1, 2)  # (M, hidden, G)
             bias = (p[f"b_ih{k}"] + p[f"b_hh{k}"]).unsqueeze(1)  # (M, 1, G)
             proj = torch.baddbmm(bias, seq, p[f"w_ih{k}"].transpose(1, 2))  # (M, L * B, G)
-            last = k == self.num_layers - 1
-            outs = []
-            h = c = None
-            for x_t in proj.view(m, steps, b, 4 * hd).unbind(1):  # unbind: one cheap backward
-                gates = x_t if h is None else torch.baddbmm(x_t, h, w_hh_t)
-                ifo, g = gates.split([3 * hd, hd], dim=-1)
-                i, fg, o = torch.sigmoid(ifo).chunk(3, dim=-1)
-                g = torch.tanh(g)
-                c = i * g if c is None else torch.addcmul(i * g, fg, c)
-                h = o * torch.tanh(c)
-                if not last:
-                    outs.append(h)
-            if not last:
-                seq = torch.stack(outs, dim=1).view(m, steps * b, hd)  # (M, L * B, hidden)
+            hs = layer(proj.view(m, steps, b, -1), p[f"w_hh{k}"])  # (M, L, B, hidden)
+            seq = hs.view(m, steps * b, -1)
+        h = hs[:, -1]  # (M, B, hidden)
         z = torch.baddbmm(p["head_b"].unsqueeze(1), h, p["head_w"].transpose(1, 2))
         out = self.kind.shape(z.reshape(m * b, -1), self.horizon)  # (M * B, H[, size])
         return out.view(m, b, *out.shape[1:])
+
+
+def _layer_autograd(proj: torch.Tensor, w_hh: torch.Tensor) -> torch.Tensor:
+    """One LSTM layer, autograd through every step: ``proj`` (M, L, B, G) holds each
+    step's input projection and both biases; returns every step's hidden state."""
+    hd = w_hh.shape[-1]
+    w_hh_t = w_hh.transpose(1, 2)  # (M, hidden, G)
+    h = c = None
+    outs = []
+    for x_t in proj.unbind(1):  # unbind: one cheap backward, not one per step
+        gates = x_t if h is None else torch.baddbmm(x_t, h, w_hh_t)
+        ifo, g = gates.split([3 * hd, hd], dim=-1)
+        i, fg, o = torch.sigmoid(ifo).chunk(3, dim=-1)
+        g = torch.tanh(g)
+        c = i * g if c is None else torch.addcmul(i * g, fg, c)
+        h = o * torch.tanh(c)
+        outs.append(h)
+    return torch.stack(outs, dim=1)
+
+
+class _LSTMLayer(torch.autograd.Function):
+    """The same layer with a hand-written backward through time: the gate derivatives
+    step by step, then the recurrent weights' gradient as one product over every step
+    (autograd would make one small product, a copy and a concatenation per step)."""
+
+    @staticmethod
+    def forward(ctx, proj: torch.Tensor, w_hh: torch.Tensor) -> torch.Tensor:
+        m, steps, b, g4 = proj.shape
+        hd = g4 // 4
+        w_hh_t = w_hh.transpose(1, 2)
+        acts = torch.empty_like(proj)  # sigmoid(i, f, o) and tanh(g), per step
+        cs = proj.new_empty(m, steps, b, hd)
+        hs = proj.new_empty(m, steps, b, hd)
+        for t in range(steps):
+            gates = proj[:, t] if t == 0 else torch.baddbmm(proj[:, t], hs[:, t - 1], w_hh_t)
+            a = acts[:, t]
+            torch.sigmoid(gates[..., : 3 * hd], out=a[..., : 3 * hd])
+            torch.tanh(gates[..., 3 * hd :], out=a[..., 3 * hd :])
+            i, fg, o, g = a.split(hd, dim=-1)
+            c = i * g if t == 0 else torch.addcmul(i * g, fg, cs[:, t - 1])
+            cs[:, t] = c
+            torch.mul(o, torch.tanh(c), out=hs[:, t])
+        ctx.save_for_backward(w_hh, acts, cs, hs)
+        return hs
+
+    @staticmethod
+    def backward(ctx, grad_hs: torch.Tensor):
+        w_hh, acts, cs, hs = ctx.saved_tensors
+        m, steps, b, hd = hs.shape
+        d_gates = torch.empty_like(acts)  # (M, L, B, G), before the nonlinearities
+        dh = dc = None
+        for t in reversed(range(steps)):
+            i, fg, o, g = acts[:, t].split(hd, dim=-1)
+            tc = torch.tanh(cs[:, t])
+            dh_t = grad_hs[:, t] if dh is None else grad_hs[:, t] + dh
+            dct = dh_t * o * (1 - tc * tc)
+            if dc is not None:
+                dct = dct + dc
+            d = d_gates[:, t]
+            di, df, do, dg = d.split(hd, dim=-1)
+            torch.mul(dct * g, i * (1 - i), out=di)
+            if t > 0:
+                torch.mul(dct * cs[:, t - 1], fg * (1 - fg), out=df)
+            else:
+                df.zero_()
+            torch.mul(dh_t * tc, o * (1 - o), out=do)
+            torch.mul(dct * i, 1 - g * g, out=dg)
+            dc = dct * fg
+            if t > 0:
+                dh = torch.bmm(d, w_hh)  # (M, B, hidden)
+        g4 = 4 * hd
+        grad_w = torch.bmm(
+            d_gates[:, 1:].reshape(m, (steps - 1) * b, g4).transpose(1, 2),
+            hs[:, :-1].reshape(m, (steps - 1) * b, hd),
+        )  # (M, G, hidden)
+        return d_gates, grad_w
 
 
 def _describe(shape: tuple) -> str:

@@ -101,9 +101,11 @@ def _gather(sets: list[Windows], idx: list[torch.Tensor], device) -> tuple:
     return x.to(device), list(ys), n
 
 
-def _losses(loss, out: torch.Tensor, ys: list[torch.Tensor], n: list[int], device) -> list:
-    """Each member's mean loss over its own windows (padding left out)."""
-    return [loss(out[k, : n[k]], ys[k].to(device)) for k in range(len(n))]
+def _losses(loss, out: torch.Tensor, ys: list[torch.Tensor], n: list[int], device):
+    """Each member's mean loss over its own windows (padding left out): (K,)."""
+    if min(n) == max(n):  # one vectorised loss over the members
+        return torch.func.vmap(loss)(out, torch.stack(ys).to(device))
+    return torch.stack([loss(out[k, : n[k]], ys[k].to(device)) for k in range(len(n))])
 
 
 @torch.no_grad()
@@ -140,27 +142,40 @@ class _Adam:
         bc1, bc2_sqrt = 1 - BETA1**t, (1 - BETA2**t).sqrt()  # float64, as Python floats are
         neg_step = (-(self.lr[rows] / bc1)).float()
         bc2_sqrt = bc2_sqrt.float()
+        whole = len(rows) == len(self.lr)  # every member moves: in place, no copies
         for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            g = p.grad.index_select(0, rows)
             shape = (-1,) + (1,) * (p.dim() - 1)
-            mk = m.index_select(0, rows).lerp_(g, 1 - BETA1)
-            vk = v.index_select(0, rows).mul_(BETA2).addcmul_(g, g, value=1 - BETA2)
+            if whole:
+                g, mk, vk, pk = p.grad, m, v, p
+            else:
+                g = p.grad.index_select(0, rows)
+                mk, vk, pk = (
+                    m.index_select(0, rows),
+                    v.index_select(0, rows),
+                    p.index_select(0, rows),
+                )
+            mk.lerp_(g, 1 - BETA1)
+            vk.mul_(BETA2).addcmul_(g, g, value=1 - BETA2)
             denom = (vk.sqrt() / bc2_sqrt.view(shape)).add_(EPS)
-            pk = p.index_select(0, rows) + neg_step.view(shape) * mk / denom
-            m.index_copy_(0, rows, mk)
-            v.index_copy_(0, rows, vk)
-            p.index_copy_(0, rows, pk)
+            pk.add_(neg_step.view(shape) * mk / denom)
+            if not whole:
+                m.index_copy_(0, rows, mk)
+                v.index_copy_(0, rows, vk)
+                p.index_copy_(0, rows, pk)
 
 
 @torch.no_grad()
 def _clip(params: list[nn.Parameter], rows: torch.Tensor, max_norm: torch.Tensor) -> None:
     """``clip_grad_norm_`` per member: each member's rows scaled by its own total norm."""
-    grads = [p.grad.index_select(0, rows) for p in params]
+    whole = len(rows) == len(max_norm)
+    grads = [p.grad if whole else p.grad.index_select(0, rows) for p in params]
     norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads])  # (P, K)
     total = torch.linalg.vector_norm(norms, dim=0)  # (K,)
     coef = (max_norm[rows] / (total + 1e-6)).clamp(max=1.0)
     for p, g in zip(params, grads, strict=True):
-        p.grad.index_copy_(0, rows, g * coef.view(-1, *[1] * (p.dim() - 1)))
+        g.mul_(coef.view(-1, *[1] * (p.dim() - 1)))
+        if not whole:
+            p.grad.index_copy_(0, rows, g)
 
 
 def train_batched(
@@ -266,7 +281,7 @@ def _train_epoch(net, opt, clip, members, gens, live, loss, device) -> dict[int,
             p.grad = None
         out = net(x, None if len(ks) == net.members else rows)
         per = _losses(loss, out, ys, n, device)
-        torch.stack(per).sum().backward()  # members share no weights: each gets its own grad
+        per.sum().backward()  # members share no weights: each gets its own gradient
         _clip(opt.params, rows, clip)
         opt.step(rows)
         for j, k in enumerate(ks):
