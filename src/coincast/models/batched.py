@@ -1,7 +1,8 @@
 """Many same-shape LSTMs as one network: weights with a leading member dimension ``M``.
 
-A sweep trains hundreds of small LSTMs, and one small LSTM leaves a CPU mostly waiting on
-per-operation overhead. :class:`BatchedLSTM` holds ``M`` members of
+A sweep trains hundreds of small LSTMs; the hope is that one small LSTM leaves a CPU waiting
+on per-operation overhead that running many together would fill (measured below: on this
+CPU it does not). :class:`BatchedLSTM` holds ``M`` members of
 :class:`~coincast.models.lstm.LSTMNet`'s architecture (same inputs, hidden size, layers and
 head) and runs them all in one pass: inputs ``(M, B, L, F)``, outputs ``(M, B, ...)``. Each
 member is numerically the net it would be alone (same gate equations as ``nn.LSTM``, same
@@ -9,26 +10,36 @@ head); :meth:`BatchedLSTM.from_nets` stacks existing nets and :meth:`BatchedLSTM
 unstacks them again. Training with per-member data, seed, learning rate, clipping and early
 stopping is :func:`coincast.models.batched_training.train_batched`.
 
-How the members run together (measured, LSTM(1 -> 64 x 2), batch 64, lookback 30, one
-forward + backward + clip step, 2 threads, median of 5, on the shared 2-core machine with
-other jobs running; ``python benchmarks/bench_sweep.py --part methods`` repeats it):
+How the members run together, measured (``python benchmarks/bench_sweep.py --part methods
+--threads 1``): windows per CPU second of one training step (forward, loss, backward) of M
+members, LSTM(1 -> 64 x 2), batch 64, lookback 30, 1 thread, median of 5, 2026-12-01 on the
+shared 2-core machine with a load average of 8-11 (CPU seconds, because wall times there
+swing by 2x from run to run):
 
-======================================  ==========  ==========  ==========
-method                                   M = 1       M = 16      M = 64
-======================================  ==========  ==========  ==========
-``nn.LSTM``, one net after another       see below   (M x one)   (M x one)
-gate equations with ``torch.bmm``        chosen      see below
-``torch.func.vmap`` + functional_call    see below
-block-diagonal ``nn.LSTM`` (grouped)     see below
-======================================  ==========  ==========  ==========
+=============================================  =======  =======  =======
+method                                          M = 1    M = 16   M = 64
+=============================================  =======  =======  =======
+``nn.LSTM``, one net after another (baseline)    3,998    4,574    5,329
+gate equations with ``torch.bmm``, autograd      2,841    4,084    3,525
+the same, hand-written backward through time     3,083    2,605    2,911
+``torch.func.vmap`` + ``functional_call``        fails: no batching rule for aten::lstm
+block-diagonal ``nn.LSTM`` (grouped weights)     5,508      773    (not run: M x the work)
+=============================================  =======  =======  =======
 
-(The figures are in :data:`MEASURED`; the table above names the rows.)
+``torch.compile`` of the autograd layer (M = 16) gained 12 % (4,358 against 3,953) after a
+272 s compile, so it is not used. The autograd ``bmm`` form is the one kept (the default;
+``manual_backward = True`` selects the hand-written backward): vmap cannot run ``nn.LSTM``,
+the block-diagonal form does M times the arithmetic, and the hand-written backward's extra
+elementwise passes cost more than the per-step products it merges.
 
-The gate equations are written out per time step with batched matrix products over the
-member dimension: the input projection of every step at once (one ``baddbmm`` per layer),
-then per step one ``bmm`` with the recurrent weights and the gate nonlinearities. The gate
-rows are stored as ``i, f, o, g`` (``nn.LSTM`` keeps ``i, f, g, o``) so one ``sigmoid``
-covers three gates; :meth:`from_nets` and :meth:`to_nets` permute the rows.
+**None of them beats the ordinary loop on this CPU**: one LSTMNet step is already bound by
+arithmetic (~9 MFLOP per window, about 40 GFLOP/s on one core), and ``nn.LSTM``'s C++
+kernel makes one pass over the gates where the gate equations in Python make about twenty.
+Batching removes per-operation overhead, which here is the smaller part. Whole trainings
+(``bench_sweep.py --part batched``) measure the same: 16 batched members at 0.7-0.8x the
+windows per second of 16 ordinary trainings. What batching does give is one process, one
+set of stacked weights and exact per-member equivalence, which a GPU (where the M members'
+products become one kernel launch) or a later fused kernel can use.
 
 Shapes: ``M`` members, ``B`` batch, ``L`` lookback, ``F`` features, ``G = 4 * hidden``.
 """
@@ -44,11 +55,7 @@ from ..errors import CoincastError
 from .heads import Head
 from .lstm import LSTMNet
 
-__all__ = ["MEASURED", "BatchedLSTM", "ShapeMismatch"]
-
-#: Filled in from the measurement (see the module docstring): windows per second of one
-#: training step per method and member count.
-MEASURED: dict[str, dict[int, float]] = {}
+__all__ = ["BatchedLSTM", "ShapeMismatch"]
 
 
 class ShapeMismatch(CoincastError):
