@@ -30,7 +30,15 @@ __all__ = ["DEFAULT_RISK_MODELS", "RiskResult", "risk_json", "run_risk_backtest"
 
 @dataclass
 class RiskResult:
-    """Everything a risk backtest produced."""
+    """Everything a risk backtest produced.
+
+    Examples
+    --------
+    >>> from coincast.data.sources import synthetic_candles
+    >>> r = run_risk_backtest(synthetic_candles(300), WalkForward(test=10), models=["ewma"])
+    >>> r.tests[["model", "level"]].values.tolist()
+    [['ewma', 0.01], ['ewma', 0.05]]
+    """
 
     table: pd.DataFrame  #: one row per model, cutoff and step (see risk_backtest)
     scores: pd.DataFrame  #: volatility scores per model
