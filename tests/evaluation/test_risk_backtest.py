@@ -135,3 +135,15 @@ def test_unknown_volatility_models_are_named():
 
     with pytest.raises(CoincastError, match=r"unknown volatility model\(s\) arima; known: lstm"):
         run_risk_backtest(synthetic_candles(200), WalkForward(test=5), models=["arima"])
+
+
+def test_a_price_config_given_to_a_risk_backtest_takes_the_volatility_inputs():
+    from coincast.evaluation.adapters import LSTMTraining
+    from coincast.evaluation.risk_models import build_risk_models
+    from coincast.models.config import LSTMConfig
+
+    frame = synthetic_candles(200)
+    [m] = build_risk_models(frame, ["lstm"], LSTMTraining(LSTMConfig(hidden=4)), 1)
+    cfg = m.inner.model.config
+    assert cfg.target == "volatility" and cfg.head == "gaussian" and cfg.hidden == 4
+    assert cfg.features[:3] == ["log_rv", "log_rv_mid", "log_rv_long"]

@@ -103,7 +103,9 @@ def build_risk_models(
             out.append(make_vol_model(name))
             continue
         training = lstm or LSTMTraining()
-        cfg = make_config(training.config, target="volatility")
+        cfg = training.config
+        if cfg.target != "volatility":  # a price config: the volatility target's own inputs
+            cfg = make_config(cfg, target="volatility", features=None)
         training = replace(training, config=cfg)
         inner = lstm_models(frame, training, horizon)
         out.extend(VolLSTMModel(m, frame.attrs["interval"]) for m in inner)
