@@ -57,6 +57,9 @@ def test_the_json_carries_every_figure_and_the_folder_every_table(store_path, tm
     table = pd.read_csv(folder / "table.csv")
     assert set(table["model"]) == {"lstm", "garch", "ewma"} and len(table) == 90
     assert "Value-at-risk" in (folder / "report.html").read_text()
+    again = run(store_path, "report", str(folder))
+    assert again.exit_code == 1
+    assert "is a risk backtest (--learn volatility): its report.html is written by" in again.output
 
 
 def test_the_table_prints_qlike_against_garch_and_the_var_verdicts(store_path, tmp_path):

@@ -226,6 +226,11 @@ def report_cmd(
         raise CoincastError(
             f"no folder {folder}; run `coincast backtest COIN --out {folder}` first"
         )
+    if (folder / "risk.json").is_file() and not (folder / "report.json").is_file():
+        raise CoincastError(
+            f"{folder} is a risk backtest (--learn volatility): its report.html is written by "
+            "the backtest itself; rerun `coincast backtest COIN --learn volatility` to redo it"
+        )
     check_writable(folder, "FOLDER", example="backtests/btc")  # its pictures are redrawn
     if out_file is not None:
         check_writable(out_file, "--out", file=True, example="report.html")
