@@ -43,6 +43,9 @@ COMMANDS = (
     LazyCommand("explain", "coincast.cli.explain:explain_cmd",
                 "Draw the LSTM's gates, memory, saliency and gradient through time for one "
                 "window, with a one-page HTML explanation."),
+    LazyCommand("sweep", "coincast.cli.sweep:sweep_app",
+                "Search LSTM settings on a validation period, test the best once, and say "
+                "whether the best beats naive after the search (SPA)."),
     LazyCommand("demo", "coincast.cli.demo:demo_cmd",
                 "Fetch BTC and ETH, train an LSTM, backtest it against the baselines, write "
                 "reports."),
