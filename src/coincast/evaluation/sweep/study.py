@@ -33,7 +33,7 @@ from ...errors import CoincastError
 from ..engines import Engine, LocalEngine, TaskLost
 from .periods import Periods
 from .space import Space, SpaceError
-from .trials import run_series
+from .trials import run_series, warm
 
 log = logging.getLogger(__name__)
 
@@ -253,10 +253,7 @@ class _Running:
 def _search(study, plan: SweepPlan, place: Place, cuts: dict[str, Cut], engine: Engine,
             progress: Callable[[int, int], None] | None) -> None:  # fmt: skip
     """Ask, run and tell until ``plan.trials`` trials have finished."""
-    import importlib
-
-    importlib.import_module("coincast.evaluation.run")  # before the first job: forked workers
-    # inherit it loaded instead of importing PyTorch each
+    warm()  # before the first job: forked local workers inherit the modules a job loads
 
     keys = list(cuts)
     handles = {k: engine.scatter(c.valid) for k, c in cuts.items()}  # never a test bar
