@@ -66,3 +66,19 @@ def test_the_verdict_after_the_search_has_its_size_while_face_value_does_not():
         face_says += v.face_value((trials.mean() / naive.mean()).to_numpy())
     assert spa_says / reps <= 0.08
     assert face_says / reps >= 0.5
+
+
+def test_twin_trials_and_a_copy_of_naive_are_handled():
+    """Two trials with the same settings give the same losses; one may copy naive's."""
+    naive, trials = _losses(skill=0.2)
+    trials["trial-0009"] = trials["trial-0000"]
+    trials["trial-0010"] = naive
+    got = v.mcs(trials.assign(naive=naive), reps=200)
+    assert got["twins"] == {"trial-0009": "trial-0000", "naive": "trial-0010"}
+    assert got["pvalues"]["trial-0009"] == got["pvalues"]["trial-0000"]
+    assert ("trial-0009" in got["included"]) == ("trial-0000" in got["included"])
+    s = v.spa(naive, trials, reps=200)
+    assert s["constant"] == ["trial-0010"] and s["models"] == 8
+    ref = SPA(naive.to_numpy(), trials.drop(columns="trial-0010").to_numpy(), reps=200, seed=0)
+    ref.compute()
+    assert s["consistent"] == ref.pvalues["consistent"]

@@ -15,7 +15,7 @@ import pandas as pd
 from ...errors import CoincastError
 from ..verdicts import fmt_ratio
 from . import verdicts as tests
-from .final import BASELINES, top_trials
+from .final import BASELINES
 from .trials import losses
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def _losses(paths: list[Path], names: list[str]) -> pd.DataFrame:
 def _add_test(board: dict, study: Any, place: Place, test: dict, seed: int) -> None:
     from .study import trial_folder
 
-    top = [t.number for t in top_trials(study, len(test["top"]))]
+    top = list(test["top"])  # the trials that were looked at, whatever came after
     names = [f"trial-{n:04d}" for n in top]
     paths = [trial_folder(place, n) / "test-table.csv" for n in top]
     both = _losses([*paths, place.folder / "baselines" / "test-table.csv"], [*names, "baselines"])

@@ -19,8 +19,10 @@ point. That works with any engine; a sweep of one series never prunes.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import random
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -185,6 +187,12 @@ def open_study(plan: SweepPlan, place: Place, resume: bool) -> Any:
     )  # fmt: skip
     if exists:
         _same_settings(study, plan, place)
+        looked = "test" in study.user_attrs
+        if looked and _total(plan) > len(finished(study)):
+            raise SweepError(
+                f"sweep {place.name!r} has been scored on its test period already; searching "
+                "on after that look would not be honest: start a new sweep (another --name)"
+            )
         recover(study, place)
     else:
         study.set_user_attr("settings", plan.settings())
@@ -222,10 +230,8 @@ def recover(study: Any, place: Place) -> list[int]:
 def _sampler(plan: SweepPlan) -> Any:
     import optuna
 
-    if plan.sampler == "random":
+    if plan.sampler in ("random", "grid"):  # the grid's points are enqueued: see _grid_point
         return optuna.samplers.RandomSampler(seed=plan.seed)
-    if plan.sampler == "grid":
-        return optuna.samplers.GridSampler(plan.space.grid(), seed=plan.seed)
     return optuna.samplers.TPESampler(seed=plan.seed)
 
 
@@ -308,6 +314,8 @@ def _total(plan: SweepPlan) -> int:
 
 
 def _ask(study, plan: SweepPlan) -> _Running:
+    if plan.sampler == "grid":
+        _grid_point(study, plan)
     trial = study.ask(plan.space.distributions())
     try:
         cfg = plan.space.config(trial.params)
@@ -315,6 +323,25 @@ def _ask(study, plan: SweepPlan) -> _Running:
         study.tell(trial, state=_state("FAIL"))
         raise
     return _Running(trial, cfg.model_dump(mode="json"))
+
+
+def _grid_point(study, plan: SweepPlan) -> None:
+    """Enqueue the grid's next point not yet tried (in an order shuffled by the seed), unless
+    a trial already waits. (Optuna's GridSampler stops the study from inside ``tell``, which
+    the ask/tell interface refuses; enqueued points do the same job.)"""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state == TrialState.WAITING for t in trials):
+        return
+    grid = plan.space.grid()
+    points = [dict(zip(grid, p, strict=True)) for p in itertools.product(*grid.values())]
+    random.Random(plan.seed).shuffle(points)
+    used = [t.system_attrs.get("fixed_params", t.params) for t in trials
+            if t.state != TrialState.FAIL]  # fmt: skip
+    fresh = next((p for p in points if p not in used), None)
+    if fresh is not None:
+        study.enqueue_trial(fresh)
 
 
 def _pruned(run: _Running) -> bool:

@@ -32,9 +32,7 @@ def spa(benchmark: pd.Series, models: pd.DataFrame, *, seed: int = 0, reps: int 
     """
     from arch.bootstrap import SPA
 
-    test = SPA(benchmark.to_numpy(), models.to_numpy(), reps=reps, seed=seed)
-    test.compute()
-    return _pvalues(test.pvalues, benchmark, models)
+    return _bootstrap(SPA, benchmark, models, seed=seed, reps=reps)
 
 
 def reality_check(
@@ -43,10 +41,7 @@ def reality_check(
     """White's reality check of ``models`` against ``benchmark`` (``pvalue``: the upper one)."""
     from arch.bootstrap import RealityCheck
 
-    test = RealityCheck(benchmark.to_numpy(), models.to_numpy(), reps=reps, seed=seed,
-                        studentize=False)  # fmt: skip
-    test.compute()
-    out = _pvalues(test.pvalues, benchmark, models)
+    out = _bootstrap(RealityCheck, benchmark, models, seed=seed, reps=reps, studentize=False)
     return out | {"pvalue": out["upper"]}
 
 
@@ -55,12 +50,49 @@ def mcs(losses: pd.DataFrame, *, seed: int = 0, reps: int = REPS, size: float = 
     distinguishable from the best."""
     from arch.bootstrap import MCS
 
-    test = MCS(losses, size=size, reps=reps, seed=seed)
-    test.compute()
-    p = test.pvalues["Pvalue"]
-    return {"size": size, "included": [str(m) for m in test.included],
-            "excluded": [str(m) for m in test.excluded],
-            "pvalues": {str(m): float(v) for m, v in p.items()}, "bars": len(losses)}  # fmt: skip
+    distinct, twins = _distinct(losses)
+    included, excluded = [str(m) for m in distinct], []
+    p = dict.fromkeys(included, 1.0)
+    if distinct.shape[1] > 1:
+        test = MCS(distinct, size=size, reps=reps, seed=seed)
+        test.compute()
+        p = {str(m): float(v) for m, v in test.pvalues["Pvalue"].items()}
+        included, excluded = [str(m) for m in test.included], [str(m) for m in test.excluded]
+    for m, twin in twins.items():  # a twin shares its kept column's fate
+        p[str(m)] = p[str(twin)]
+        (included if str(twin) in included else excluded).append(str(m))
+    return {"size": size, "included": included, "excluded": excluded, "pvalues": p,
+            "twins": {str(m): str(t) for m, t in twins.items()}, "bars": len(losses)}  # fmt: skip
+
+
+def _distinct(losses: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The columns with losses of their own (MCS cannot rank two identical ones), and each
+    dropped twin's kept column."""
+    kept: dict = {}
+    twins = {}
+    for name in losses:
+        col = losses[name].to_numpy()
+        twin = next((k for k, c in kept.items() if np.array_equal(c, col)), None)
+        if twin is None:
+            kept[name] = col
+        else:
+            twins[name] = twin
+    return losses[list(kept)], twins
+
+
+def _bootstrap(cls, benchmark: pd.Series, models: pd.DataFrame, **options) -> dict:
+    """An SPA-family test of the models whose loss differential varies; a model whose
+    differential never varies (the benchmark itself, or a constant shift) is left out of the
+    bootstrap (its studentized statistic is undefined) and listed under ``constant``."""
+    diff = models.sub(benchmark, axis=0)
+    varies = diff.std(axis=0) > 0
+    p = pd.Series({"lower": 1.0, "consistent": 1.0, "upper": 1.0})
+    if varies.any():
+        test = cls(benchmark.to_numpy(), models.loc[:, varies].to_numpy(), **options)
+        test.compute()
+        p = test.pvalues
+    out = _pvalues(p, benchmark, models)
+    return out | {"constant": [str(m) for m in models.columns[~varies.to_numpy()]]}
 
 
 def _pvalues(p: pd.Series, benchmark: pd.Series, models: pd.DataFrame) -> dict:
