@@ -87,10 +87,12 @@ def run_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue the sweep --name."),
     as_json: bool = typer.Option(False, "--json", help="Print the leaderboard as JSON."),
 ) -> None:
-    """Search LSTM settings: each trial is a walk-forward backtest on the validation period
-    only (scored by MAE ÷ naive, averaged over the coins); at the end the top-k and the
-    baselines are backtested once on the test period, and the search is tested (SPA, White's
-    reality check, Model Confidence Set).
+    """Run a sweep (the default: coincast sweep COIN... is coincast sweep run COIN...).
+
+    Each trial is a walk-forward backtest on the validation period only, scored by MAE ÷
+    naive on the same bars, averaged over the coins; at the end the top-k and the baselines
+    are backtested once on the test period, and the search is tested (Hansen's SPA, White's
+    reality check, a Model Confidence Set). Pruning works between coins (and intervals).
 
     Example: coincast sweep bitcoin ethereum --space space.toml --trials 50 --workers 4
 
