@@ -43,6 +43,8 @@ COMMANDS = (
     LazyCommand("explain", "coincast.cli.explain:explain_cmd",
                 "Draw the LSTM's gates, memory, saliency and gradient through time for one "
                 "window, with a one-page HTML explanation."),
+    LazyCommand("sweep", "coincast.cli.sweep:sweep_app",
+                "Search LSTM settings on the validation period; test the best once, honestly."),
     LazyCommand("demo", "coincast.cli.demo:demo_cmd",
                 "Fetch BTC and ETH, train an LSTM, backtest it against the baselines, write "
                 "reports."),
