@@ -4,6 +4,11 @@ Run from the project root::
 
     python benchmarks/bench_sweep.py --part batched [--repeat K] [--epochs E] [--threads T]
     python benchmarks/bench_sweep.py --part methods
+    python benchmarks/bench_sweep.py --part engine [--trials 32] [--repeat 2]
+    python benchmarks/bench_sweep.py --part projection
+    python benchmarks/bench_sweep.py --part answer [--trials 100]
+
+``--part engine``, ``projection`` and ``answer`` live in ``sweep_engines.py`` (see there).
 
 ``--part batched`` (:func:`batched_training`): 16 same-shape configs (LSTM 1 -> 64 x 2,
 lookback 30, batch 64, BTC daily from ``../shared/data``; 4 learning rates x 4 seeds) trained
@@ -293,7 +298,9 @@ def methods(members: tuple[int, ...] = (1, 16, 64), repeat: int = 5) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["batched", "methods"], default="batched")
+    ap.add_argument("--part", choices=["batched", "methods", "engine", "projection", "answer"],
+                    default="batched")  # fmt: skip
+    ap.add_argument("--trials", type=int, default=32, help="trials of --part engine/answer")
     ap.add_argument("--repeat", type=int, default=3, help="repeats per figure (default 3)")
     ap.add_argument("--epochs", type=int, default=3, help="epochs per training (default 3)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
@@ -312,6 +319,17 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     if args.part == "methods":
         return methods(tuple(int(m) for m in args.members.split(",")), args.repeat)
+    if args.part in ("engine", "projection", "answer"):
+        import sweep_engines
+
+        torch.set_num_threads(1)
+        if args.part == "engine":
+            sweep_engines.engine(args.trials, args.repeat)
+        elif args.part == "projection":
+            sweep_engines.projection()
+        else:
+            sweep_engines.answer(args.trials)
+        return 0
     curve = tuple(int(m) for m in args.members.split(","))
     return batched_training(args.repeat, args.epochs, args.curve_windows, curve, args.train_windows)
 
