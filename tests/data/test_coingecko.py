@@ -539,7 +539,8 @@ def test_keyless_history_beyond_365_days_is_refused_before_any_data_request(
         with pytest.raises(HistoryLimitError, match=r"365 days") as info:
             fetch(store, make_source(fake), "bitcoin", start=start, now=fake.now)
         assert fake.data_requests() == []
-    assert "--source exchange:binance" in str(info.value)
+    assert "use get_source('exchange:binance') for longer history" in str(info.value)
+    assert "use --source exchange:binance for longer history" in info.value.cli
     assert store.list_series() == []
 
 
@@ -551,7 +552,8 @@ def test_a_server_side_range_refusal_is_a_history_limit_error(data_dir: Path, st
         with pytest.raises(HistoryLimitError, match=r"refused the date range.*365 days") as info:
             fetch(store, source, "bitcoin", start=fake.now - 366 * DAY, now=fake.now)
         assert len(fake.data_requests()) == 1
-    assert "--source exchange:binance" in str(info.value)
+    assert "Use get_source('exchange:binance') for longer" in str(info.value)
+    assert "Use --source exchange:binance for longer" in info.value.cli
 
 
 def test_a_pro_key_lifts_the_history_limit_and_is_sent_as_pro_header(
@@ -769,17 +771,27 @@ def test_intervals_finer_than_5m_point_to_an_exchange(
 ) -> None:
     with FakeCoinGecko() as fake:
         with pytest.raises(
-            IntervalError, match=rf"does not serve {interval} data.*--source exchange:binance"
-        ):
+            IntervalError,
+            match=rf"does not serve {interval} data.*get_source\('exchange:binance'\)",
+        ) as info:
             fetch(store, make_source(fake), "bitcoin", interval=interval, days=1, now=fake.now)
+        assert info.value.cli.endswith(f"; use --source exchange:binance for {interval}")
         assert fake.data_requests() == []
 
 
 def test_5m_beyond_the_last_day_is_refused(data_dir: Path, store: Store) -> None:
     with FakeCoinGecko() as fake:
-        with pytest.raises(IntervalError, match=r"5m data only for the last 24 hours"):
+        with pytest.raises(IntervalError, match=r"5m data only for the last 24 hours") as info:
             fetch(store, make_source(fake), "bitcoin", interval="5m", days=2, now=fake.now)
         assert fake.data_requests() == []
+    # In Python the message names the argument and get_source; the CLI's flags ride in .cli.
+    head = "CoinGecko serves 5m data only for the last 24 hours; fetch less "
+    assert str(info.value) == (
+        f"{head}(days=1) or use get_source('exchange:binance') for longer minute history"
+    )
+    assert info.value.cli == (
+        f"{head}(--days 1) or use --source exchange:binance for longer minute history"
+    )
 
 
 def test_5m_over_the_last_day_is_served(data_dir: Path, store: Store) -> None:

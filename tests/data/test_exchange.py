@@ -365,8 +365,10 @@ def test_interval_the_exchange_does_not_offer(
     ],
 )
 def test_unknown_exchange_suggests_close_ids(name: str, message: str) -> None:
-    with pytest.raises(SourceError, match=message):
+    with pytest.raises(SourceError, match=message) as caught:
         get_source(name)
+    assert str(caught.value).endswith(": get_source('exchange:binance')")
+    assert caught.value.cli.endswith(": --source exchange:binance")
 
 
 def test_plain_exchange_source_defaults_to_binance_without_network(
@@ -549,9 +551,10 @@ def test_an_unreachable_exchange_is_reported_in_under_5_s(store: Store) -> None:
     with pytest.raises(
         SourceError,
         match=rf"^could not reach 127\.0\.0\.1:{port} \(connection refused\); check the network, "
-        r"or use --source synthetic or `coincast import FILE`$",
-    ):
+        r"or use get_source\('synthetic'\), or read a file with read_file$",
+    ) as caught:
         fetch(store, source, "bitcoin", interval="1h", days=1)
+    assert caught.value.cli.endswith("or use --source synthetic or `coincast import FILE`")
     assert time.monotonic() - started < 5.0  # two quick retries, not the policy's backoff
     assert store.list_series() == []
 

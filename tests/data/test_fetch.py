@@ -150,6 +150,16 @@ def test_hostile_starts_and_ends_are_one_clear_error(store, start, end, message)
     assert src.calls == [] and store.list_series() == []
 
 
+@pytest.mark.parametrize("name", ["csv", "parquet", "file"])
+def test_a_file_source_is_not_fetched_and_says_how_to_import_it(name):
+    from coincast.data.sources import get_source
+
+    with pytest.raises(CoincastError, match=r"^files are not fetched; import them: ") as caught:
+        get_source(name)
+    assert str(caught.value).endswith(": store.write_candles(read_file(path, coin=COIN)[0])")
+    assert caught.value.cli.endswith(": coincast import PATH --coin COIN")
+
+
 def test_the_earliest_start_is_accepted(store):
     r = fetch(store, CountingSource(), "demo", start="2009-01-03", end="2009-01-05", now=NOW)
     assert (r.new_rows, r.start) == (3, pd.Timestamp("2009-01-03", tz="UTC"))

@@ -34,8 +34,12 @@ def test_read_frames_reads_each_coin_up_to_end(filled):
 
 
 def test_read_frames_names_the_coin_with_no_bar_before_end(filled):
-    with pytest.raises(StoreError, match=r"no stored 1d data for bitcoin up to 2019-01-01"):
+    with pytest.raises(StoreError, match=r"no stored 1d data for bitcoin up to 2019-01-01") as e:
         read_frames(filled, ["bitcoin", "ethereum"], "1d", end=pd.Timestamp("2019-01-01", tz="UTC"))
+    assert str(e.value).endswith(
+        "fetch it: coincast.fetch(store, get_source('coingecko'), 'bitcoin', interval='1d')"
+    )
+    assert e.value.cli.endswith("fetch it: coincast fetch bitcoin --interval 1d")
 
 
 @pytest.mark.parametrize("name", ["out.csv", "sub/out.parquet"])
@@ -49,8 +53,10 @@ def test_export_round_trips_through_read_file(tmp_path, name):
 
 
 def test_export_refuses_other_suffixes(tmp_path):
-    with pytest.raises(CoincastError, match=r"must end in \.csv or \.parquet"):
+    with pytest.raises(CoincastError, match=r"must end in \.csv or \.parquet") as caught:
         export_frame(synthetic_candles(3), tmp_path / "x.txt")
+    assert str(caught.value).startswith(f"path {tmp_path / 'x.txt'} must end")
+    assert caught.value.cli.startswith(f"--out {tmp_path / 'x.txt'} must end")
     assert not list(tmp_path.iterdir())
 
 
@@ -83,14 +89,18 @@ def test_reading_a_coarser_interval_keeps_whole_bars_unless_told(store):
 
 def test_read_frames_says_when_no_bar_is_complete_enough(store):
     _write_minutes(store, np.arange(40))  # 40 minutes: no whole hour
-    with pytest.raises(
-        StoreError,
-        match=r"^no 1h bar of demo is complete enough: the stored 1m data fills at most 67% of "
-        r"one, and a bar needs 100% \(min_complete\); fetch whole 1m data, or lower "
-        r"min_complete \(--min-complete on the command line; coincast data gaps demo -i 1h "
-        r"shows the bars\)$",
-    ):
+    head = (
+        "no 1h bar of demo is complete enough: the stored 1m data fills at most 67% of one, "
+        "and a bar needs 100% (min_complete); fetch whole 1m data, or lower min_complete"
+    )
+    with pytest.raises(StoreError) as caught:
         read_frames(store, ["demo"], "1h")
+    assert str(caught.value) == (
+        f"{head} (coincast.data.frames.gap_report(store, 'demo', '1h') shows the bars)"
+    )
+    assert caught.value.cli == (
+        f"{head} (--min-complete on the command line; coincast data gaps demo -i 1h shows the bars)"
+    )
 
 
 def test_gap_report_counts_the_bars_made_from_incomplete_data(store):
@@ -191,3 +201,16 @@ def test_rank_sources_puts_unmatched_sources_last_by_name():
                                    "zeta"]  # fmt: skip
     with pytest.raises(CoincastError, match=r"source order is empty: give source names"):
         check_source_order([])
+
+
+def test_find_series_asks_in_arguments_and_in_flags(store):
+    from coincast.data.frames import find_series
+
+    _from(store, "synthetic", 5)
+    _from(store, "csv", 5)
+    with pytest.raises(StoreError, match=r"; name one with interval=, source= and quote=$") as e:
+        find_series(store, "bitcoin")
+    assert e.value.cli.endswith("; name one with --interval, --source and --quote")
+    with pytest.raises(StoreError, match=r"; give one of those intervals as interval=$") as e:
+        find_series(store, "bitcoin", "1h")
+    assert e.value.cli.endswith("; give one of those intervals with --interval")

@@ -570,7 +570,8 @@ def test_a_coin_list_of_the_wrong_shape_is_a_clear_error(db: Path, body: bytes) 
 
 # -- 7. offline is noticed fast ----------------------------------------------------------------
 
-OFFLINE = r"; check the network, or use --source synthetic or `coincast import FILE`$"
+OFFLINE = r"; check the network, or use get_source\('synthetic'\), or read a file with read_file$"
+OFFLINE_CLI = "; check the network, or use --source synthetic or `coincast import FILE`"
 
 
 def test_a_refused_connection_is_reported_in_under_5_s(db: Path) -> None:
@@ -583,6 +584,14 @@ def test_a_refused_connection_is_reported_in_under_5_s(db: Path) -> None:
     )
     assert time.monotonic() - started < 5.0
     assert not source.ping()
+
+
+def test_the_way_out_of_an_unreachable_server_is_said_in_python_and_in_flags() -> None:
+    from coincast.data.sources.http import unreachable
+
+    exc = unreachable("example.org", "connection refused")
+    assert re.search(r"^could not reach example\.org \(connection refused\)" + OFFLINE, str(exc))
+    assert exc.cli == "could not reach example.org (connection refused)" + OFFLINE_CLI
 
 
 def test_a_failed_dns_lookup_is_reported_in_under_5_s(

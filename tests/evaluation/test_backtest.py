@@ -174,10 +174,13 @@ def test_two_configurations_of_one_class_sit_side_by_side():
 
 def test_walk_forward_spec_is_checked_when_made():
     assert WalkForward().test == 365 and WalkForward(start="2024-01-01").test is None
-    with pytest.raises(CoincastError, match="a rolling window needs window_size"):
+    with pytest.raises(CoincastError, match="a rolling window needs window_size") as caught:
         WalkForward(window="rolling")
-    with pytest.raises(CoincastError, match="window must be expanding or rolling"):
+    # In Python the message names the arguments; the CLI's flags ride along as .cli.
+    assert caught.value.cli == "--window rolling needs --window-size (rows per window)"
+    with pytest.raises(CoincastError, match=r"^window must be expanding or rolling") as caught:
         WalkForward(window="sliding")  # type: ignore[arg-type]
+    assert caught.value.cli == "--window must be expanding or rolling, got 'sliding'"
     with pytest.raises(CoincastError, match=r"^test must be >= 1"):
         WalkForward(test=0)
 

@@ -136,7 +136,8 @@ def test_a_nonsense_setting_in_a_settings_file_names_the_file(case, tmp_path):
     with pytest.raises(config_module.ConfigError) as caught:
         lstm_config(path)
     message = str(caught.value)
-    assert message.startswith(f"--config {path}: {field} "), message
+    assert message.startswith(f"settings file {path}: {field} "), message
+    assert caught.value.cli == message.replace("settings file", "--config", 1)
     assert f"; it must be {RULES[field]}" in message and "\n" not in message
 
 

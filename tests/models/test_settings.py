@@ -34,7 +34,8 @@ def test_bad_files(tmp_path, name, text, message):
     (tmp_path / name).write_text(text)
     with pytest.raises(CoincastError, match=re.escape(message)) as caught:
         read_settings(tmp_path / name)
-    assert str(caught.value).startswith(f"--config {tmp_path / name}")
+    assert str(caught.value).startswith(f"settings file {tmp_path / name}")
+    assert caught.value.cli.startswith(f"--config {tmp_path / name}")  # the CLI's words
 
 
 def test_a_bad_value_names_the_setting():
@@ -44,12 +45,19 @@ def test_a_bad_value_names_the_setting():
 
 def test_a_bad_value_from_the_file_names_the_file_and_spells_it_as_the_file_does(tmp_path):
     (tmp_path / "c.toml").write_text("lr = inf\nhidden = 8\n")
-    message = (
-        f"--config {tmp_path / 'c.toml'}: lr is inf; it must be a finite number > 0 and <= 10, "
-        "e.g. lr = 0.001"
-    )
-    with pytest.raises(CoincastError, match=f"^{re.escape(message)}$"):
+    tail = f"{tmp_path / 'c.toml'}: lr is inf; it must be a finite number > 0 and <= 10, "
+    tail += "e.g. lr = 0.001"
+    with pytest.raises(CoincastError, match=f"^{re.escape('settings file ' + tail)}$") as caught:
         lstm_config(tmp_path / "c.toml")
+    assert caught.value.cli == f"--config {tail}"
     # the same value given explicitly is the caller's, not the file's
     with pytest.raises(CoincastError, match=r"^lr is nan; it must be a finite number"):
         lstm_config(tmp_path / "c.toml", {"lr": float("nan")})
+
+
+def test_a_missing_file_is_named_in_both_wordings(tmp_path):
+    # In Python the message says "settings file"; the CLI's wording names --config (.cli).
+    with pytest.raises(CoincastError) as caught:
+        read_settings(tmp_path / "nope.toml")
+    assert str(caught.value) == f"settings file {tmp_path / 'nope.toml'}: no such file"
+    assert caught.value.cli == f"--config {tmp_path / 'nope.toml'}: no such file"

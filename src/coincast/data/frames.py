@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..coins import check_quote, resolve_offline
-from ..errors import CoincastError, StoreError
+from ..errors import CoincastError, StoreError, worded
 from ..intervals import check_interval, interval_ms
 from ..series import bar_completeness, find_gaps, resample
 from .preferences import notices, rank_sources, source_order
@@ -134,23 +134,33 @@ def read_frames(
 def _no_bar(
     store: Store, coin: str, interval: str, source: str | None, quote: str | None,
     end: pd.Timestamp | None, min_complete: float,
-) -> StoreError:  # fmt: skip
+) -> CoincastError:  # fmt: skip
     """Why ``coin`` has no bar: nothing stored, or none complete enough once resampled."""
     until = "" if end is None else f" up to {end}"
     key = store.resolve(coin, interval, source, quote)
     stored = store.read_key(key, end=end)
     if not len(stored):
-        return StoreError(
-            f"no stored {interval} data for {coin}{until}; fetch it: "
-            f"coincast fetch {coin} --interval {interval}"
+        head = f"no stored {interval} data for {coin}{until}; fetch it: "
+        return worded(
+            StoreError(
+                f"{head}coincast.fetch(store, get_source({source or 'coingecko'!r}), {coin!r}, "
+                f"interval={interval!r})"
+            ),
+            f"{head}coincast fetch {coin} --interval {interval}",
         )
     best = bar_completeness(stored, interval)["complete"].max()
-    return StoreError(
+    head = (
         f"no {interval} bar of {coin}{until} is complete enough: the stored {key.interval} "
         f"data fills at most {best:.0%} of one, and a bar needs {min_complete:.0%} "
-        f"(min_complete); fetch whole {key.interval} data, or lower min_complete "
-        f"(--min-complete on the command line; coincast data gaps {coin} -i {interval} "
-        "shows the bars)"
+        f"(min_complete); fetch whole {key.interval} data, or lower min_complete"
+    )
+    return worded(
+        StoreError(
+            f"{head} (coincast.data.frames.gap_report(store, {coin!r}, {interval!r}) shows "
+            "the bars)"
+        ),
+        f"{head} (--min-complete on the command line; coincast data gaps {coin} -i {interval} "
+        "shows the bars)",
     )
 
 
@@ -190,14 +200,15 @@ def find_series(
     hits = [i for i in stored if interval in (None, i.key.interval)]
     if not hits:
         have = ", ".join(str(i.key) for i in stored)
-        raise StoreError(
-            f"no {interval} series of {coin} is stored (stored: {have}); give one of those "
-            "intervals with --interval"
+        head = f"no {interval} series of {coin} is stored (stored: {have}); give one of those "
+        raise worded(
+            StoreError(f"{head}intervals as interval="), f"{head}intervals with --interval"
         )
     if len(hits) > 1:
-        raise StoreError(
-            f"{coin} has {len(hits)} stored series ({', '.join(str(i.key) for i in hits)}); "
-            "name one with --interval, --source and --quote"
+        head = f"{coin} has {len(hits)} stored series ({', '.join(str(i.key) for i in hits)}); "
+        raise worded(
+            StoreError(f"{head}name one with interval=, source= and quote="),
+            f"{head}name one with --interval, --source and --quote",
         )
     return hits[0]
 
@@ -272,7 +283,8 @@ def export_frame(frame: pd.DataFrame, path: Path) -> None:
     """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise CoincastError(f"--out {path} must end in .csv or .parquet")
+        tail = f"{path} must end in .csv or .parquet"
+        raise worded(f"path {tail}", f"--out {tail}")
     table = frame.reset_index()
     table["ts"] = table["ts"].map(pd.Timestamp.isoformat) if suffix == ".csv" else table["ts"]
     tmp = path.with_name(f".{path.name}.tmp")

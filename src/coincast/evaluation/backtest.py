@@ -95,9 +95,13 @@ class WalkForward:
                 f"--refit-every must be >= 1, got {self.refit_every}",
             )
         if self.window not in ("expanding", "rolling"):
-            raise CoincastError(f"window must be expanding or rolling, got {self.window!r}")
+            tail = f"must be expanding or rolling, got {self.window!r}"
+            raise worded(f"window {tail}", f"--window {tail}")
         if self.window == "rolling" and not self.window_size:
-            raise CoincastError("a rolling window needs window_size (rows per window)")
+            raise worded(
+                "a rolling window needs window_size (rows per window)",
+                "--window rolling needs --window-size (rows per window)",
+            )
 
     def first_row(self, cutoff: int) -> int:
         """The first row a model sees at the ``cutoff`` row."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import CoincastError
+from ..errors import CoincastError, worded
 from .config import ConfigError, LSTMConfig, file_value
 
 
@@ -24,7 +24,8 @@ def read_settings(path: Path | None) -> dict[str, Any]:
     Raises
     ------
     CoincastError
-        When the file is missing, unreadable, not a table, or names an unknown setting.
+        When the file is missing, unreadable, not a table, or names an unknown setting; the
+        message calls it ``settings file PATH``, its ``cli`` ``--config PATH``.
 
     Examples
     --------
@@ -37,17 +38,24 @@ def read_settings(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     if not path.is_file():
-        raise CoincastError(f"--config {path}: no such file")
+        raise _said(path, ": no such file")
     data = _parse(path)
     if not isinstance(data, dict):
-        raise CoincastError(f"--config {path} must hold a table of settings")
+        raise _said(path, " must hold a table of settings")
     unknown = sorted(map(str, set(data) - set(LSTMConfig.model_fields)))
     if unknown:
-        raise CoincastError(
-            f"--config {path}: unknown setting(s) {', '.join(unknown)}; "
-            f"known: {', '.join(LSTMConfig.model_fields)}"
+        raise _said(
+            path,
+            f": unknown setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(LSTMConfig.model_fields)}",
         )
     return data
+
+
+def _said(path: Path, tail: str, error: type[CoincastError] = CoincastError) -> CoincastError:
+    """An error about the settings file at ``path``: named so in Python, as ``--config PATH``
+    on the command line (its ``cli``)."""
+    return worded(error(f"settings file {path}{tail}"), f"--config {path}{tail}")
 
 
 #: The largest settings file read: a flat table of a few dozen settings is a few kB.
@@ -57,19 +65,17 @@ MAX_SETTINGS_BYTES = 1 << 20
 def _parse(path: Path) -> Any:
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".yaml", ".yml"):
-        raise CoincastError(f"--config {path} must be a .toml, .yaml or .yml file")
+        raise _said(path, " must be a .toml, .yaml or .yml file")
     text = _text(path)
     try:
         if suffix == ".toml":
             return tomllib.loads(text)
         return yaml.safe_load(text) or {}
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise CoincastError(
-            f"--config {path} cannot be parsed: {str(exc).splitlines()[0]}"
-        ) from None
+        raise _said(path, f" cannot be parsed: {str(exc).splitlines()[0]}") from None
     except RecursionError:
-        raise CoincastError(
-            f"--config {path} cannot be parsed: it nests too deep; write a flat table of settings"
+        raise _said(
+            path, " cannot be parsed: it nests too deep; write a flat table of settings"
         ) from None
 
 
@@ -78,16 +84,18 @@ def _text(path: Path) -> str:
     with path.open("rb") as f:
         data = f.read(MAX_SETTINGS_BYTES + 1)
     if len(data) > MAX_SETTINGS_BYTES:
-        raise CoincastError(
-            f"--config {path} is larger than {MAX_SETTINGS_BYTES >> 20} MiB; a settings file "
-            "is a short table of settings: check the path"
+        raise _said(
+            path,
+            f" is larger than {MAX_SETTINGS_BYTES >> 20} MiB; a settings file "
+            "is a short table of settings: check the path",
         )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CoincastError(
-            f"--config {path} is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
-            f"{exc.start}); save it as UTF-8"
+        raise _said(
+            path,
+            f" is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
+            "save it as UTF-8",
         ) from None
 
 
@@ -103,7 +111,8 @@ def lstm_config(
     ------
     ConfigError
         Naming the first invalid setting, its value, the rule it breaks and an example; a
-        setting from the file is named as the file spells it, after ``--config PATH:``.
+        setting from the file is named as the file spells it, after ``settings file PATH:``
+        (``--config PATH:`` in its ``cli``).
 
     Examples
     --------
@@ -122,5 +131,5 @@ def lstm_config(
         error = exc
     if error.field in in_file and error.field not in (values or {}):
         example = None if error.example is None else f"{error.field} = {file_value(error.example)}"
-        raise ConfigError(f"--config {path}: {error.spelled(error.field, example)}") from None
+        raise _said(path, f": {error.spelled(error.field, example)}", ConfigError) from None
     raise error from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import SourceError
+from ...errors import SourceError, worded
 from .base import Source
 from .coingecko import CoinGeckoSource
 from .exchange import DEFAULT_EXCHANGE, ExchangeSource
@@ -38,7 +38,11 @@ def get_source(name: str, **kwargs: Any) -> Source:
     if kind == "synthetic" and not arg:
         return SyntheticSource(**kwargs)
     if kind in ("csv", "parquet", "file"):
-        raise SourceError("files are not fetched; import them: coincast import PATH --coin COIN")
+        head = "files are not fetched; import them: "
+        raise worded(
+            SourceError(head + "store.write_candles(read_file(path, coin=COIN)[0])"),
+            head + "coincast import PATH --coin COIN",
+        )
     raise SourceError(
         f"unknown source {name!r}; use coingecko, exchange:binance (or another ccxt exchange id) "
         "or synthetic"

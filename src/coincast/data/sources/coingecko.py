@@ -22,7 +22,14 @@ from typing import Any
 import pandas as pd
 
 from ... import coins as coinmod
-from ...errors import HistoryLimitError, IntervalError, SourceError, UnknownCoinError, shown
+from ...errors import (
+    HistoryLimitError,
+    IntervalError,
+    SourceError,
+    UnknownCoinError,
+    shown,
+    worded,
+)
 from ...intervals import bar_start, interval_ms
 from ...series import from_ms, to_ms
 from .base import Clock, split_range, utc_now
@@ -40,6 +47,8 @@ HOURLY_MAX_DAYS = 90  # spans up to this get hourly points
 DAILY_MIN_MS = 91 * DAY_MS  # spans above 90 days get daily points
 COINS_TTL = pd.Timedelta(days=1)
 SUPPORTED = ("5m", "15m", "30m", "1h", "4h", "1d", "1w")
+#: the source for what CoinGecko cannot serve: in flags (an error's ``cli``), in Python
+BINANCE, BINANCE_PY = "--source exchange:binance", "get_source('exchange:binance')"
 RATE_ENV = "COINGECKO_CALLS_PER_MINUTE"
 DEFAULT_RATE = 30
 MAX_RATE = 10_000  # calls per minute; CoinGecko's largest plan allows 1000
@@ -156,23 +165,30 @@ class CoinGeckoSource:
         """Refuse intervals CoinGecko cannot serve and ranges beyond the plan's history."""
         now_ms = to_ms(self.clock())
         if interval not in SUPPORTED:
-            raise IntervalError(
+            head = (
                 f"CoinGecko does not serve {interval} data (its finest is 5-minute points for "
-                f"the last day); use --source exchange:binance for {interval}"
+                "the last day); use "
+            )
+            raise worded(
+                IntervalError(f"{head}{BINANCE_PY} for {interval}"),
+                f"{head}{BINANCE} for {interval}",
             )
         if interval_ms(interval) < HOUR_MS and start_ms < bar_start(now_ms - DAY_MS, interval):
-            raise IntervalError(
-                f"CoinGecko serves {interval} data only for the last 24 hours; fetch less "
-                "(--days 1) or use --source exchange:binance for longer minute history"
+            head = f"CoinGecko serves {interval} data only for the last 24 hours; fetch less "
+            tail = " for longer minute history"
+            raise worded(
+                IntervalError(f"{head}(days=1) or use {BINANCE_PY}{tail}"),
+                f"{head}(--days 1) or use {BINANCE}{tail}",
             )
         oldest = now_ms - HISTORY_DAYS * DAY_MS
         if not self.full_history and start_ms < oldest:
             asked = from_ms(start_ms).date()
-            raise HistoryLimitError(
+            head = (
                 f"CoinGecko's keyless and demo plans serve only the past {HISTORY_DAYS} days "
-                f"(asked from {asked}); use --source exchange:binance for longer history, "
-                "or set COINGECKO_API_KEY with COINGECKO_API_PLAN=pro"
+                f"(asked from {asked}); use "
             )
+            tail = " for longer history, or set COINGECKO_API_KEY with COINGECKO_API_PLAN=pro"
+            raise worded(HistoryLimitError(f"{head}{BINANCE_PY}{tail}"), f"{head}{BINANCE}{tail}")
 
     def chunks(self, interval: str, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
         """Daily bars: up to 365 days a request; intraday: up to 90 (hourly) or 1 day."""
@@ -221,9 +237,10 @@ class CoinGeckoSource:
             if status == 404 and coin is not None:
                 return UnknownCoinError(f"CoinGecko has no coin {coin!r} ({text})")
             if (status in (401, 403) and code == 10012) or "time range" in text:
-                return HistoryLimitError(
-                    f"CoinGecko refused the date range: {text} Use --source exchange:binance "
-                    "for longer history, or a pro key (COINGECKO_API_PLAN=pro)"
+                head = f"CoinGecko refused the date range: {text} Use "
+                tail = " for longer history, or a pro key (COINGECKO_API_PLAN=pro)"
+                return worded(
+                    HistoryLimitError(f"{head}{BINANCE_PY}{tail}"), f"{head}{BINANCE}{tail}"
                 )
             if status in (401, 403):
                 return SourceError(

@@ -25,17 +25,17 @@ import numpy as np
 import pandas as pd
 
 from ...coins import TICKERS, resolve_offline
-from ...errors import IntervalError, SourceError, UnknownCoinError
+from ...errors import IntervalError, SourceError, UnknownCoinError, worded
 from ...intervals import interval_ms
 from ...series import make_frame
 from .base import split_range
 from .http import (
     UNREACHABLE_RETRIES,
     UNREACHABLE_WAIT,
-    WAY_OUT,
     RetryPolicy,
     is_json_type,
     retry_after,
+    unreachable,
 )
 from .transport import (
     GuardError,
@@ -72,9 +72,12 @@ def make_exchange(exchange_id: str) -> ccxt.Exchange:
     if exchange_id not in ccxt.exchanges or cls is None:
         close = difflib.get_close_matches(exchange_id, ccxt.exchanges, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise SourceError(
+        head = (
             f"unknown exchange {exchange_id!r}{hint} Use a ccxt exchange id such as "
-            "binance, kraken, coinbase or bitstamp: --source exchange:binance"
+            "binance, kraken, coinbase or bitstamp: "
+        )
+        raise worded(
+            SourceError(head + "get_source('exchange:binance')"), head + "--source exchange:binance"
         )
     return cls({"enableRateLimit": True, "timeout": 30_000})
 
@@ -253,7 +256,7 @@ class ExchangeSource:
             self.sleep(wait)
         if cause is not None:
             host = failed_host(last) or self.exchange_id
-            raise SourceError(f"could not reach {host} ({cause}); {WAY_OUT}")
+            raise unreachable(host, cause)
         raise SourceError(
             f"{self.exchange_id} kept failing ({type(last).__name__}) after {attempt + 1} "
             "attempts; try again later"

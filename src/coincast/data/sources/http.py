@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from ...errors import SourceError
+from ...errors import CoincastError, SourceError, worded
 from .transport import GuardError, HttpLimits, guard_session, server_text, unreachable_cause
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,19 @@ REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 UNREACHABLE_RETRIES = 2  #: quick retries when a server cannot be reached at all
 UNREACHABLE_WAIT = 0.25  #: seconds before the first of them, doubled for the next
+#: what to do when a server cannot be reached: in flags (an error's ``cli``) ...
 WAY_OUT = "check the network, or use --source synthetic or `coincast import FILE`"
+#: ... and in Python (its message)
+WAY_OUT_PY = "check the network, or use get_source('synthetic'), or read a file with read_file"
+
+
+def unreachable(host: str, cause: str) -> CoincastError:
+    """The :class:`~coincast.errors.SourceError` for a server that cannot be reached: the way
+    out in Python (:data:`WAY_OUT_PY`), and in flags (:data:`WAY_OUT`) as its ``cli``."""
+    head = f"could not reach {host} ({cause}); "
+    return worded(SourceError(head + WAY_OUT_PY), head + WAY_OUT)
+
+
 _TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
@@ -218,7 +230,7 @@ class JsonClient:
             if attempt < self.policy.retries:
                 self.sleep(self._wait(attempt, quick, last))
         if last.unreachable:
-            raise SourceError(f"could not reach {self.host} ({last.reason}); {WAY_OUT}")
+            raise unreachable(self.host, last.reason)
         raise SourceError(
             f"{self.name} kept failing for {path} ({last.reason}) after {attempt + 1} "
             "attempts; try again later"

@@ -14,15 +14,34 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ...errors import StoreError
+from ...errors import CoincastError, StoreError, worded
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: the way to another store, in flags (an error's ``cli``) ...
 ANOTHER = "give another --store (a new file name makes a new store)"
+#: ... and in Python (its message)
+ANOTHER_PY = "open a Store at another path (a new file name makes a new store)"
+
+
+def refusal(message: str, error: type[StoreError] = StoreError) -> CoincastError:
+    """``message``, worded in flags (:data:`ANOTHER`), as an ``error`` that says it in Python
+    (:data:`ANOTHER_PY`) and carries the flags' wording as its ``cli``.
+
+    Examples
+    --------
+    >>> exc = refusal(f"the store x.db is damaged; {ANOTHER}")
+    >>> str(exc)
+    'the store x.db is damaged; open a Store at another path (a new file name makes a new store)'
+    >>> exc.cli
+    'the store x.db is damaged; give another --store (a new file name makes a new store)'
+    """
+    return worded(error(message.replace(ANOTHER, ANOTHER_PY)), message)
 
 
 def explain(exc: sqlite3.Error, path: str) -> str:
-    """One line saying what ``exc`` means for the store at ``path`` and how to go on.
+    """One line saying what ``exc`` means for the store at ``path`` and how to go on, in the
+    command line's words (``--store``; :func:`store_error` says it in Python).
 
     Examples
     --------
@@ -87,9 +106,10 @@ _MESSAGES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-def store_error(exc: sqlite3.Error, path: str) -> StoreError:
-    """``exc`` as a :class:`~coincast.errors.StoreError` carrying :func:`explain`'s line."""
-    return StoreError(explain(exc, path))
+def store_error(exc: sqlite3.Error, path: str) -> CoincastError:
+    """``exc`` as a :class:`~coincast.errors.StoreError` carrying :func:`explain`'s line, in
+    Python's words (:data:`ANOTHER_PY`), with the command line's as its ``cli``."""
+    return refusal(explain(exc, path))
 
 
 def guarded(method: F) -> F:

@@ -14,9 +14,9 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from ...errors import NotAStoreError, StoreError, listed
+from ...errors import NotAStoreError, StoreError, listed, worded
 from ..sniff import describe, head
-from .failures import ANOTHER
+from .failures import ANOTHER, refusal
 
 SCHEMA_VERSION = 1
 #: ``PRAGMA application_id`` of a coincast store ("coin"), set when a store is created.
@@ -140,18 +140,19 @@ def _check_file(p: Path) -> None:
     if not p.exists():
         return
     if not p.is_file():
-        raise StoreError(f"store path {p} is not a regular file (a device or pipe); {ANOTHER}")
+        raise refusal(f"store path {p} is not a regular file (a device or pipe); {ANOTHER}")
     try:
         data = head(p)
     except OSError as exc:
-        raise StoreError(
+        raise refusal(
             f"cannot read the store {p} ({exc.strerror or exc}); make it readable (chmod u+r), "
             f"or {ANOTHER}"
         ) from None
     if data and not data.startswith(_SQLITE_MAGIC):
-        raise NotAStoreError(
+        raise refusal(
             f"{p} is not a coincast store: it is {describe(data)}, not an SQLite database; "
-            f"{ANOTHER}"
+            f"{ANOTHER}",
+            NotAStoreError,
         )
 
 
@@ -159,9 +160,10 @@ def _make_folder(p: Path) -> None:
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(
-            f"cannot create the folder {p.parent} for the store {p} ({exc.strerror or exc}); "
-            "give a --store in a folder you can write to"
+        head = f"cannot create the folder {p.parent} for the store {p} ({exc.strerror or exc}); "
+        raise worded(
+            StoreError(head + "open a Store in a folder you can write to"),
+            head + "give a --store in a folder you can write to",
         ) from None
 
 
@@ -176,9 +178,12 @@ def _check_contents(db: sqlite3.Connection, p: Path) -> bool:
         return True
     ours = app == APPLICATION_ID or (version >= 1 and {"series", "candles"} & set(tables))
     if not ours:
-        raise NotAStoreError(
-            f"{p} is an SQLite database of another application (tables: {listed(tables, most=8)}), "
-            "not a coincast store; give another --store"
+        head = (
+            f"{p} is an SQLite database of another application (tables: {listed(tables, most=8)})"
+        )
+        raise worded(
+            NotAStoreError(f"{head}, not a coincast store; open a Store at another path"),
+            f"{head}, not a coincast store; give another --store",
         )
     if version > SCHEMA_VERSION:
         raise StoreError(
@@ -187,9 +192,12 @@ def _check_contents(db: sqlite3.Connection, p: Path) -> bool:
         )
     missing = [t for t in TABLES if t not in tables]
     if missing:
-        raise NotAStoreError(
+        head = (
             f"{p} is a coincast store missing the table(s) {', '.join(missing)}: it was changed "
-            "outside coincast. Restore it from a backup, or give another --store"
+            "outside coincast. Restore it from a backup, or "
+        )
+        raise worded(
+            NotAStoreError(head + "open a Store at another path"), head + "give another --store"
         )
     return False
 
