@@ -351,7 +351,7 @@ def test_scores_json_prints_the_checked_scores(run):
         for step, printed in [(None, m), *((p["step"], p) for p in m["per_step"])]:
             s = scored(run, m["model"], step)
             for k, v in printed.items():
-                if k in ("model", "per_step", "step"):
+                if k in ("model", "per_step", "step", "var_tests"):
                     continue
                 if k in ("crps_method", "copies_last"):  # words and yes/no, not numbers
                     assert v == s[k], (m["model"], step, k)
@@ -359,6 +359,10 @@ def test_scores_json_prints_the_checked_scores(run):
                 assert (v is None) == (s[k] is None), (m["model"], step, k)
                 assert v is None or close(v, s[k], rel=0.0), (m["model"], step, k)
         assert [p["step"] for p in m["per_step"]] == list(range(1, run.horizon + 1))
+        tests = run.result.var_tests
+        mine = tests[tests["model"] == m["model"]]
+        assert [t["level"] for t in m["var_tests"]] == mine["level"].tolist()
+        assert [t["kupiec_pvalue"] for t in m["var_tests"]] == mine["kupiec_pvalue"].tolist()
 
 
 # -- the trading view ----------------------------------------------------------------------
