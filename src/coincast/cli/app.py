@@ -43,6 +43,9 @@ COMMANDS = (
     LazyCommand("explain", "coincast.cli.explain:explain_cmd",
                 "Draw the LSTM's gates, memory, saliency and gradient through time for one "
                 "window, with a one-page HTML explanation."),
+    LazyCommand("serve", "coincast.cli.serve:serve_cmd",
+                "Serve a read-only dashboard of the store, runs and backtests on "
+                "http://127.0.0.1:8765."),
     LazyCommand("demo", "coincast.cli.demo:demo_cmd",
                 "Fetch BTC and ETH, train an LSTM, backtest it against the baselines, write "
                 "reports."),
