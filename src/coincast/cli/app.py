@@ -44,8 +44,8 @@ COMMANDS = (
                 "Draw the LSTM's gates, memory, saliency and gradient through time for one "
                 "window, with a one-page HTML explanation."),
     LazyCommand("serve", "coincast.cli.serve:serve_cmd",
-                "Serve a read-only dashboard of the store, runs and backtests on "
-                "http://127.0.0.1:8765."),
+                "Serve a read-only dashboard of the store, the runs and the backtests in the "
+                "browser."),
     LazyCommand("demo", "coincast.cli.demo:demo_cmd",
                 "Fetch BTC and ETH, train an LSTM, backtest it against the baselines, write "
                 "reports."),

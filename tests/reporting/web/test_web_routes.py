@@ -240,3 +240,17 @@ def test_serve_binds_loopback_by_default_and_warns_for_remote(monkeypatch, world
                                      "--allow-remote"])  # fmt: skip
     assert r.exit_code == 0 and "WARNING:" in r.output
     assert calls[-1]["host"] == "0.0.0.0" and calls[-1]["port"] == 9000
+
+
+def test_the_coin_list_follows_writes_to_the_store(tmp_path):
+    from coincast.data.sources import synthetic_candles
+    from coincast.data.store import Store
+
+    store = tmp_path / "s.db"
+    with Store(store) as s:
+        s.write_candles(synthetic_candles(20, coin="bitcoin"))
+    client = TestClient(create_app(store, tmp_path, tmp_path), base_url="http://127.0.0.1")
+    assert 'data-coin="solana"' not in client.get("/").text
+    with Store(store) as s:
+        s.write_candles(synthetic_candles(20, coin="solana"))
+    assert 'data-coin="solana"' in client.get("/").text

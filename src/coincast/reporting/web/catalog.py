@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +39,40 @@ class Coin:
     series: list[SeriesInfo] = field(default_factory=list)
 
 
+#: the store's listing by file: the file's state it was read at, when, and the listing
+_LISTINGS: dict[str, tuple[tuple, float, list[SeriesInfo]]] = {}
+#: a listing is read again after this many seconds even when the file looks unchanged
+LISTING_TTL = 30.0
+
+
+def _stamp(path: str) -> tuple:
+    """What a write changes: the store file's size and mtime, and its WAL's size (the WAL's
+    mtime moves whenever a reader opens the store, so it says nothing)."""
+    try:
+        st = os.stat(path)
+        wal = os.stat(path + "-wal").st_size if os.path.exists(path + "-wal") else None
+    except OSError:
+        return (None,)
+    return (st.st_size, st.st_mtime_ns, wal)
+
+
+def listing(store: Store) -> list[SeriesInfo]:
+    """``store.list_series()``, read again when the store file has changed or the last read
+    is older than :data:`LISTING_TTL` (its counts scan every candle: ~0.2 s for 14 coins x
+    4 intervals of years)."""
+    if store.path == ":memory:":
+        return store.list_series()
+    stamp, now = _stamp(store.path), time.monotonic()
+    cached = _LISTINGS.get(store.path)
+    if cached is None or cached[0] != stamp or now - cached[1] > LISTING_TTL:
+        _LISTINGS[store.path] = cached = (stamp, now, store.list_series())
+    return cached[2]
+
+
 def coins(store: Store) -> list[Coin]:
     """Every coin in the store, with its series in the store's order."""
     out: dict[str, Coin] = {}
-    for info in store.list_series():
+    for info in listing(store):
         out.setdefault(info.key.coin, Coin(info.key.coin)).series.append(info)
     return list(out.values())
 

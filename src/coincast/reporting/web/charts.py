@@ -30,7 +30,12 @@ def _times(index: pd.DatetimeIndex) -> list[str]:
 
 
 def _values(x: Any) -> list[float | None]:
-    return [None if v != v else float(v) for v in np.asarray(x, dtype=float)]
+    """Floats for JSON, NaN as ``None`` (a gap)."""
+    a = np.asarray(x, dtype=float)
+    values = a.tolist()
+    if np.isnan(a).any():
+        return [None if v != v else v for v in values]
+    return values
 
 
 def close_figure(frame: pd.DataFrame, title: str) -> dict[str, Any]:
@@ -39,19 +44,18 @@ def close_figure(frame: pd.DataFrame, title: str) -> dict[str, Any]:
     a = frame.attrs
     ts = ms_from_index(frame.index)
     close = frame["close"].to_numpy(dtype=float)
-    x, y = frame.index, close
+    x, y = ts, close
     if len(ts) > 1:
         gap = np.flatnonzero(np.diff(ts) > interval_ms(a["interval"]))
         if len(gap):
             at = gap + 1
-            times = np.insert(ts, at, ts[gap] + interval_ms(a["interval"]))
-            x = pd.to_datetime(times, unit="ms", utc=True)
+            x = np.insert(ts, at, ts[gap] + interval_ms(a["interval"]))
             y = np.insert(close, at, np.nan)
     trace = {
         "type": "scatter",
         "mode": "lines+markers" if len(frame) <= MARKERS_UP_TO else "lines",
         "name": "close",
-        "x": _times(pd.DatetimeIndex(x)),
+        "x": np.asarray(x, dtype=np.int64).tolist(),  # epoch ms: a date axis reads them
         "y": _values(y),
         "connectgaps": False,
         "marker": {"size": 4},
@@ -61,7 +65,7 @@ def close_figure(frame: pd.DataFrame, title: str) -> dict[str, Any]:
         **_LAYOUT,
         "title": {"text": title},
         "yaxis": {**_LAYOUT["yaxis"], "title": {"text": f"close ({a['quote']})"}},
-        "xaxis": {**_LAYOUT["xaxis"], "rangeslider": {"visible": True}},
+        "xaxis": {**_LAYOUT["xaxis"], "type": "date", "rangeslider": {"visible": True}},
     }
     return {"data": [trace], "layout": layout}
 

@@ -55,7 +55,7 @@ def series_page(
     coin, interval = safety.coin_id(coin), safety.interval(interval)
     source, quote = safety.source(source), safety.quote(quote)
     with _store(request) as store:
-        infos = [i for i in store.list_series() if i.key.coin == coin]
+        infos = [i for i in catalog.listing(store) if i.key.coin == coin]
         pick = [i for i in infos if i.key.interval == interval
                 and source in (None, i.key.source) and quote in (None, i.key.quote)]  # fmt: skip
         if not pick:
