@@ -254,3 +254,14 @@ def test_the_coin_list_follows_writes_to_the_store(tmp_path):
     with Store(store) as s:
         s.write_candles(synthetic_candles(20, coin="solana"))
     assert 'data-coin="solana"' in client.get("/").text
+
+
+def test_a_changed_run_is_loaded_and_checked_again(world, tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(world.runs / "btc-1d", runs / "btc-1d")
+    client = TestClient(create_app(world.store, runs, tmp_path), base_url="http://127.0.0.1")
+    assert "No forecast" not in client.get("/runs/btc-1d/forecast").text
+    with (runs / "btc-1d" / "model.safetensors").open("ab") as f:
+        f.write(b"\0")
+    r = client.get("/runs/btc-1d/forecast")
+    assert r.status_code == 200 and "No forecast" in r.text and "model.safetensors" in r.text

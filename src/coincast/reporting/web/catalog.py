@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 from ...data.store import Store
 from ...data.store.keys import SeriesInfo
 from ...errors import CoincastError
-from ...models.runs import RECORD, RunRecord, read_record
+from ...models.forecaster import LSTMForecaster
+from ...models.runs import RECORD, WEIGHTS, RunRecord, load_run, read_record
 from .safety import NotFound, child
 
 #: the files of a backtest folder the dashboard serves, by suffix
@@ -107,6 +109,27 @@ def runs(root: Path) -> list[RunSummary]:
 def run(root: Path, name: str) -> RunSummary:
     """The run folder ``name`` under ``root`` (validated run.json; weights not read)."""
     return RunSummary(name, read_record(child(root, name)))
+
+
+#: loaded runs by folder, with the state of their files when loaded (most recent last)
+_MODELS: dict[Path, tuple[tuple, LSTMForecaster]] = {}
+_MODELS_KEPT = 4
+_MODELS_LOCK = threading.Lock()
+
+
+def model(root: Path, name: str) -> LSTMForecaster:
+    """The run ``name`` under ``root`` loaded (checked by :func:`load_run`), kept while its
+    run.json and weights are unchanged (loading checks every byte: ~0.2 s)."""
+    folder = child(root, name)
+    stamp = tuple(_stamp(str(folder / f)) for f in (RECORD, WEIGHTS))
+    with _MODELS_LOCK:
+        cached = _MODELS.pop(folder, None)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, load_run(folder))
+        _MODELS[folder] = cached
+        while len(_MODELS) > _MODELS_KEPT:
+            _MODELS.pop(next(iter(_MODELS)))
+        return cached[1]
 
 
 @dataclass

@@ -4,6 +4,7 @@ the store is opened read-only for each request; nothing is ever written."""
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,6 +17,7 @@ from . import catalog, charts, safety
 from .app import Roots
 
 router = APIRouter()
+_PREDICTING = threading.Lock()
 log = logging.getLogger(__name__)
 #: CSP for a backtest's own files (its report is self-contained: no scripts at all)
 FILE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
@@ -99,13 +101,12 @@ def _run(request: Request, name: str) -> catalog.RunSummary:
 def forecast_page(request: Request, name: str) -> HTMLResponse:
     """The run's forecast from the latest stored candles (loads the weights, checked)."""
     from ...models.run_data import forecast_latest
-    from ...models.runs import load_run
 
     run = _run(request, name)
     figure, table, error = None, [], None
     try:
-        model = load_run(safety.child(_roots(request).runs, name))
-        with _store(request) as store:
+        model = catalog.model(_roots(request).runs, name)
+        with _store(request) as store, _PREDICTING:  # one forecast at a time per process
             forecast, frame = forecast_latest(store, model)
         figure = charts.forecast_figure(frame, forecast, bars=3 * model.config.lookback)
         table = [(ts, r.yhat, r.lo, r.hi) for ts, r in zip(forecast.index, forecast.itertuples(),
