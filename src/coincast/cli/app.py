@@ -45,6 +45,9 @@ COMMANDS = (
                 "window, with a one-page HTML explanation."),
     LazyCommand("sweep", "coincast.cli.sweep:sweep_app",
                 "Search LSTM settings on the validation period; test the best once, honestly."),
+    LazyCommand("serve", "coincast.cli.serve:serve_cmd",
+                "Serve a read-only dashboard of the store, the runs and the backtests in the "
+                "browser."),
     LazyCommand("demo", "coincast.cli.demo:demo_cmd",
                 "Fetch BTC and ETH, train an LSTM, backtest it against the baselines, write "
                 "reports."),
