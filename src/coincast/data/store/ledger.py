@@ -225,15 +225,15 @@ class Ledger:
             sql, (f.target_ts, f.source, f.coin, f.quote, f.interval)
         ).fetchone()
         name = f"{f.coin}/{f.quote} {f.interval} ({f.source})"
-        if target:
-            raise StaleForecastError(
-                f"forecast of {name} for {_iso(f.target_ts)} refused: that bar is already "
-                "stored, and the ledger takes no back-dated forecasts"
-            )
         if newest != f.last_ts:
             raise StaleForecastError(
                 f"stale forecast of {name} refused: it starts from {_iso(f.last_ts)}, but the "
                 f"newest stored bar is {_iso(newest)}; forecast from the newest bar"
+            )
+        if target:
+            raise StaleForecastError(
+                f"forecast of {name} for {_iso(f.target_ts)} refused: that bar is already "
+                "stored, and the ledger takes no back-dated forecasts"
             )
 
     @staticmethod

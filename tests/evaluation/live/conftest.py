@@ -1,0 +1,24 @@
+"""Tiny LSTM settings and a clock for the live tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from coincast.evaluation.live import UpdateSpec
+
+T0 = pd.Timestamp("2024-01-11", tz="UTC")
+SETTINGS = "epochs = 1\nhidden = 4\nlookback = 10\nhorizon = 2\nhead = 'quantile'\nlog_every = 0\n"
+
+
+def hours(k: int) -> pd.Timestamp:
+    return T0 + pd.Timedelta(hours=k)
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> UpdateSpec:
+    (tmp_path / "lstm.toml").write_text(SETTINGS)
+    return UpdateSpec(["demo"], "1h", tmp_path / "runs" / "live-demo",
+                      config=tmp_path / "lstm.toml", refit_every=3, days=8)  # fmt: skip
