@@ -23,8 +23,9 @@ def filled(store):
 
 
 def forecast(last_ts, step=1, yhat=1.5, run="r", lo=None, hi=None):
+    at = "2024-01-01T00:00:00+00:00"
     return Forecast(run, "a" * 64, "synthetic", "demo", "usd", "1h", last_ts, 1.0,
-                    last_ts + step * H, step, yhat, lo, hi, "2024-01-01T00:00:00+00:00")  # fmt: skip
+                    last_ts + step * H, step, yhat, lo, hi, at)  # fmt: skip
 
 
 def last_ms(store):
@@ -42,7 +43,7 @@ def test_the_same_forecast_is_written_once(filled):
 
 def test_a_forecast_not_from_the_newest_bar_is_refused(filled):
     store, _ = filled
-    with pytest.raises(StaleForecastError, match="stale forecast of demo/usd 1h .* newest stored"):
+    with pytest.raises(StaleForecastError, match=r"stale forecast of demo/usd 1h .* newest stored"):
         Ledger(store).append([forecast(last_ms(store) - H)])
     assert Ledger(store).rows().empty
 
@@ -51,7 +52,7 @@ def test_a_forecast_of_a_stored_bar_is_refused(filled):
     store, _ = filled
     t = last_ms(store)
     back = forecast(t, step=-1)  # its target lies before last_ts: already stored
-    with pytest.raises(StaleForecastError, match="already stored.*no back-dated forecasts"):
+    with pytest.raises(StaleForecastError, match=r"already stored.*no back-dated forecasts"):
         Ledger(store).append([back])
 
 
@@ -103,7 +104,7 @@ def _raw(store, sql, *args):
 
 
 def test_an_intact_ledger_verifies(filled):
-    store, ledger = _scored_ledger(filled)
+    _, ledger = _scored_ledger(filled)
     v = ledger.verify()
     assert v.ok and (v.forecasts, v.outcomes) == (6, 5) and v.broken is None
 

@@ -72,7 +72,7 @@ def test_a_failing_coin_does_not_stop_the_others(store, spec):
 
 def test_without_a_run_or_settings_it_says_what_to_give(store, tmp_path):
     spec = UpdateSpec(["demo"], "1h", tmp_path / "runs" / "none", days=2)
-    with pytest.raises(CoincastError, match="no run folder .*give a trained run with --run"):
+    with pytest.raises(CoincastError, match=r"no run folder .*give a trained run with --run"):
         update(store, SyntheticSource(), spec, now=hours(0))
 
 
