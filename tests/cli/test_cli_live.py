@@ -19,7 +19,7 @@ from coincast.errors import CoincastError
 
 runner = CliRunner()
 SRC = Path(__file__).resolve().parents[2] / "src"
-SETTINGS = "epochs = 1\nhidden = 4\nlookback = 10\nhorizon = 2\nlog_every = 0\n"
+SETTINGS = "epochs = 1\nhidden = 4\nlookback = 10\nhorizon = 2\nlog_every = 0\nthreads = 1\n"
 
 
 def run(store, *args):

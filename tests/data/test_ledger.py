@@ -72,10 +72,10 @@ def test_scoring_records_actual_and_errors_once_the_bar_is_stored(filled):
     store, frame = filled
     ledger, t = Ledger(store), last_ms(store)
     ledger.append([forecast(t, 1, yhat=2.0), forecast(t, 2, yhat=3.0)])
-    assert ledger.score("2024-01-02T00:00:00+00:00") == 0
+    assert ledger.score("2024-01-02T00:00:00+00:00") == {}
     store.write_candles(frame.iloc[10:11])
-    assert ledger.score("2024-01-02T00:00:00+00:00") == 1
-    assert ledger.score("2024-01-02T00:00:00+00:00") == 0  # scored once
+    assert ledger.score("2024-01-02T00:00:00+00:00") == {"demo": 1}
+    assert ledger.score("2024-01-02T00:00:00+00:00") == {}  # scored once
     row = ledger.rows().iloc[0]
     actual = float(frame["close"].iloc[10])
     assert row.actual == actual and row.error == abs(actual - 2.0)

@@ -10,7 +10,10 @@ import pytest
 from coincast.evaluation.live import UpdateSpec
 
 T0 = pd.Timestamp("2024-01-11", tz="UTC")
-SETTINGS = "epochs = 1\nhidden = 4\nlookback = 10\nhorizon = 2\nhead = 'quantile'\nlog_every = 0\n"
+SETTINGS = (
+    "epochs = 1\nhidden = 4\nlookback = 10\nhorizon = 2\nhead = 'quantile'\nlog_every = 0\n"
+    "threads = 1\n"  # one thread: two contend on a small machine, and take much longer
+)
 
 
 def hours(k: int) -> pd.Timestamp:

@@ -81,13 +81,32 @@ def clean(base, tmp_path_factory):
     return _state(d)
 
 
-@pytest.mark.parametrize("point", ["after_fetch", "after_refit", "ledger_row", "after_write"])
-def test_a_killed_update_resumes_without_duplicate_or_gap(base, clean, tmp_path, point):
-    d, spec = _copy(base, tmp_path)
+POINTS = ["after_fetch", "refit_saved", "swap_midway", "after_refit", "ledger_row", "after_write"]
+
+
+@pytest.fixture(scope="module")
+def killed(base, tmp_path_factory):
+    """Per kill point, a copy of the base killed there by a real subprocess (all started
+    at once: most of their time is importing torch)."""
     env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", KILLER, str(d), point, str(hours(3))],
-                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    started = {}
+    for point in POINTS:
+        d, spec = _copy(base, tmp_path_factory.mktemp(point))
+        cmd = [sys.executable, "-c", KILLER, str(d), point, str(hours(3))]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+        started[point] = (d, spec, proc)
+    out = {}
+    for point, (d, spec, proc) in started.items():
+        _, stderr = proc.communicate(timeout=180)
+        out[point] = (d, spec, proc.returncode, stderr)
+    return out
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_killed_update_resumes_without_duplicate_or_gap(killed, clean, point):
+    d, spec, returncode, stderr = killed[point]
+    assert returncode == -signal.SIGKILL, stderr[-2000:]
     with Store(d / "coincast.db") as s:
         update(s, SyntheticSource(), spec, now=hours(3))
     candles, rows, verified = _state(d)
@@ -99,3 +118,4 @@ def test_a_killed_update_resumes_without_duplicate_or_gap(base, clean, tmp_path,
     assert rows["id"].tolist() == list(range(1, len(rows) + 1))
     assert rows["actual"].notna().sum() == want_rows["actual"].notna().sum()
     assert rows["weights_sha256"].nunique() == want_rows["weights_sha256"].nunique()
+    assert not list((d / "runs").glob(".*"))  # no half-swapped run folder is left

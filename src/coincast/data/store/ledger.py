@@ -179,22 +179,23 @@ class Ledger:
                     on_row(new)
         return new
 
-    def score(self, scored_at: str) -> int:
+    def score(self, scored_at: str) -> dict[str, int]:
         """Record the outcome of every forecast whose target bar is now stored, in one
-        transaction; return how many were scored."""
+        transaction; return how many were scored, per coin."""
         self.store._check_write()
         with self.store._transaction() as db:
             self._create(db)
             sql = (
-                "SELECT f.id, f.row_hash, f.yhat, f.last_close, c.close FROM forecasts f "
+                "SELECT f.id, f.row_hash, f.yhat, f.last_close, c.close, f.coin FROM forecasts f "
                 "JOIN series s ON (s.source, s.coin, s.quote, s.interval) = "
                 "(f.source, f.coin, f.quote, f.interval) "
                 "JOIN candles c ON c.series_id = s.id AND c.ts = f.target_ts "
                 "LEFT JOIN outcomes o ON o.forecast_id = f.id "
                 "WHERE o.id IS NULL ORDER BY f.id"
             )
-            rows = db.execute(sql).fetchall()
-            for fid, fhash, yhat, last_close, actual in rows:
+            scored: dict[str, int] = {}
+            for fid, fhash, yhat, last_close, actual, coin in db.execute(sql).fetchall():
+                scored[coin] = scored.get(coin, 0) + 1
                 values = {
                     "forecast_id": fid, "forecast_hash": fhash, "scored_at": scored_at,
                     "actual": actual, "error": abs(actual - yhat),
@@ -207,7 +208,7 @@ class Ledger:
                     (fid, scored_at, values["actual"], values["error"], values["naive_error"],
                      prev, row_hash(values, prev)),
                 )  # fmt: skip
-        return len(rows)
+        return scored
 
     @staticmethod
     def _create(db: sqlite3.Connection) -> None:

@@ -39,8 +39,10 @@ from ...series import to_ms
 log = logging.getLogger(__name__)
 
 LIVE = "live.json"  #: in a run folder: the last bar the live model was fit up to
-#: hook(point) is called at each point of a step: after_fetch, after_refit, ledger_row,
-#: after_write, after_score (the fault tests kill the process there).
+#: hook(point) is called at each point of a step: after_fetch, refit_saved (the new run
+#: written beside the old), swap_midway (the old moved aside, the new not yet in),
+#: after_refit, ledger_row (inside the ledger's transaction), after_write, after_score.
+#: The fault tests kill the process there.
 Hook = Callable[[str], None]
 
 
@@ -66,7 +68,7 @@ class CoinUpdate:
     last_ts: pd.Timestamp | None = None  #: the bar forecast from
     refit: bool = False
     issued: int = 0  #: ledger rows written
-    scored: int = 0  #: outcomes recorded (for every coin of the store)
+    scored: int = 0  #: outcomes recorded: forecasts of this coin whose bar arrived
     error: str | None = None  #: why this coin failed, or None
 
     def to_dict(self) -> dict[str, object]:
@@ -126,11 +128,14 @@ def update(
     step.hook("after_refit")
     if model is not None:
         for coin in ok:
-            _issue(step, model, coin)
+            try:
+                _issue(step, model, coin)
+            except CoincastError as exc:  # stale, or too little data: this coin only
+                step.results[coin].error = str(getattr(exc, "cli", None) or exc)
     step.hook("after_write")
     scored = Ledger(store).score(step.now.isoformat())
     for r in step.results.values():
-        r.scored = scored
+        r.scored = scored.get(r.coin, 0)
     step.hook("after_score")
     return list(step.results.values())
 
@@ -174,7 +179,7 @@ def _train(step: _Step, coins: list[str]) -> LSTMForecaster:
     frames, exog = training_frames(step.store, coins, model.config.exog, spec.interval,
                                    quote=spec.quote)  # fmt: skip
     model.fit(frames, exog=exog)
-    _swap_in(model, spec.run, _newest(frames))
+    _swap_in(model, spec.run, _newest(frames), step.hook)
     for c in coins:
         step.results[c].refit = True
     return load_run(spec.run)
@@ -191,7 +196,7 @@ def _refit_if_due(step: _Step, model: LSTMForecaster) -> LSTMForecaster:
         return model
     log.info("refitting %s: %d new bars since %s", step.spec.run, fresh, fit_to)
     model.fit(frames, exog=exog, warm_start=True)
-    _swap_in(model, step.spec.run, _newest(frames))
+    _swap_in(model, step.spec.run, _newest(frames), step.hook)
     for c in frames:
         if c in step.results:
             step.results[c].refit = True
@@ -248,7 +253,7 @@ def _beside(run: Path, what: str) -> Path:
     return run.parent / f".{run.name}.{what}" / run.name
 
 
-def _swap_in(model: LSTMForecaster, run: Path, fit_to: pd.Timestamp) -> None:
+def _swap_in(model: LSTMForecaster, run: Path, fit_to: pd.Timestamp, hook: Hook) -> None:
     """Write ``model`` as ``run`` by renames: save it beside, move the old one aside, move
     the new one in, delete the old; :func:`recover_run` finishes a swap a kill cut short."""
     new, old = _beside(run, "next"), _beside(run, "prev")
@@ -256,9 +261,11 @@ def _swap_in(model: LSTMForecaster, run: Path, fit_to: pd.Timestamp) -> None:
     save_run(model, new)
     (new / LIVE).write_text(json.dumps({"fit_to": fit_to.isoformat()}))
     (new.parent / "complete").touch()  # written last: the new folder is whole
+    hook("refit_saved")
     old.parent.mkdir(exist_ok=True)
     if run.exists():
         run.rename(old)
+        hook("swap_midway")
     new.rename(run)
     shutil.rmtree(new.parent, ignore_errors=True)
     shutil.rmtree(old.parent, ignore_errors=True)
