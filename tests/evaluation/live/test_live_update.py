@@ -116,3 +116,21 @@ def test_the_ledger_survives_a_reopen(store_path, spec):
         update(s, SyntheticSource(), spec, now=hours(0))
     with Store(store_path, readonly=True) as s:
         assert len(Ledger(s).rows()) == 2 and Ledger(s).verify().ok
+
+
+def test_two_updates_of_one_run_take_turns(store_path, spec):
+    from coincast.evaluation.live.update import locked
+
+    done = []
+
+    def other():
+        with Store(store_path) as s:
+            done.append(update(s, SyntheticSource(), spec, now=hours(0)))
+
+    with locked(spec.run):
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(0.5)
+        assert t.is_alive() and not done  # waits for the lock
+    t.join(60)
+    assert done and done[0][0].issued == 2

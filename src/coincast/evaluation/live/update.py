@@ -15,12 +15,14 @@ A coin whose fetch fails is reported and skipped; the others go on.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +118,13 @@ def update(
     """
     step = _Step(store, spec, source, now if now is not None else utc_now(), hook or _nothing)
     step.results = {c: CoinUpdate(c) for c in spec.coins}
-    recover_run(spec.run)
+    with locked(spec.run):  # a cron update and a watch of one run take turns
+        recover_run(spec.run)
+        return _steps(step)
+
+
+def _steps(step: _Step) -> list[CoinUpdate]:
+    store, spec = step.store, step.spec
     model = load_run(spec.run) if (spec.run / "run.json").exists() else None
     _fetch_all(step, _exog_coins(model))
     step.hook("after_fetch")
@@ -177,7 +185,7 @@ def _train(step: _Step, coins: list[str]) -> LSTMForecaster:
 
     model = LSTMForecaster(lstm_config(spec.config))
     frames, exog = training_frames(step.store, coins, model.config.exog, spec.interval,
-                                   quote=spec.quote)  # fmt: skip
+                                   source=step.source.name, quote=spec.quote)  # fmt: skip
     model.fit(frames, exog=exog)
     _swap_in(model, spec.run, _newest(frames), step.hook)
     for c in coins:
@@ -247,6 +255,15 @@ def weights_sha256(run: Path) -> str:
 
 
 # -- swapping a run folder ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def locked(run: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``run`` (a file beside it), waiting for another holder."""
+    run.parent.mkdir(parents=True, exist_ok=True)
+    with (run.parent / f".{run.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
 
 
 def _beside(run: Path, what: str) -> Path:
