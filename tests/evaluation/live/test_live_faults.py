@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import hours
+from live_setup import SETTINGS, hours
 
 from coincast.data.sources import SyntheticSource
 from coincast.data.store import Store
@@ -44,8 +44,6 @@ print("not killed")
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A store and run after updates at hours(0..2)."""
-    from conftest import SETTINGS
-
     from coincast.evaluation.live import UpdateSpec
 
     d = tmp_path_factory.mktemp("base")

@@ -6,7 +6,7 @@ import json
 import threading
 
 import pytest
-from conftest import hours
+from live_setup import hours, make_spec
 
 from coincast.data.sources import SyntheticSource
 from coincast.data.store import Store
@@ -14,6 +14,11 @@ from coincast.data.store.ledger import Ledger
 from coincast.errors import CoincastError, SourceError
 from coincast.evaluation.live import UpdateSpec, update, watch
 from coincast.evaluation.live.update import LIVE, recover_run, weights_sha256
+
+
+@pytest.fixture
+def spec(tmp_path):
+    return make_spec(tmp_path)
 
 
 class Flaky(SyntheticSource):

@@ -1,11 +1,11 @@
-"""Tiny LSTM settings and a clock for the live tests."""
+"""Tiny LSTM settings and a clock for the live tests (not a conftest.py: the tests import
+it by name, and a second ``conftest`` module would shadow tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from coincast.evaluation.live import UpdateSpec
 
@@ -20,8 +20,8 @@ def hours(k: int) -> pd.Timestamp:
     return T0 + pd.Timedelta(hours=k)
 
 
-@pytest.fixture
-def spec(tmp_path: Path) -> UpdateSpec:
+def make_spec(tmp_path: Path) -> UpdateSpec:
+    """A one-coin spec training a tiny LSTM, refit every 3 bars."""
     (tmp_path / "lstm.toml").write_text(SETTINGS)
     return UpdateSpec(["demo"], "1h", tmp_path / "runs" / "live-demo",
                       config=tmp_path / "lstm.toml", refit_every=3, days=8)  # fmt: skip
