@@ -155,3 +155,14 @@ def test_a_store_without_a_ledger_reads_as_empty(store_path):
         s.write_candles(synthetic_candles(5, "1h", coin="demo"))
     with Store(store_path, readonly=True) as s:
         assert Ledger(s).rows().empty
+
+
+def test_ints_and_nan_bands_hash_as_they_are_stored(filled):
+    import numpy as np
+
+    store, _ = filled
+    t = last_ms(store)
+    f = Forecast("r", "a" * 64, "synthetic", "demo", "usd", "1h", np.int64(t), 2, t + H, 1, 3,
+                 float("nan"), float("nan"), "t")  # fmt: skip
+    assert Ledger(store).append([f]) == 1 and Ledger(store).append([f]) == 0
+    assert Ledger(store).verify().ok

@@ -129,6 +129,18 @@ def row_hash(values: dict[str, object], prev_hash: str) -> str:
     return hashlib.sha256(f"{prev_hash}|{text}".encode()).hexdigest()
 
 
+def _issued(f: Forecast) -> dict[str, object]:
+    """``f``'s fields as SQLite gives them back (REAL columns as float, NaN bands as NULL),
+    so that the hash written is the hash verified."""
+    values = asdict(f)
+    for k in ("last_close", "yhat", "lo", "hi"):
+        v = values[k]
+        values[k] = None if v is None or (k in ("lo", "hi") and math.isnan(v)) else float(v)
+    for k in ("last_ts", "target_ts", "step"):
+        values[k] = int(values[k])
+    return values
+
+
 def _plain(v: object) -> object:
     if isinstance(v, float) and not math.isfinite(v):
         return None
@@ -162,7 +174,8 @@ class Ledger:
         new = 0
         with self.store._transaction() as db:
             self._create(db)
-            for f in forecasts:
+            for given in forecasts:
+                f = Forecast(**_issued(given))  # plain ints and floats, as stored
                 self._check_fresh(db, f)
                 if self._exists(db, f):
                     continue
