@@ -7,7 +7,6 @@ import hashlib
 import http.client
 import re
 import shutil
-import sqlite3
 from urllib.parse import urlsplit
 
 import pytest
@@ -124,14 +123,26 @@ def test_the_track_record_says_when_there_is_no_ledger(client):
 
 
 def test_the_track_record_shows_the_ledger(world, tmp_path):
+    from coincast.data.store import Store
+    from coincast.data.store.ledger import Forecast, Ledger
+    from coincast.series import ms_from_index
+
     store = tmp_path / "with-ledger.db"
     shutil.copy(world.store, store)
-    with sqlite3.connect(store) as db:
-        db.execute("CREATE TABLE ledger (coin TEXT, cutoff TEXT, yhat REAL)")
-        db.execute("INSERT INTO ledger VALUES ('bitcoin', '2026-01-01', 42.5)")
+    with Store(store) as s:
+        key = next(i.key for i in s.list_series() if i.key.coin == "bitcoin")
+        frame = s.read_candles("bitcoin", key.interval, source=key.source, quote=key.quote)
+        last = int(ms_from_index(frame.index)[-1])
+        Ledger(s).append([Forecast(
+            run="btc-run", weights_sha256="ab" * 32, source=key.source, coin="bitcoin",
+            quote=key.quote, interval=key.interval, last_ts=last,
+            last_close=float(frame["close"].iloc[-1]), target_ts=last + 86_400_000, step=1,
+            yhat=42.5, lo=None, hi=None, issued_at="2026-12-01T00:00:00+00:00",
+        )])  # fmt: skip
     client = TestClient(create_app(store, world.runs, world.backtests), base_url="http://127.0.0.1")
     r = client.get("/track")
-    assert 'id="ledger"' in r.text and "<td>42.5</td>" in r.text and "<th>cutoff</th>" in r.text
+    assert 'id="ledger"' in r.text and "<td>42.5</td>" in r.text and "<th>target_bar</th>" in r.text
+    assert "<td>btc-run</td>" in r.text
 
 
 def test_plotly_is_served_from_the_installed_package(client):

@@ -196,19 +196,29 @@ def served_files(folder: Path) -> list[str]:
 
 
 def ledger(store_path: str) -> tuple[list[str], list[tuple]] | None:
-    """The store's ``ledger`` table (columns, newest rows first), or ``None`` when the store
-    or the table is absent. Opened read-only: nothing is created or changed."""
+    """The live record's forecasts (:mod:`coincast.data.store.ledger`: the ``forecasts``
+    table with each one's outcome, once scored), newest first, as (columns, rows); ``None``
+    when the store or the ledger is absent. Opened read-only: nothing is created or changed."""
     path = Path(store_path)
     if store_path == ":memory:" or not path.is_file():
         return None
     db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
     try:
         found = db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='ledger'"
-        ).fetchone()
-        if not found:
+            "SELECT COUNT(*) FROM sqlite_master WHERE type='table' "
+            "AND name IN ('forecasts', 'outcomes')"
+        ).fetchone()[0]
+        if found < 2:
             return None
-        cur = db.execute(f"SELECT * FROM ledger ORDER BY rowid DESC LIMIT {LEDGER_ROWS}")
+        cur = db.execute(
+            "SELECT f.issued_at AS issued, f.run, f.coin, f.interval, "
+            "strftime('%Y-%m-%d %H:%M', f.last_ts / 1000, 'unixepoch') AS last_bar, "
+            "strftime('%Y-%m-%d %H:%M', f.target_ts / 1000, 'unixepoch') AS target_bar, "
+            "f.step, f.yhat AS forecast, f.lo, f.hi, o.actual, o.error, "
+            "o.naive_error AS naive_error "
+            "FROM forecasts f LEFT JOIN outcomes o ON o.forecast_id = f.id "
+            f"ORDER BY f.id DESC LIMIT {LEDGER_ROWS}"
+        )
         return [d[0] for d in cur.description], cur.fetchall()
     finally:
         db.close()
