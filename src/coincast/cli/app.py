@@ -44,12 +44,15 @@ COMMANDS = (
                 "Draw the LSTM's gates, memory, saliency and gradient through time for one "
                 "window, with a one-page HTML explanation."),
     LazyCommand("update", "coincast.cli.live:update_cmd",
-                "One live step for cron: fetch new bars, refit when due, forecast, record in "
-                "the ledger, score."),
+                "One live step for cron: fetch new bars, refit when due, forecast, record, "
+                "score."),
     LazyCommand("watch", "coincast.cli.live:watch_cmd",
-                "Run update on a schedule in the foreground; Ctrl-C or SIGTERM stops it."),
+                "Run `coincast update` on a schedule in the foreground; Ctrl-C or SIGTERM stops "
+                "it."),
     LazyCommand("track", "coincast.cli.live:track_cmd",
-                "The live track record from the ledger; 'track verify' checks its hash chain."),
+                "The live track record, from the ledger only: MAE against naive on the same "
+                "bars, interval coverage, Diebold-Mariano p-value, direction, forecasts scored "
+                "and pending."),
     LazyCommand("demo", "coincast.cli.demo:demo_cmd",
                 "Fetch BTC and ETH, train an LSTM, backtest it against the baselines, write "
                 "reports."),
