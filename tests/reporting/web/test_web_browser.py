@@ -10,6 +10,10 @@ import os
 from pathlib import Path
 
 import pytest
+import web_fixtures
+
+world = web_fixtures.world  # the fixtures, by name
+live_server = web_fixtures.live_server
 
 CHROMIUM = Path("/usr/lib/chromium/chromium-headless-shell")
 

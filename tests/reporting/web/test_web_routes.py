@@ -10,6 +10,7 @@ import shutil
 from urllib.parse import urlsplit
 
 import pytest
+import web_fixtures
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 from web_world import SECRET, World
@@ -18,6 +19,9 @@ from coincast.cli import serve as serve_cli
 from coincast.cli.app import app as cli_app
 from coincast.reporting.web import create_app
 from coincast.reporting.web.app import plotly_js
+
+world = web_fixtures.world  # the fixtures, by name
+live_server = web_fixtures.live_server
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,9 @@
 """A small world for the dashboard: a store with two synthetic coins, a run folder of a tiny
-trained LSTM, a backtest folder, and things outside the roots that no URL may reach."""
+trained LSTM, a backtest folder, and things outside the roots that no URL may reach.
+
+A module of its own, not a conftest.py: one here would shadow tests/conftest.py, which
+other tests import as ``conftest``; the web test modules take these fixtures by name.
+"""
 
 from __future__ import annotations
 
