@@ -13,10 +13,11 @@ from rich.table import Table
 from ..evaluation.adapters import LSTMTraining
 from ..evaluation.backtest import WalkForward
 from ..evaluation.risk_run import RiskResult, risk_json, run_risk_backtest
-from ..evaluation.verdicts import fmt_p, fmt_ratio, verdict
+from ..evaluation.verdicts import fmt_ratio, verdict
 from ..models.config import LSTMConfig
 from ..models.run_data import Frames
 from .common import err, out, print_json, progress_bar
+from .evaluate import _f, _p, per_model
 
 
 def risk_backtest(
@@ -30,8 +31,6 @@ def risk_backtest(
 ) -> RiskResult:
     """The one call of :func:`~coincast.evaluation.risk_run.run_risk_backtest` for ``coin``;
     ``finer``: finer bars of it (its measure is then realized variance)."""
-    from .evaluate import per_model
-
     walk = dict(walk)
     training_opts = {k: walk.pop(k) for k in ("refit_epochs", "warm_start")}
     how = LSTMTraining(lstm, others=frames, exog=exog, **training_opts)
@@ -101,14 +100,6 @@ def _next_table(result: RiskResult) -> Table:
 
 def _no(x: object) -> bool:
     return x is None or (isinstance(x, float) and not math.isfinite(x))
-
-
-def _p(p) -> str:
-    return "-" if _no(p) else fmt_p(p)
-
-
-def _f(x, digits: int = 4) -> str:
-    return "-" if _no(x) else f"{x:,.{digits}g}"
 
 
 def _pct(x) -> str:
