@@ -147,3 +147,27 @@ def test_a_price_config_given_to_a_risk_backtest_takes_the_volatility_inputs():
     cfg = m.inner.model.config
     assert cfg.target == "volatility" and cfg.head == "gaussian" and cfg.hidden == 4
     assert cfg.features[:3] == ["log_rv", "log_rv_mid", "log_rv_long"]
+
+
+def test_horizon_qlike_and_the_regime_figures_match_a_hand_computation():
+    from coincast.evaluation.regimes import label_rows, regime_labels
+
+    f = synthetic_candles(500, seed=6)
+    r = run_risk_backtest(f, WalkForward(test=40, horizon=3), models=["ewma", "garch"])
+    t = r.table
+
+    def qlike(rv, h):  # Patton's QLIKE, written out
+        return float(np.mean(rv / h - np.log(rv / h) - 1))
+
+    s = r.scores.set_index("model")
+    for model in ("ewma", "garch"):
+        full = t[t["model"] == model].groupby("cutoff").filter(lambda g: len(g) == 3)
+        sums = full.groupby("cutoff")[["rv", "variance"]].sum()
+        assert s.loc[model, "qlike_horizon"] == pytest.approx(qlike(sums["rv"], sums["variance"]))
+    labels = regime_labels(with_measure(f)[0], t["cutoff"].drop_duplicates())
+    one = label_rows(t[t["step"] == 1], labels)
+    for row in r.regimes.to_dict("records"):
+        g = one[(one["model"] == row["model"]) & (one[row["kind"]] == row["regime"])]
+        assert row["n"] == len(g)
+        assert row["qlike"] == pytest.approx(qlike(g["rv"], g["variance"]))
+        assert row["var5_rate"] == pytest.approx(float((g["r"] < g["var5"]).mean()))
