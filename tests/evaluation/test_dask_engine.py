@@ -106,6 +106,21 @@ def test_scattered_frame_goes_to_every_worker_once(healthy: DaskEngine) -> None:
     assert len(healthy._client.who_has([handle])[handle.key]) == 2
 
 
+def total(frames: dict[str, pd.DataFrame]) -> dict[str, float]:
+    return {k: float(f["close"].sum()) for k, f in frames.items()}
+
+
+def test_two_dicts_with_the_same_keys_stay_apart(healthy: DaskEngine) -> None:
+    # a coin's validation and test frames: dicts keyed alike, the first released early
+    first = healthy.scatter({"bitcoin": pd.DataFrame({"close": [1.0, 2.0]})})
+    second = healthy.scatter({"bitcoin": pd.DataFrame({"close": [1.0, 2.0, 4.0]})})
+    assert first.key != second.key
+    assert healthy.result(healthy.submit(total, first)) == {"bitcoin": 3.0}
+    del first
+    futures = [healthy.submit(total, second) for _ in range(6)]
+    assert [healthy.result(f) for f in futures] == [{"bitcoin": 7.0}] * 6
+
+
 def test_a_failing_job_raises_its_own_error_once(healthy: DaskEngine, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"^bad trial 7$"):
         healthy.result(healthy.submit(fail, 7))

@@ -156,8 +156,14 @@ class DaskEngine:
 
     def scatter(self, data: Any) -> Future:
         """``data`` to every worker once; jobs given the handle get ``data`` (Dask resolves
-        the future in their arguments)."""
-        return self._client.scatter(data, broadcast=True)
+        the future in their arguments).
+
+        One handle under a fresh key for whatever ``data`` is: Dask would scatter a dict's
+        values one by one under its own keys, so two dicts with the same keys (a coin's
+        validation and test frames) would share a key, and releasing one would lose the other.
+        """
+        [handle] = self._client.scatter([data], broadcast=True, hash=False)
+        return handle
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Start ``fn(*args)``: a distinct task each call (``pure=False``). A job that raises
