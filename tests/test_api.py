@@ -3,8 +3,11 @@ coincast itself does not pay for PyTorch, matplotlib or the statistics stack."""
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
+
+import pytest
 
 import coincast
 
@@ -78,3 +81,20 @@ def test_every_exported_function_and_class_shows_an_example():
 
 def issubclass_error(o: object) -> bool:
     return isinstance(o, type) and issubclass(o, Exception)
+
+
+LIVE_AND_SWEEP = ["update", "UpdateSpec", "track", "make_engine", "SweepPlan", "run_sweep",
+                  "load_leaderboard"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", LIVE_AND_SWEEP)
+def test_the_live_and_sweep_exports_examples_run(name):
+    import doctest
+
+    obj = getattr(coincast, name)
+    tests = doctest.DocTestFinder(recurse=False).find(obj, name, globs=vars(
+        importlib.import_module(obj.__module__)).copy())  # fmt: skip
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for t in tests:
+        runner.run(t)
+    assert tests and runner.failures == 0, f"{name}'s example failed"

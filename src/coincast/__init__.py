@@ -61,6 +61,13 @@ _LAZY = {
     "plot_prices": "coincast.reporting.plots",
     "plot_forecast": "coincast.reporting.plots",
     "explain": "coincast.explain",
+    "update": "coincast.evaluation.live",
+    "UpdateSpec": "coincast.evaluation.live",
+    "track": "coincast.evaluation.live",
+    "make_engine": "coincast.evaluation.engines",
+    "SweepPlan": "coincast.evaluation.sweep",
+    "run_sweep": "coincast.evaluation.sweep",
+    "load_leaderboard": "coincast.evaluation.sweep",
 }
 
 

@@ -50,7 +50,14 @@ Hook = Callable[[str], None]
 
 @dataclass
 class UpdateSpec:
-    """What one update does."""
+    """What one update does (see :func:`update` for one run).
+
+    Examples
+    --------
+    >>> spec = UpdateSpec(["bitcoin", "ethereum"], "1h", Path("runs/live-1h"), refit_every=24)
+    >>> spec.coins, spec.refit_every
+    (['bitcoin', 'ethereum'], 24)
+    """
 
     coins: list[str]  #: coin ids to forecast
     interval: str  #: bar interval

@@ -121,7 +121,19 @@ def save_leaderboard(board: dict, place: Place) -> Path:
 
 def load_leaderboard(place: Place) -> dict[str, Any]:
     """The leaderboard of the sweep at ``place``: as saved when it finished, else built from
-    its study (validation only)."""
+    its study (validation only).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coincast.evaluation.sweep import Place
+    >>> load_leaderboard(Place.beside(Path(tempfile.mkdtemp()) / "coincast.db", "nope"))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    coincast.errors.CoincastError: no sweep named 'nope' in sqlite:///.../sweeps.db
+    """
     path = place.folder / "leaderboard.json"
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))

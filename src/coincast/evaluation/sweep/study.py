@@ -49,7 +49,15 @@ class SweepError(CoincastError):
 
 @dataclass(frozen=True)
 class SweepPlan:
-    """What a sweep searches and how."""
+    """What a sweep searches and how.
+
+    Examples
+    --------
+    >>> from coincast.evaluation.sweep import parse_space
+    >>> plan = SweepPlan(parse_space({"params": {"hidden": [8, 16]}}), ("bitcoin", "ethereum"))
+    >>> plan.series
+    [('bitcoin', '1d'), ('ethereum', '1d')]
+    """
 
     space: Space
     coins: tuple[str, ...]  #: the coins every trial is scored on
@@ -124,6 +132,22 @@ def run_sweep(
         Continue the study of ``place.name`` (else it must not exist yet).
     progress
         ``progress(finished, total)`` after each finished trial.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coincast.data.sources import synthetic_candles
+    >>> from coincast.evaluation.sweep import Periods, parse_space
+    >>> space = parse_space({"params": {"hidden": [2, 4]},
+    ...                      "fixed": {"epochs": 1, "lookback": 10, "threads": 1}})
+    >>> plan = SweepPlan(space, ("bitcoin",), trials=2, sampler="grid",
+    ...                  periods=Periods(valid=20, test=10), top_k=1)
+    >>> place = Place.beside(Path(tempfile.mkdtemp()) / "coincast.db", "doc")
+    >>> frames = {"1d": {"bitcoin": synthetic_candles(110, coin="bitcoin")}}
+    >>> board = run_sweep(frames, plan, place)
+    >>> len(board["trials"]), board["verdict"]["words"][0].startswith("the best of 2")
+    (2, True)
     """
     from .final import score_test
     from .leaderboard import leaderboard, save_leaderboard
