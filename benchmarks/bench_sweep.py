@@ -6,7 +6,7 @@ Run from the project root::
     python benchmarks/bench_sweep.py --part methods
     python benchmarks/bench_sweep.py --part engine [--trials 32] [--repeat 2]
     python benchmarks/bench_sweep.py --part projection
-    python benchmarks/bench_sweep.py --part answer [--trials 100]
+    python benchmarks/bench_sweep.py --part answer [--trials 100] [--answer eth-hourly]
 
 ``--part engine``, ``projection`` and ``answer`` live in ``sweep_engines.py`` (see there).
 
@@ -310,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="only the last N training windows (default: all)",
     )
+    ap.add_argument("--answer", default="btc-daily", choices=["btc-daily", "eth-hourly"],
+                    help="the protocol of --part answer")  # fmt: skip
     ap.add_argument("--members", default="1,4,16,64", help="member counts of the curve")
     ap.add_argument("--curve-windows", type=int, default=640,
                     help="training windows per member in the curve (default 640)")  # fmt: skip
@@ -328,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.part == "projection":
             sweep_engines.projection()
         else:
-            sweep_engines.answer(args.trials)
+            sweep_engines.answer(args.trials, args.answer)
         return 0
     curve = tuple(int(m) for m in args.members.split(","))
     return batched_training(args.repeat, args.epochs, args.curve_windows, curve, args.train_windows)

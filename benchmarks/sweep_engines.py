@@ -4,8 +4,8 @@
 LocalCluster, alternating, in one run: wall seconds per trial, engine start-up, and a
 projection from a measured realistic trial to 1,000 trials x 50 coins on a 10-node cluster.
 
-``answer``: a sweep on BTC daily (validation 2023, test 2024-02-13..2025-02-11) with its SPA
-and MCS verdicts, whatever they say.
+``answer``: a sweep on BTC daily (validation 2023, test 2024-02-13..2025-02-11) or ETH hourly
+(:data:`ANSWERS`) with its SPA and MCS verdicts, whatever they say.
 """
 
 from __future__ import annotations
@@ -42,14 +42,16 @@ def btc(rows: int | None = None):
     return frame if rows is None else frame.iloc[-rows:]
 
 
-def _sweep(frames, space: dict, trials: int, periods, engine, name: str, sampler="random"):
+def _sweep(frames, space: dict, trials: int, periods, engine, name: str, sampler="random", *,
+           interval: str = "1d", coin: str = "bitcoin", progress=None):  # fmt: skip
     from coincast.evaluation.sweep import Place, SweepPlan, parse_space, run_sweep
 
-    plan = SweepPlan(space=parse_space(space), coins=("bitcoin",), trials=trials,
-                     sampler=sampler, periods=periods, top_k=3)  # fmt: skip
+    plan = SweepPlan(space=parse_space(space), coins=(coin,), intervals=(interval,),
+                     trials=trials, sampler=sampler, periods=periods, top_k=3)  # fmt: skip
     place = Place.beside(Path(tempfile.mkdtemp()) / "coincast.db", name)
+    print(f"  sweep kept in {place.folder}", flush=True)
     t0 = time.perf_counter()
-    board = run_sweep({"1d": frames}, plan, place, engine=engine)
+    board = run_sweep({interval: frames}, plan, place, engine=engine, progress=progress)
     return time.perf_counter() - t0, board
 
 
@@ -99,16 +101,35 @@ def projection() -> None:
           f"between coins would cut the losing trials' 50 coins short).")  # fmt: skip
 
 
-def answer(trials: int) -> None:
-    """The honest answer on BTC daily."""
+#: The answer's protocols: the file, the validation and the test periods.
+ANSWERS = {
+    "btc-daily": ("daily/BTC-USD_1d.csv", "bitcoin", "1d", "2023-01-01..2023-12-31",
+                  "2024-02-13..2025-02-11"),
+    # the hourly files hold 2024-11-14..2025-02-10: about 26 days to validate, 30 to test
+    "eth-hourly": ("hourly/ETH-USD_1h.csv", "ethereum", "1h", "2024-12-15..2025-01-09",
+                   "2025-01-12..2025-02-10"),
+}  # fmt: skip
+
+
+def answer(trials: int, which: str = "btc-daily") -> None:
+    """The honest answer on one protocol of :data:`ANSWERS`, whatever it says."""
+    from coincast.data.sources.files import read_file
     from coincast.evaluation.engines import LocalEngine
     from coincast.evaluation.sweep import Periods, parse_period
 
-    periods = Periods(valid=parse_period("2023-01-01..2023-12-31", "--valid"),
-                      test=parse_period("2024-02-13..2025-02-11", "--test"))  # fmt: skip
+    path, coin, interval, valid, test = ANSWERS[which]
+    frame, _ = read_file(DATA / path, coin=coin)
+    periods = Periods(valid=parse_period(valid, "--valid"), test=parse_period(test, "--test"))
+    t0 = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        print(f"  {done}/{total} trials, {time.perf_counter() - t0:.0f} s", flush=True)
+
     with LocalEngine(workers=2) as e:
-        wall, board = _sweep({"bitcoin": btc()}, REAL, trials, periods, e, "answer", "tpe")
-    print(f"\n## answer: {trials} trials, BTC daily, TPE ({wall / 60:.0f} min)\n")
+        wall, board = _sweep({coin: frame}, REAL, trials, periods, e, "answer", "tpe",
+                             interval=interval, coin=coin, progress=progress)  # fmt: skip
+    print(f"\n## answer: {trials} trials, {which} (valid {valid}, test {test}), TPE "
+          f"({wall / 60:.0f} min, 2 workers)\n")  # fmt: skip
     for line in board["verdict"]["words"]:
         print(f"- {line}")
     print("\n| trial | valid MAE/naive | test MAE/naive | hidden | layers | lookback | lr |")
@@ -118,4 +139,7 @@ def answer(trials: int) -> None:
         print(f"| {t['name']} | {t['valid_score']:.4f} | "
               f"{'-' if ts is None else f'{ts:.4f}'} | {p.get('hidden')} | {p.get('layers')} | "
               f"{p.get('lookback')} | {p.get('lr', 0):.2g} |")  # fmt: skip
-    print(f"\nSPA: {board['spa']}\nMCS: {board['mcs']}")
+    print(
+        f"\nbaselines: {board['baselines']}\nSPA: {board['spa']}\n"
+        f"reality check: {board['reality_check']}\nMCS: {board['mcs']}"
+    )
