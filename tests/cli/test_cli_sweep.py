@@ -59,13 +59,36 @@ def test_sweep_then_show(setup):
     board = json.loads(r.stdout)
     assert {"trials", "spa", "reality_check", "mcs", "verdict"} <= set(board)
     assert len(board["trials"]) == 2 and (store.parent / "sweeps.db").exists()
-    assert (store.parent / "sweeps" / "s" / "trial-0000" / "table.csv").exists()
+    folder = store.parent / "sweeps" / "s"
+    assert (folder / "trial-0000" / "table.csv").exists()
+    report = folder / "report.html"
+    assert board.pop("report") == str(report) and report.read_text().startswith("<!DOCTYPE html>")
     shown = run(store, "sweep", "show", "s", "--json")
     assert shown.exit_code == 0 and json.loads(shown.stdout) == board
     text = run(store, "sweep", "show", "s")
     assert text.exit_code == 0
     assert text.stdout.startswith("the best of 2 configurations is")
-    assert "trial-0000" in text.stdout and "test" in text.stdout
+    assert "trial-0000" in text.stdout and "test" in text.stdout and "Report" not in text.stdout
+
+
+def test_show_html_writes_the_page_and_names_it(setup):
+    store, space = setup
+    r = run(store, "sweep", "bitcoin", "--space", str(space), "--trials", "2", "--name", "h",
+            "--workers", "1", *ARGS)  # fmt: skip
+    report = store.parent / "sweeps" / "h" / "report.html"
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("the best of 2 configurations is")
+    assert r.stdout.endswith(f"Report: {report}\n")
+    report.unlink()
+    shown = run(store, "sweep", "show", "h", "--html")
+    assert shown.exit_code == 0 and shown.stdout.endswith(f"Report: {report}\n")
+    assert shown.stdout.removesuffix(f"Report: {report}\n") == r.stdout.removesuffix(
+        f"Report: {report}\n"
+    )
+    page = report.read_text(encoding="utf-8")
+    assert '<section id="verdict"><h2>Verdict</h2><ul class="headline"><li>the best of 2' in page
+    as_json = run(store, "sweep", "show", "h", "--html", "--json")
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout)["report"] == str(report)
 
 
 @pytest.mark.parametrize(
@@ -84,6 +107,7 @@ def test_sweep_then_show(setup):
         (("sweep", "bitcoin", "--space", "SPACE", "--engine", "ray"),
          "Error: unknown engine 'ray'; use local or dask"),
         (("sweep", "show", "nothing"), "Error: no sweep named 'nothing'"),
+        (("sweep", "show", "nothing", "--html"), "Error: no sweep named 'nothing'"),
     ],
 )  # fmt: skip
 def test_errors_are_one_line(setup, args, message):

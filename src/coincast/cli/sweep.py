@@ -93,6 +93,8 @@ def run_cmd(
     naive on the same bars, averaged over the coins; at the end the top-k and the baselines
     are backtested once on the test period, and the search is tested (Hansen's SPA, White's
     reality check, a Model Confidence Set). Pruning works between coins (and intervals).
+    The leaderboard and its HTML page (report.html, named at the end) are written in the
+    sweep's folder, sweeps/NAME/ beside the store.
 
     Example: coincast sweep bitcoin ethereum --space space.toml --trials 50 --workers 4
 
@@ -121,7 +123,7 @@ def run_cmd(
             bar.update(task, completed=done, total=total)
 
         board = run_sweep(frames, plan, place, engine=pool, resume=resume, progress=progress)
-    _show(board, as_json)
+    _show(board, as_json, _report(board, place))
 
 
 @sweep_app.command("show")
@@ -129,12 +131,22 @@ def run_cmd(
 def show_cmd(
     name: str = typer.Argument(..., help="The sweep's name."),
     as_json: bool = typer.Option(False, "--json", help="Print the leaderboard as JSON."),
+    html: bool = typer.Option(
+        False, "--html", help="Also (re)write the sweep's page, report.html, and name it."
+    ),
 ) -> None:
     """Print a sweep's leaderboard: the verdict on the search first, then every trial.
 
+    With --html, (re)write its HTML page in the sweep's folder, from what exists (a sweep
+    not yet scored on its test period gets a page that says so).
+
     Example: coincast sweep show btc --json
+
+    Example: coincast sweep show btc --html
     """
-    _show(load_leaderboard(Place.beside(current_store(), name)), as_json)
+    place = Place.beside(current_store(), name)
+    board = load_leaderboard(place)
+    _show(board, as_json, _report(board, place) if html else None)
 
 
 def _plan(
@@ -152,9 +164,17 @@ def _plan(
     return plan, list(dict.fromkeys(exog))
 
 
-def _show(board: dict, as_json: bool) -> None:
+def _report(board: dict, place: Place) -> Path:
+    from ..reporting.sweep_report import write_sweep_report  # matplotlib: only when drawing
+
+    return write_sweep_report(board, place.folder)
+
+
+def _show(board: dict, as_json: bool, report: Path | None = None) -> None:
     if as_json:
-        print_json(board)
+        print_json(board | ({"report": str(report)} if report else {}))
         return
     for line in lines(board):
         out.print(line)
+    if report:
+        out.print(f"Report: {report}")

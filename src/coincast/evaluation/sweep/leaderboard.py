@@ -147,9 +147,20 @@ def load_leaderboard(place: Place) -> dict[str, Any]:
     return leaderboard(study, place)
 
 
+def verdict_words(board: dict) -> list[str]:
+    """The verdict on the search in plain words, as :func:`lines` and the sweep's page show it.
+
+    Examples
+    --------
+    >>> verdict_words({"verdict": None})
+    ['no trial has finished yet']
+    """
+    return list((board.get("verdict") or {}).get("words") or ["no trial has finished yet"])
+
+
 def lines(board: dict) -> list[str]:
     """The leaderboard as plain text lines: the verdict first, then the trials."""
-    out = list((board.get("verdict") or {}).get("words") or ["no trial has finished yet"])
+    out = verdict_words(board)
     out.append(f"score: {board['score']}")
     for r in board["trials"]:
         test = "" if r["test_score"] is None else f"  test {fmt_ratio(r['test_score'])}"
