@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import re
 import shutil
+import sqlite3
 from urllib.parse import urlsplit
 
 import pytest
@@ -120,7 +121,12 @@ def test_a_backtest_folder_serves_its_report_and_pictures(client, world, file, k
     assert "sandbox" in r.headers["content-security-policy"]
 
 
-def test_the_track_record_says_when_there_is_no_ledger(client):
+def test_the_track_record_says_when_there_is_no_ledger(world, tmp_path):
+    store = tmp_path / "no-ledger.db"
+    shutil.copy(world.store, store)
+    with sqlite3.connect(store) as db:  # the world's store without its ledger
+        db.executescript("DROP TABLE outcomes; DROP TABLE forecasts;")
+    client = TestClient(create_app(store, world.runs, world.backtests), base_url="http://127.0.0.1")
     r = client.get("/track")
     assert r.status_code == 200
     assert "no live forecasts recorded yet: run coincast update" in r.text.lower()
