@@ -196,7 +196,11 @@ def test_missing_items_and_paths_outside_the_roots_are_404(client, url):
 
 @pytest.mark.parametrize("path", ["/backtests/../outside/report.html",
                                   "/backtests/bt1/../../outside/secret.png",
-                                  "/runs/../../../../etc/passwd", "//etc/passwd"])  # fmt: skip
+                                  "/runs/../../../../etc/passwd", "//etc/passwd",
+                                  "/sweeps/../outside/report.html",
+                                  "/sweeps/tiny/../../outside/secret.png",
+                                  "/runs/btc-1d/explain/../../../outside/secret.png",
+                                  "/track/bitcoin/1d/../../../outside"])  # fmt: skip
 def test_raw_dot_dot_paths_never_reach_a_file(live_server, path):
     # http.client sends the path as written (httpx and browsers would normalise the dots)
     url = urlsplit(live_server)

@@ -1,4 +1,4 @@
-"""The track record, the sweeps and the explanations, in process: what each page shows (the
+"""The track record, the sweeps and the runs' explanations, in process: what each page shows (the
 figures of ``coincast track`` and ``coincast sweep show``, never computed again), what it
 refuses (404 for every name that leads outside its folder) and that hostile text is
 escaped."""
@@ -19,7 +19,7 @@ from coincast.data.store import Store
 from coincast.data.store.ledger import Forecast, Ledger
 from coincast.evaluation.live import track
 from coincast.evaluation.sweep import Place, lines, load_leaderboard
-from coincast.reporting.web import create_app
+from coincast.reporting.web import create_app, live
 
 world = web_fixtures.world  # the fixtures, by name
 
@@ -59,6 +59,13 @@ def test_the_track_page_shows_the_figures_of_coincast_track(client, world):
         assert c[9] == f"{row.dm_p:,.4g}" and c[10] == f"{row.directional:.0%}"
     assert shown[0][8] == f"{rows[0].coverage:.0%}" and shown[1][8] == "-"  # no bands: no coverage
     assert 'href="/track/bitcoin/1d/btc-1d"' in r.text and 'id="ledger"' in r.text
+
+
+@pytest.mark.parametrize("x", [None, 0.0, 0.012345, 0.5, 0.755, 1.0, 1234.5678, 1e9, -3.25])
+def test_the_numbers_are_those_of_coincast_track(x):
+    from coincast.cli.live import _num, _pct
+
+    assert (live.num(x), live.pct(x)) == (_num(x), _pct(x))
 
 
 def test_a_record_page_charts_forecast_against_actual(client):
@@ -277,6 +284,7 @@ def test_a_hostile_name_in_a_url_is_escaped_in_the_404(client, name):
 def test_the_new_pages_are_read_only(client, world):
     before = world.store.read_bytes()
     board = (world.sweeps / SWEEP / "leaderboard.json").read_bytes()
+    study = (world.root / "sweeps.db").read_bytes()
     for url in ("/track", "/track/bitcoin/1d/btc-1d", "/sweeps", f"/sweeps/{SWEEP}",
                 "/runs/btc-1d"):  # fmt: skip
         r = client.get(url)
@@ -285,3 +293,4 @@ def test_the_new_pages_are_read_only(client, world):
     assert client.post("/track").status_code == 405
     assert world.store.read_bytes() == before
     assert (world.sweeps / SWEEP / "leaderboard.json").read_bytes() == board
+    assert (world.root / "sweeps.db").read_bytes() == study
