@@ -35,6 +35,9 @@ def serve_cmd(
 ) -> None:  # fmt: skip
     """Serve a read-only dashboard of the store, the runs and the backtests in the browser.
 
+    Its pages: the coins and their series, the runs (with their explanations), the
+    backtests, the sweeps kept beside the store and the live track record of its ledger.
+
     Example: coincast serve --runs runs --backtests backtests, then open http://127.0.0.1:8765
     """
     local = is_loopback(host)

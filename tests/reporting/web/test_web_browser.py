@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import web_fixtures
+from web_world import RECORDS, SWEEP, SWEEP_TRIALS
 
 world = web_fixtures.world  # the fixtures, by name
 live_server = web_fixtures.live_server
@@ -115,9 +116,65 @@ def test_the_report_link_opens_the_report(page, live_server, tmp_path):
     page.screenshot(path=tmp_path / "report.png")
 
 
-def test_the_track_record_placeholder(page, live_server):
+def trace_points(page, chart: str) -> dict[str, int]:
+    """Points per trace of the plotly figure drawn in ``chart`` (its graph div's data)."""
+    page.wait_for_selector(f"#{chart} .scatterlayer .trace", state="attached")
+    return page.evaluate(
+        "(id) => Object.fromEntries("
+        "document.getElementById(id).data.map(t => [t.name, t.x.length]))",
+        chart,
+    )
+
+
+def test_the_track_record_and_a_record_chart(page, live_server, tmp_path):
     page.goto(live_server + "/track")
-    assert "No live forecasts recorded yet: run coincast update" in page.inner_text("main")
+    rows = page.locator("#records tr.record")
+    assert rows.count() == len(RECORDS)
+    for i, ((coin, interval, run), (scored, pending)) in enumerate(RECORDS.items()):
+        row = rows.nth(i)
+        assert row.locator("td").nth(0).inner_text() == coin
+        assert row.locator("td").nth(1).inner_text() == interval
+        assert row.locator("td").nth(2).inner_text() == run
+        assert row.locator("td.scored").inner_text() == str(scored)
+        assert row.locator("td.pending").inner_text() == str(pending)
+    page.screenshot(path=tmp_path / "track.png", full_page=True)
+    page.click("#records a.record-link:text('btc-1d')")
+    page.wait_for_url("**/track/bitcoin/1d/btc-1d")
+    points = trace_points(page, "record-chart")
+    assert points["actual close"] == 10
+    assert points["forecast, 1 ahead"] == 10 and points["pending, 1 ahead"] == 1
+    assert points["forecast, 2 ahead"] == 9 and points["pending, 2 ahead"] == 2
+    assert drawn_points(page, "record-chart") >= 10 + 10 + 1  # the shown traces' markers
+    assert page.locator("#record-chart .legend .traces").count() == len(points)
+    page.screenshot(path=tmp_path / "record.png", full_page=True)
+
+
+def test_the_sweeps_and_a_leaderboard(page, live_server, tmp_path):
+    page.goto(live_server + "/sweeps")
+    row = page.locator("#sweeps tr.sweep")
+    assert row.count() == 1
+    assert row.locator("td.trials").inner_text() == str(SWEEP_TRIALS)
+    assert "better than naive" in row.locator("td.verdict").inner_text()
+    page.screenshot(path=tmp_path / "sweeps.png", full_page=True)
+    page.click(f"#sweeps a:text('{SWEEP}')")
+    page.wait_for_url(f"**/sweeps/{SWEEP}")
+    verdict = page.locator("#verdict li").all_inner_texts()
+    assert verdict and verdict[0].startswith(f"the best of {SWEEP_TRIALS} configurations is")
+    assert page.locator("#trials tr.trial").count() == SWEEP_TRIALS
+    assert f"{SWEEP_TRIALS} trials" in page.inner_text("main")
+    page.screenshot(path=tmp_path / "sweep.png", full_page=True)
+    page.click("#report-link")
+    page.wait_for_url(f"**/sweeps/{SWEEP}/report.html")
+    assert "the tiny sweep's report" in page.inner_text("body")
+
+
+def test_the_explain_link_opens_the_explanation(page, live_server, tmp_path):
+    page.goto(live_server + "/runs/btc-1d")
+    page.click("#explain-link")
+    page.wait_for_url("**/runs/btc-1d/explain/explain.html")
+    assert page.locator("img").count() >= 3  # the layer, saliency and gradient pictures
+    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.screenshot(path=tmp_path / "explain.png", full_page=True)
 
 
 def test_a_missing_page_says_so(page, live_server):

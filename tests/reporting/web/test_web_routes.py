@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import re
 import shutil
+import sqlite3
 from urllib.parse import urlsplit
 
 import pytest
@@ -120,7 +121,12 @@ def test_a_backtest_folder_serves_its_report_and_pictures(client, world, file, k
     assert "sandbox" in r.headers["content-security-policy"]
 
 
-def test_the_track_record_says_when_there_is_no_ledger(client):
+def test_the_track_record_says_when_there_is_no_ledger(world, tmp_path):
+    store = tmp_path / "no-ledger.db"
+    shutil.copy(world.store, store)
+    with sqlite3.connect(store) as db:  # the world's store without its ledger
+        db.executescript("DROP TABLE outcomes; DROP TABLE forecasts;")
+    client = TestClient(create_app(store, world.runs, world.backtests), base_url="http://127.0.0.1")
     r = client.get("/track")
     assert r.status_code == 200
     assert "no live forecasts recorded yet: run coincast update" in r.text.lower()
@@ -190,7 +196,11 @@ def test_missing_items_and_paths_outside_the_roots_are_404(client, url):
 
 @pytest.mark.parametrize("path", ["/backtests/../outside/report.html",
                                   "/backtests/bt1/../../outside/secret.png",
-                                  "/runs/../../../../etc/passwd", "//etc/passwd"])  # fmt: skip
+                                  "/runs/../../../../etc/passwd", "//etc/passwd",
+                                  "/sweeps/../outside/report.html",
+                                  "/sweeps/tiny/../../outside/secret.png",
+                                  "/runs/btc-1d/explain/../../../outside/secret.png",
+                                  "/track/bitcoin/1d/../../../outside"])  # fmt: skip
 def test_raw_dot_dot_paths_never_reach_a_file(live_server, path):
     # http.client sends the path as written (httpx and browsers would normalise the dots)
     url = urlsplit(live_server)

@@ -1,4 +1,5 @@
-"""What the dashboard's tests share: the secret no URL may reach, and the world's paths."""
+"""What the dashboard's tests share: the secret no URL may reach, the world's paths, and the
+live record the world's ledger holds."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SECRET = "top secret, never served"
+#: the live records in the world's ledger: (coin, interval, run) -> (scored, pending)
+RECORDS = {("bitcoin", "1d", "btc-1d"): (19, 3), ("ethereum", "1d", "eth-live"): (4, 1)}
+#: the world's sweep: its name and number of trials
+SWEEP, SWEEP_TRIALS = "tiny", 2
 
 
 @dataclass
@@ -15,3 +20,4 @@ class World:
     runs: Path
     backtests: Path
     secret: Path
+    sweeps: Path  #: the sweeps' folder beside the store

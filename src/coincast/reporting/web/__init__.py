@@ -1,12 +1,13 @@
-"""``coincast serve``: a local, read-only dashboard over the store, the run folders and the
-backtest folders (FastAPI + Jinja2 + plotly.js served from the installed plotly package).
+"""``coincast serve``: a local, read-only dashboard over the store (its series and
+ledger), the run folders, the backtest folders and the sweeps beside the store (FastAPI +
+Jinja2 + plotly.js served from the installed plotly package).
 
 Examples
 --------
 >>> from coincast.reporting.web import create_app
 >>> app = create_app(":memory:", "runs", "backtests")
->>> sorted(r.path for r in app.routes if getattr(r, "name", "") == "coins")
-['/']
+>>> app.url_path_for("coins"), app.url_path_for("sweep", name="btc")
+('/', '/sweeps/btc')
 """
 
 from .app import create_app

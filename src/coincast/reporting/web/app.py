@@ -1,5 +1,6 @@
-"""The dashboard's FastAPI app: :func:`create_app` wires the routes, the templates, the
-static files and the guards (loopback Host names only, security headers, GET only)."""
+"""The dashboard's FastAPI app: :func:`create_app` wires the routes (:mod:`.routes`,
+:mod:`.routes_live`, :mod:`.routes_sweeps`), the templates, the static files and the guards
+(loopback Host names only, security headers, GET only)."""
 
 from __future__ import annotations
 
@@ -49,19 +50,24 @@ def create_app(
     *,
     allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
-    """The dashboard app over ``store`` (opened read-only per request) and the run and
-    backtest folders under ``runs`` and ``backtests``.
+    """The dashboard app over ``store`` (opened read-only per request; its ledger is the
+    track record, the sweeps beside it are read from their folders) and the run and backtest
+    folders under ``runs`` and ``backtests``.
 
     ``allowed_hosts``: Host header names accepted (default: loopback names only, which keeps
     a web page elsewhere from reaching the dashboard through DNS rebinding); ``["*"]`` for
     any, as ``coincast serve --allow-remote`` does.
     """
-    from . import routes
+    from ...evaluation.verdicts import fmt_ratio
+    from . import live, routes, routes_live, routes_sweeps
 
     app = FastAPI(title="coincast", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.roots = Roots(str(store), Path(runs), Path(backtests))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
-    app.state.templates.env.globals["url_path"] = _url_path
+    env = app.state.templates.env
+    env.globals["url_path"] = _url_path
+    env.filters.update(track_num=live.num, track_pct=live.pct,
+                       ratio=lambda x: "-" if x is None else fmt_ratio(x))  # fmt: skip
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_HOSTS)
     app.middleware("http")(_headers)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -72,7 +78,8 @@ def create_app(
         return FileResponse(js, media_type="text/javascript",
                             headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
 
-    app.include_router(routes.router)
+    for module in (routes, routes_live, routes_sweeps):
+        app.include_router(module.router)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(FileNotFoundError, _not_found)
     app.add_exception_handler(HTTPException, _http_error)

@@ -110,3 +110,46 @@ def forecast_figure(frame: pd.DataFrame, forecast: pd.DataFrame, bars: int) -> d
                  "y": [last, *_values(forecast["yhat"])],
                  "line": {"color": "#d62728"}})  # fmt: skip
     return {"data": data, "layout": {**_LAYOUT, "title": {"text": "forecast"}}}
+
+
+def track_figure(rows: pd.DataFrame, title: str) -> dict[str, Any]:
+    """One live record (ledger rows of one coin, interval and run): the actual close of
+    every scored target bar, and per step ahead the forecasts, scored and pending (beyond
+    the last actual), with their band when they have one. Steps past the first start hidden
+    (a click on the legend shows them)."""
+    done = rows[rows["actual"].notna()].drop_duplicates("target_ts").sort_values("target_ts")
+    data = [
+        {"type": "scatter", "mode": "lines+markers", "name": "actual close",
+         "x": _times(pd.DatetimeIndex(done["target_ts"])), "y": _values(done["actual"]),
+         "marker": {"size": 5}, "line": {"color": "#1f2933"}},
+    ]  # fmt: skip
+    for step, group in rows.sort_values("target_ts").groupby("step", sort=True):
+        data += _step_traces(group, int(step), visible=int(step) == int(rows["step"].min()))
+    layout = {**_LAYOUT, "title": {"text": title},
+              "xaxis": {**_LAYOUT["xaxis"], "type": "date"}}  # fmt: skip
+    return {"data": data, "layout": layout}
+
+
+def _step_traces(group: pd.DataFrame, step: int, visible: bool) -> list[dict[str, Any]]:
+    """The band, the scored forecasts and the pending ones of one step ahead."""
+    shown: Any = True if visible else "legendonly"
+    ahead = f"{step} ahead"
+    out = []
+    banded = group[group["lo"].notna() & group["hi"].notna()]
+    if len(banded):
+        x = _times(pd.DatetimeIndex(banded["target_ts"]))
+        out.append({"type": "scatter", "mode": "lines", "name": f"band, {ahead}",
+                    "x": x + x[::-1], "y": _values(banded["hi"]) + _values(banded["lo"])[::-1],
+                    "fill": "toself", "fillcolor": "rgba(214,39,40,0.15)", "line": {"width": 0},
+                    "hoverinfo": "skip", "visible": shown})  # fmt: skip
+    for name, part, style in (
+        (f"forecast, {ahead}", group[group["actual"].notna()], {"color": "#d62728"}),
+        (f"pending, {ahead}", group[group["actual"].isna()], {"color": "#d62728", "dash": "dot"}),
+    ):
+        if len(part):
+            out.append({"type": "scatter", "mode": "lines+markers", "name": name,
+                        "x": _times(pd.DatetimeIndex(part["target_ts"])),
+                        "y": _values(part["yhat"]), "line": style, "visible": shown,
+                        "marker": {"size": 5, "symbol": "circle" if "forecast" in name
+                                   else "circle-open"}})  # fmt: skip
+    return out
