@@ -63,8 +63,12 @@ def tiny_sweep(store: Path) -> None:
     plan = SweepPlan(space, ("bitcoin",), trials=SWEEP_TRIALS, sampler="random",
                      periods=Periods(valid=30, test=20), top_k=1)  # fmt: skip
     frames = {"1d": {"bitcoin": synthetic_candles(130, coin="bitcoin", seed=1)}}
+    place = Place.beside(store, SWEEP)
     with LocalEngine(workers=1) as engine:
-        run_sweep(frames, plan, Place.beside(store, SWEEP), engine=engine)
+        board = run_sweep(frames, plan, place, engine=engine)
+    from coincast.reporting.sweep_report import write_sweep_report
+
+    write_sweep_report(board, place.folder)  # its page, as `coincast sweep` writes it
 
 
 def explain_run(model: LSTMForecaster, frame: pd.DataFrame, folder: Path) -> None:
@@ -110,7 +114,6 @@ def _outside(root: Path, runs: Path, backtests: Path, sweeps: Path) -> None:
     (backtests / "bt1" / "leak.png").symlink_to(secret)
     (runs / "btc-1d" / "explain" / "leak.png").symlink_to(secret)
     (sweeps / SWEEP / "leak.png").symlink_to(secret)
-    (sweeps / SWEEP / "report.html").write_text("<h1>the tiny sweep's report</h1>")
 
 
 def free_port() -> int:
