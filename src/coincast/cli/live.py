@@ -14,6 +14,7 @@ from ..data.sources import get_source
 from ..data.store.ledger import Ledger
 from ..errors import CoincastError
 from ..evaluation.live import CoinUpdate, UpdateSpec, track, update, watch
+from ..evaluation.live.track import fmt_figure, fmt_share
 from ..models.folders import run_folder
 from .common import coin_ids, err, fail, handles_errors, open_store, out, print_json
 
@@ -169,9 +170,10 @@ def track_cmd(
     table = Table("coin", "interval", "run", "scored", "pending", "MAE", "naive MAE",
                   "MAE / naive", "coverage", "DM p", "direction")  # fmt: skip
     for r in rows:
-        table.add_row(r.coin, r.interval, r.run, str(r.scored), str(r.pending), _num(r.mae),
-                      _num(r.naive_mae), _num(r.rel_mae), _pct(r.coverage), _num(r.dm_p),
-                      _pct(r.directional))  # fmt: skip
+        table.add_row(r.coin, r.interval, r.run, str(r.scored), str(r.pending),
+                      fmt_figure(r.mae), fmt_figure(r.naive_mae), fmt_figure(r.rel_mae),
+                      fmt_share(r.coverage), fmt_figure(r.dm_p),
+                      fmt_share(r.directional))  # fmt: skip
     out.print(table)
 
 
@@ -184,11 +186,3 @@ def _verify(ledger: Ledger, as_json: bool) -> None:
     if not as_json:
         out.print(f"Ledger verified: {v.forecasts} forecasts, {v.outcomes} outcomes; "
                   f"head {v.head}")  # fmt: skip
-
-
-def _num(x: float | None) -> str:
-    return "-" if x is None else f"{x:,.4g}"
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.0%}"

@@ -19,7 +19,7 @@ from coincast.data.store import Store
 from coincast.data.store.ledger import Forecast, Ledger
 from coincast.evaluation.live import track
 from coincast.evaluation.sweep import Place, lines, load_leaderboard
-from coincast.reporting.web import create_app, live
+from coincast.reporting.web import create_app
 
 world = web_fixtures.world  # the fixtures, by name
 
@@ -59,13 +59,6 @@ def test_the_track_page_shows_the_figures_of_coincast_track(client, world):
         assert c[9] == f"{row.dm_p:,.4g}" and c[10] == f"{row.directional:.0%}"
     assert shown[0][8] == f"{rows[0].coverage:.0%}" and shown[1][8] == "-"  # no bands: no coverage
     assert 'href="/track/bitcoin/1d/btc-1d"' in r.text and 'id="ledger"' in r.text
-
-
-@pytest.mark.parametrize("x", [None, 0.0, 0.012345, 0.5, 0.755, 1.0, 1234.5678, 1e9, -3.25])
-def test_the_numbers_are_those_of_coincast_track(x):
-    from coincast.cli.live import _num, _pct
-
-    assert (live.num(x), live.pct(x)) == (_num(x), _pct(x))
 
 
 def test_a_record_page_charts_forecast_against_actual(client):

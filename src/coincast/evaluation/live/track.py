@@ -78,3 +78,22 @@ def _figures(coin: str, interval: str, run: str, group: pd.DataFrame) -> TrackRo
 def _mean(x: pd.Series) -> float | None:
     v = float(x.mean())
     return v if math.isfinite(v) else None
+
+
+def fmt_figure(x: float | None) -> str:
+    """A figure of the track record as ``coincast track`` and the dashboard print it (four
+    significant digits, ``-`` for none).
+
+    >>> fmt_figure(1234.5678), fmt_figure(0.012345), fmt_figure(None)
+    ('1,235', '0.01235', '-')
+    """
+    return "-" if x is None else f"{x:,.4g}"
+
+
+def fmt_share(x: float | None) -> str:
+    """A share as ``coincast track`` and the dashboard print it; ``-`` for none.
+
+    >>> fmt_share(0.755), fmt_share(None)
+    ('76%', '-')
+    """
+    return "-" if x is None else f"{x:.0%}"

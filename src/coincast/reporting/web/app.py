@@ -58,15 +58,16 @@ def create_app(
     a web page elsewhere from reaching the dashboard through DNS rebinding); ``["*"]`` for
     any, as ``coincast serve --allow-remote`` does.
     """
+    from ...evaluation.live.track import fmt_figure, fmt_share
     from ...evaluation.verdicts import fmt_ratio
-    from . import live, routes, routes_live, routes_sweeps
+    from . import routes, routes_live, routes_sweeps
 
     app = FastAPI(title="coincast", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.roots = Roots(str(store), Path(runs), Path(backtests))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = app.state.templates.env
     env.globals["url_path"] = _url_path
-    env.filters.update(track_num=live.num, track_pct=live.pct,
+    env.filters.update(track_num=fmt_figure, track_pct=fmt_share,
                        ratio=lambda x: "-" if x is None else fmt_ratio(x))  # fmt: skip
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_HOSTS)
     app.middleware("http")(_headers)

@@ -1,6 +1,7 @@
 """The live track record as the dashboard shows it: the figures of
 :func:`coincast.evaluation.live.track` (never computed again here), one record's forecasts
-from the ledger, and the number formats of ``coincast track``."""
+from the ledger (the numbers formatted as ``coincast track`` does: ``fmt_figure`` and
+``fmt_share`` of :mod:`coincast.evaluation.live.track`)."""
 
 from __future__ import annotations
 
@@ -40,18 +41,3 @@ def record(store: Store, coin: str, interval: str, run: str) -> tuple[TrackRow, 
     table = Ledger(store).rows(coin)
     table = table[(table["interval"] == interval) & (table["run"] == run)]
     return rows[0], table.reset_index(drop=True)
-
-
-def num(x: float | None) -> str:
-    """A figure of the track record as ``coincast track`` prints it (four significant
-    digits, ``-`` for none).
-
-    >>> num(1234.5678), num(0.012345), num(None)
-    ('1,235', '0.01235', '-')
-    """
-    return "-" if x is None else f"{x:,.4g}"
-
-
-def pct(x: float | None) -> str:
-    """A share as ``coincast track`` prints it: ``pct(0.755) == '76%'``; ``-`` for none."""
-    return "-" if x is None else f"{x:.0%}"
