@@ -36,7 +36,7 @@ def load() -> dict[str, pd.DataFrame]:
     return out
 
 
-def backtest(frames: dict[str, pd.DataFrame], args: argparse.Namespace, engine=None):
+def backtest(frames: dict[str, pd.DataFrame], args: argparse.Namespace, engine=None, progress=None):
     """The benchmarked backtest of bitcoin (see the module docstring)."""
     from coincast.evaluation.adapters import LSTMTraining
     from coincast.evaluation.backtest import WalkForward
@@ -48,20 +48,37 @@ def backtest(frames: dict[str, pd.DataFrame], args: argparse.Namespace, engine=N
                      **extra)  # fmt: skip
     how = LSTMTraining(cfg, variants=["single", "global"], others=frames)
     spec = WalkForward(test=args.test, refit_every=args.refit_every)
-    return run_backtest(frames["bitcoin"], spec, models=DEFAULT_MODELS, lstm=how, engine=engine)
+    return run_backtest(frames["bitcoin"], spec, models=DEFAULT_MODELS, lstm=how, engine=engine,
+                        progress=progress)  # fmt: skip
 
 
 def timed(frames: dict[str, pd.DataFrame], args: argparse.Namespace, parallel: bool):
-    """(wall seconds, table) of one backtest; with ``parallel`` on a fresh local engine."""
+    """(wall seconds, table, seconds from the start to each model's last cutoff) of one
+    backtest; with ``parallel`` on a fresh local engine."""
     from coincast.evaluation.engines import LocalEngine
 
+    done: dict[str, float] = {}
     t0 = time.perf_counter()
+
+    def progress(model: str, k: int, total: int) -> None:
+        if k == total:
+            done[model] = time.perf_counter() - t0
+
     if parallel:
         with LocalEngine(workers=args.workers) as engine:
-            table = backtest(frames, args, engine).table
+            table = backtest(frames, args, engine, progress).table
     else:
-        table = backtest(frames, args).table
-    return time.perf_counter() - t0, table
+        table = backtest(frames, args, progress=progress).table
+    return time.perf_counter() - t0, table, done
+
+
+def _per_model(done: dict[str, float], parallel: bool) -> str:
+    """Each model's seconds: its own walk (one after another), or when its job finished."""
+    if parallel:
+        return ", ".join(f"{m} {t:.1f}" for m, t in sorted(done.items(), key=lambda x: x[1]))
+    ends = list(done.values())
+    own = [b - a for a, b in zip([0.0, *ends[:-1]], ends, strict=True)]
+    return ", ".join(f"{m} {t:.1f}" for m, t in zip(done, own, strict=True))
 
 
 def main() -> None:
@@ -80,9 +97,12 @@ def main() -> None:
     tables = {}
     for rep in range(args.repeats):
         for name in ("sequential", "engine"):
-            wall, tables[name] = timed(frames, args, parallel=name == "engine")
+            parallel = name == "engine"
+            wall, tables[name], done = timed(frames, args, parallel)
             walls[name].append(wall)
-            print(f"run {rep + 1} {name:<10} {wall:7.1f} s", flush=True)
+            print(f"run {rep + 1} {name:<10} {wall:7.1f} s  "
+                  f"({'finished at' if parallel else 'per model'}: {_per_model(done, parallel)} s)",
+                  flush=True)  # fmt: skip
     pd.testing.assert_frame_equal(tables["sequential"], tables["engine"])
     seq, eng = (statistics.median(walls[k]) for k in ("sequential", "engine"))
     print(f"median sequential {seq:.1f} s, LocalEngine({args.workers}) {eng:.1f} s: "

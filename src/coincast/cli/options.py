@@ -265,14 +265,18 @@ class EngineChoice:
         return make_engine(self.name, address=self.address, workers=self.workers)
 
 
-def engine_options(engine_help: str, default: str | None = None) -> Callable[[F], F]:
+def engine_options(
+    engine_help: str,
+    default: str | None = None,
+    workers_help: str = "Jobs at once (with --engine).",
+) -> Callable[[F], F]:
     """Replace a command's parameter ``engine`` by ``--engine``, ``--workers`` and
     ``--address``; it receives an :class:`EngineChoice`. ``default``: the engine when
     ``--engine`` is not given (None: no engine)."""
     params = [
         _opt("engine", str | None, default, "--engine", help=engine_help),
         _opt("workers", int | None, None, "--workers", min=1, show_default="the cores",
-             help="Jobs at once (with --engine)."),
+             help=workers_help),
         _opt("address", str | None, None, "--address", show_default="a cluster started here",
              help="Dask scheduler address (with --engine dask), e.g. tcp://10.0.0.5:8786."),
     ]  # fmt: skip

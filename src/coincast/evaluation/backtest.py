@@ -211,7 +211,8 @@ def walk_each(
     """Each model's rows, ``walk(model, frame, p, spec, progress)``, in the order of ``models``.
 
     Without an engine the models walk one after another, here. With one, ``frame`` is
-    scattered once and each model's walk is one job (the model pickled into it); as a job
+    scattered once and each model's walk is one job (the model pickled into it, so it must
+    pickle: an ``on_epoch`` callback too, and it is called in the worker); as a job
     finishes, ``progress(model, total, total)`` is called and the caller's model takes the
     state the job left it in (fitted as after a walk here). The models walk independently,
     so the rows are the same either way; the LSTM sets its own thread count at each fit
