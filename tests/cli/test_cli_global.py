@@ -231,3 +231,29 @@ def test_compare_training_errors(store, training, extra, message):
             *TINY, *BACKTEST, "--out", "bt/bad"),
         message,
     )  # fmt: skip
+
+
+# -- backtest --engine ---------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(300)
+def test_compare_training_on_the_local_engine_scores_as_without(store):
+    alone = json.loads(ok(run(store, *COMPARE, "--out", "bt/alone", "--json")).stdout)
+    result = ok(run(store, *COMPARE, "--engine", "local", "--workers", "2", "--out", "bt/local",
+                    "--json"))  # fmt: skip
+    jobs = json.loads(result.stdout)
+    assert jobs.pop("report") == "bt/local/report.html" and alone.pop("report")
+    assert jobs == alone
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--engine", "ray"), "--engine ray: use local or dask"),
+        (("--workers", "2"), "--workers is for an engine: add --engine local or --engine dask"),
+        (("--engine", "local", "--address", "tcp://10.0.0.5:8786"),
+         "--address is for --engine dask; drop it or use --engine dask"),
+    ],
+)  # fmt: skip
+def test_engine_option_errors(store, extra, message):
+    one_error(run(store, "backtest", "alpha", *extra, *TINY, *BACKTEST, "--out", "bt/e"), message)

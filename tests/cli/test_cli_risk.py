@@ -104,3 +104,16 @@ def test_a_volatility_run_predicts_the_next_bars_volatility_and_var(store_path, 
     assert first["es1"] < first["var1"] < first["var5"] < 0
     text = run(store_path, "predict", str(folder)).stdout
     assert "volatility (annual)" in text and "VaR 1 %" in text
+
+
+@pytest.mark.timeout(300)
+def test_the_risk_backtest_on_the_local_engine_gives_the_same_tables(store_path, tmp_path):
+    _daily(store_path)
+    args = ("backtest", "btc", *RISK, "--models", "lstm,ewma,histvol")
+    alone = run(store_path, *args, "--out", str(tmp_path / "alone"))
+    jobs = run(store_path, *args, "--engine", "local", "--workers", "2", "--out",
+               str(tmp_path / "jobs"))  # fmt: skip
+    assert alone.exit_code == 0 and jobs.exit_code == 0, jobs.output
+    for name in ("table.csv", "scores.csv", "tests.csv", "forecast.csv"):
+        a, b = (pd.read_csv(tmp_path / f / name) for f in ("alone", "jobs"))
+        pd.testing.assert_frame_equal(a, b)

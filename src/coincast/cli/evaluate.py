@@ -24,7 +24,15 @@ from ..models.folders import check_writable
 from ..models.run_data import Frames, finer_frame, training_frames
 from ..reporting.folder import save_backtest, save_risk_backtest
 from .common import coin_ids, err, handles_errors, open_store, out, print_json, progress_bar
-from .options import Series, lstm_options, series_options, split_list, walk_forward_options
+from .options import (
+    EngineChoice,
+    Series,
+    engine_options,
+    lstm_options,
+    series_options,
+    split_list,
+    walk_forward_options,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -34,6 +42,10 @@ if TYPE_CHECKING:
 @series_options()
 @walk_forward_options()
 @lstm_options(own=("horizon", "target_coin"), defaults={"log_every": 0})
+@engine_options(
+    "Walk the models in parallel, each one a job: local (processes here) or dask. By "
+    "default none: they walk one after another, here. The table is the same either way.",
+)
 def backtest_cmd(
     coins: list[str] = typer.Argument(
         ..., help="Coin ids or symbols in the store; with several, the LSTM can learn from all."
@@ -62,6 +74,7 @@ def backtest_cmd(
         "global+exog (comma-separated).",
     ),
     lstm: LSTMConfig,
+    engine: EngineChoice,
     intervals: str = typer.Option(
         "auto",
         "--intervals",
@@ -103,12 +116,13 @@ def backtest_cmd(
         from .risk import risk_backtest, show_risk
 
         asked = split_list(models) if models else list(DEFAULT_RISK_MODELS)
-        result = risk_backtest(coin, frames, exog, asked, lstm, walk, finer)
+        result = risk_backtest(coin, frames, exog, asked, lstm, walk, finer, engine)
         show_risk(result, save_risk_backtest(result, folder), as_json)
         return
     training = split_list(compare_training) if compare_training else None
     asked = split_list(models) if models else list(DEFAULT_MODELS)
-    result = _backtest(coin, frames, exog, asked, training, lstm, walk | {"intervals": intervals})
+    walk = walk | {"intervals": intervals}
+    result = _backtest(coin, frames, exog, asked, training, lstm, walk, engine)
     report = save_backtest(result, folder)
     if as_json:
         print_json(scores_json(result) | {"report": str(report)})
@@ -125,17 +139,19 @@ def _backtest(
     training: list[str] | None,
     lstm: LSTMConfig,
     walk: dict[str, Any],
+    engine: EngineChoice,
 ) -> BacktestResult:
     """The one call of :func:`~coincast.evaluation.run.run_backtest`: ``coin`` walked forward,
-    the global LSTM trained on every frame; ``walk`` holds the walk-forward options."""
+    the global LSTM trained on every frame, on ``engine``; ``walk`` holds the walk-forward
+    options."""
     walk = dict(walk)
     training_opts = {k: walk.pop(k) for k in ("refit_epochs", "warm_start")}
     intervals = walk.pop("intervals", "auto")
     how = LSTMTraining(lstm, others=frames, exog=exog, variants=training, **training_opts)
-    with progress_bar("cutoffs", err) as bar:
+    with engine.open() as pool, progress_bar("cutoffs", err) as bar:
         return run_backtest(
             frames[coin], WalkForward(**walk), models=models, lstm=how, intervals=intervals,
-            progress=per_model(bar),
+            progress=per_model(bar), engine=pool,
         )  # fmt: skip
 
 

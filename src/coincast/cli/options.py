@@ -19,9 +19,10 @@ import inspect
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -31,9 +32,13 @@ from rich.markup import escape
 from ..coins import resolve_offline
 from ..dataset.features import FEATURES
 from ..errors import CoincastError
+from ..evaluation.engines import ENGINES, make_engine
 from ..models.config import ConfigError, LSTMConfig
 from ..models.settings import lstm_config
 from ..series import parse_time
+
+if TYPE_CHECKING:
+    from ..evaluation.engines import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
@@ -243,6 +248,51 @@ def walk_forward_options() -> Callable[[F], F]:
         return values | {"start": start, "end": end}
 
     return gather("walk", params, build)
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """Where a command's jobs run: what ``@engine_options`` gives the command."""
+
+    name: str | None = None  #: local or dask; None: no engine, one job after another here
+    address: str | None = None  #: the Dask scheduler's (with dask; default a cluster here)
+    workers: int | None = None  #: jobs at once (default: the cores)
+
+    def open(self) -> AbstractContextManager[Engine | None]:
+        """The engine, closed on leaving the ``with``; None when none was asked for."""
+        if self.name is None:
+            return nullcontext(None)
+        return make_engine(self.name, address=self.address, workers=self.workers)
+
+
+def engine_options(
+    engine_help: str,
+    default: str | None = None,
+    workers_help: str = "Jobs at once (with --engine).",
+) -> Callable[[F], F]:
+    """Replace a command's parameter ``engine`` by ``--engine``, ``--workers`` and
+    ``--address``; it receives an :class:`EngineChoice`. ``default``: the engine when
+    ``--engine`` is not given (None: no engine)."""
+    params = [
+        _opt("engine", str | None, default, "--engine", help=engine_help),
+        _opt("workers", int | None, None, "--workers", min=1, show_default="the cores",
+             help=workers_help),
+        _opt("address", str | None, None, "--address", show_default="a cluster started here",
+             help="Dask scheduler address (with --engine dask), e.g. tcp://10.0.0.5:8786."),
+    ]  # fmt: skip
+
+    def build(values: dict[str, Any]) -> EngineChoice:
+        name, address, workers = values["engine"], values["address"], values["workers"]
+        if name is not None and name not in ENGINES:
+            raise CoincastError(f"--engine {name}: use {' or '.join(ENGINES)}")
+        if name is None and (workers is not None or address is not None):
+            used = "--workers" if workers is not None else "--address"
+            raise CoincastError(f"{used} is for an engine: add --engine local or --engine dask")
+        if address is not None and name != "dask":
+            raise CoincastError("--address is for --engine dask; drop it or use --engine dask")
+        return EngineChoice(name, address, workers)
+
+    return gather("engine", params, build)
 
 
 def gather(

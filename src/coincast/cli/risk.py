@@ -18,6 +18,7 @@ from ..models.config import LSTMConfig
 from ..models.run_data import Frames
 from .common import err, out, print_json, progress_bar
 from .evaluate import _f, _p, per_model
+from .options import EngineChoice
 
 
 def risk_backtest(
@@ -28,16 +29,17 @@ def risk_backtest(
     lstm: LSTMConfig,
     walk: dict[str, Any],
     finer: pd.DataFrame | None,
+    engine: EngineChoice,
 ) -> RiskResult:
-    """The one call of :func:`~coincast.evaluation.risk_run.run_risk_backtest` for ``coin``;
-    ``finer``: finer bars of it (its measure is then realized variance)."""
+    """The one call of :func:`~coincast.evaluation.risk_run.run_risk_backtest` for ``coin``,
+    on ``engine``; ``finer``: finer bars of it (its measure is then realized variance)."""
     walk = dict(walk)
     training_opts = {k: walk.pop(k) for k in ("refit_epochs", "warm_start")}
     how = LSTMTraining(lstm, others=frames, exog=exog, **training_opts)
-    with progress_bar("cutoffs", err) as bar:
+    with engine.open() as pool, progress_bar("cutoffs", err) as bar:
         return run_risk_backtest(
             frames[coin], WalkForward(**walk), models=models, lstm=how, finer=finer,
-            progress=per_model(bar),
+            progress=per_model(bar), engine=pool,
         )  # fmt: skip
 
 

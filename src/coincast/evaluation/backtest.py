@@ -16,7 +16,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,15 @@ from ..errors import CoincastError, worded
 from ..series import describe, utc, validate_candles
 from .bands import dist_of
 
+if TYPE_CHECKING:
+    from .engines import Engine
+
 log = logging.getLogger(__name__)
+
+#: ``progress(model, done, total)``: cutoffs done of a model's walk.
+Progress = Callable[[str, int, int], None]
+#: One model's walk: ``walk(model, frame, plan, spec, progress)`` -> its rows of the table.
+Walk = Callable[[Any, pd.DataFrame, "Plan", "WalkForward", Progress | None], pd.DataFrame]
 
 COLUMNS = ("coin", "model", "cutoff", "ts", "step", "y", "yhat", "lo", "hi", "last", "dist")
 DEFAULT_TEST = 365  #: test bars when neither ``test`` nor ``start`` is given
@@ -164,12 +172,15 @@ def walk_forward(
     frame: pd.DataFrame,
     spec: WalkForward | None = None,
     *,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Backtest ``models`` on ``frame`` as ``spec`` says; return the tidy table (see module
     docstring). The first test bar leaves every model the ``min_rows`` it declares.
 
-    ``progress(model, done, total)`` is called after each cutoff.
+    ``progress(model, done, total)`` is called after each cutoff. With an ``engine``
+    (:mod:`coincast.evaluation.engines`) each model walks as one job there and the table is
+    the same as without one (see :func:`walk_each`).
 
     Examples
     --------
@@ -183,8 +194,73 @@ def walk_forward(
     spec = spec or WalkForward()
     _check_names(models)
     p = plan(frame, spec, min_rows=min_rows(models))
-    parts = [_one_model(model, frame, p, spec, progress) for model in models]
+    parts = walk_each(_one_model, models, frame, p, spec, progress=progress, engine=engine)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
+
+
+def walk_each(
+    walk: Walk,
+    models: Sequence[Any],
+    frame: pd.DataFrame,
+    p: Plan,
+    spec: WalkForward,
+    *,
+    progress: Progress | None = None,
+    engine: Engine | None = None,
+) -> list[pd.DataFrame]:
+    """Each model's rows, ``walk(model, frame, p, spec, progress)``, in the order of ``models``.
+
+    Without an engine the models walk one after another, here. With one, ``frame`` is
+    scattered once and each model's walk is one job (the model pickled into it, so it must
+    pickle: an ``on_epoch`` callback too, and it is called in the worker); as a job
+    finishes, ``progress(model, total, total)`` is called and the caller's model takes the
+    state the job left it in (fitted as after a walk here). The models walk independently,
+    so the rows are the same either way; the LSTM sets its own thread count at each fit
+    (its ``threads``), in a job as here. A ``shared`` dict of global LSTM fits is not filled
+    by jobs (each fills its own copy).
+
+    Raises
+    ------
+    CoincastError
+        A job's own error, as raised; :class:`~coincast.evaluation.engines.TaskLost`, naming
+        the model, when its worker died.
+    """
+    if engine is None:
+        return [walk(m, frame, p, spec, progress) for m in models]
+    handle = engine.scatter(frame)
+    total = len(p.cutoffs)
+    jobs = {}
+    for i, model in enumerate(models):
+        jobs[engine.submit(walk_job, walk, model, handle, p, spec)] = i
+        if progress is not None:
+            progress(model.name, 0, total)
+    parts: list[pd.DataFrame | None] = [None] * len(models)
+    for future in engine.as_completed(list(jobs)):
+        i = jobs[future]
+        parts[i], walked = _job_result(engine, future, models[i].name)
+        vars(models[i]).update(vars(walked))
+        if progress is not None:
+            progress(models[i].name, total, total)
+    return parts  # type: ignore[return-value]
+
+
+def walk_job(
+    walk: Walk, model: Any, frame: pd.DataFrame, p: Plan, spec: WalkForward
+) -> tuple[pd.DataFrame, Any]:
+    """One engine job of :func:`walk_each`: the model's rows, and the model as it ends."""
+    return walk(model, frame, p, spec, None), model
+
+
+def _job_result(engine: Engine, future: Any, name: str) -> tuple[pd.DataFrame, Any]:
+    """A finished walk's value; a lost one as one line that names the model."""
+    from .engines import TaskLost
+
+    try:
+        return engine.result(future)
+    except TaskLost as exc:
+        raise TaskLost(
+            f"the walk of model {name} was lost ({exc}); run the backtest again"
+        ) from None
 
 
 def _check_names(models: Sequence[Forecaster]) -> None:
@@ -202,7 +278,7 @@ def _one_model(
     frame: pd.DataFrame,
     p: Plan,
     spec: WalkForward,
-    progress: Callable[[str, int, int], None] | None,
+    progress: Progress | None,
 ) -> pd.DataFrame:
     """One model's rows of the table: fit or update at each cutoff, then forecast."""
     rows: dict[str, list] = {c: [] for c in COLUMNS}

@@ -12,6 +12,7 @@ died (and that the engine could not finish elsewhere) raises :class:`TaskLost`.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -60,6 +61,13 @@ class Engine(Protocol):
 class LocalEngine:
     """Jobs in ``workers`` processes of this machine (default: its cores).
 
+    The workers are forked from a fork server that imports nothing, not from the driver: a
+    driver that has run PyTorch on several threads would hand forked workers an OpenMP
+    thread pool that hangs at their first step on more than one thread. Each worker imports
+    what its jobs need (and the driver's main module, as a spawned one would) once, with the
+    driver's ``sys.path``; a script that makes an engine must do so under
+    ``if __name__ == "__main__":``.
+
     Examples
     --------
     >>> with LocalEngine(workers=1) as e:
@@ -71,7 +79,11 @@ class LocalEngine:
         if workers is not None and (isinstance(workers, bool) or not 1 <= int(workers) <= 1024):
             raise CoincastError(f"workers is {workers!r}; it must be a whole number from 1 to 1024")
         self.workers = int(workers or os.cpu_count() or 1)
-        self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        context = multiprocessing.get_context("forkserver")
+        # Preloading would import with the server's own sys.path (Python 3.11 ignores the
+        # driver's there); without it, each worker imports with the driver's.
+        context.set_forkserver_preload([])
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
 
     def scatter(self, data: Any) -> Any:
         """Local processes get ``data`` with each job (pickled): the handle is the data."""

@@ -26,14 +26,17 @@ column         meaning
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from ..dataset.realized import Measure, choose_measure
 from ..series import validate_candles
-from .backtest import Plan, WalkForward, _check_names, min_rows, plan
+from .backtest import Plan, WalkForward, _check_names, min_rows, plan, walk_each
+
+if TYPE_CHECKING:
+    from .engines import Engine
 
 LEVELS = (0.01, 0.05)  #: the VaR and ES levels of every risk backtest
 COLUMNS = ("coin", "model", "cutoff", "ts", "step", "rv", "variance", "r", "mean",
@@ -92,11 +95,14 @@ def risk_walk_forward(
     spec: WalkForward | None = None,
     *,
     progress: Callable[[str, int, int], None] | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Backtest volatility ``models`` on ``frame`` (with its ``rv`` column, see
     :func:`with_measure`) as ``spec`` says; the tidy table of the module docstring.
 
-    ``progress(model, done, total)`` is called after each cutoff.
+    ``progress(model, done, total)`` is called after each cutoff. With an ``engine`` each
+    model walks as one job there, the table the same
+    (:func:`coincast.evaluation.backtest.walk_each`).
     """
     validate_candles(frame)
     if "rv" not in frame.columns:
@@ -104,7 +110,7 @@ def risk_walk_forward(
     spec = spec or WalkForward()
     _check_names(models)
     p = plan(frame, spec, min_rows=min_rows(models))
-    parts = [_one_model(m, frame, p, spec, progress) for m in models]
+    parts = walk_each(_one_model, models, frame, p, spec, progress=progress, engine=engine)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
 
 

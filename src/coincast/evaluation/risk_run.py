@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from .risk_backtest import LEVELS, risk_walk_forward, with_measure
 from .risk_models import DEFAULT_RISK_MODELS, build_risk_models
 from .risk_scores import risk_verdicts, score_risk, var_backtests
 from .risk_tests import qlike
+
+if TYPE_CHECKING:
+    from .engines import Engine
 
 __all__ = ["DEFAULT_RISK_MODELS", "RiskResult", "risk_json", "run_risk_backtest"]
 
@@ -59,6 +63,7 @@ def run_risk_backtest(
     finer: pd.DataFrame | None = None,
     measure: str = "auto",
     progress: Callable[[str, int, int], None] | None = None,
+    engine: Engine | None = None,
 ) -> RiskResult:
     """Walk-forward backtest of volatility ``models`` on ``frame``, scored against GARCH.
 
@@ -78,7 +83,11 @@ def run_risk_backtest(
     measure
         ``auto`` or a method of :data:`coincast.dataset.realized.METHODS`.
     progress
-        ``progress(model, done, total)`` after each cutoff.
+        ``progress(model, done, total)`` after each cutoff (with an engine: as each model's
+        walk finishes).
+    engine
+        Where the models walk, each one a job (:mod:`coincast.evaluation.engines`); the
+        table is the same as without (the default: one after another, here).
 
     Examples
     --------
@@ -92,7 +101,7 @@ def run_risk_backtest(
     frame, m = with_measure(frame, finer, measure)
     built = build_risk_models(frame, models, lstm, spec.horizon)
     p = plan(frame, spec, min_rows=min_rows(built))
-    table = risk_walk_forward(built, frame, spec, progress=progress)
+    table = risk_walk_forward(built, frame, spec, progress=progress, engine=engine)
     scores, tests = score_risk(table), var_backtests(table)
     labels = regime_labels(frame, frame.index[p.cutoffs])
     meta = _meta(frame, p, spec, [b.name for b in built], m)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from .risk_scores import var_words
 from .scores import score
 from .scoring import recent_naive_scale
 from .verdicts import verdicts
+
+if TYPE_CHECKING:
+    from .engines import Engine
 
 __all__ = ["DEFAULT_MODELS", "BacktestResult", "check_models", "run_backtest", "scores_json"]
 
@@ -65,6 +69,7 @@ def run_backtest(
     slippage: float = 0.0005,
     intervals: str = "auto",
     progress: Callable[[str, int, int], None] | None = None,
+    engine: Engine | None = None,
 ) -> BacktestResult:
     """Walk-forward backtest of ``models`` on ``frame`` with scores against the naive forecast.
 
@@ -90,7 +95,11 @@ def run_backtest(
         model's own band, none for a point forecast), ``none``, or ``auto`` (the default:
         the model's own band, conformal for a model without one).
     progress
-        ``progress(model, done, total)`` after each cutoff.
+        ``progress(model, done, total)`` after each cutoff (with an engine: as each model's
+        walk finishes).
+    engine
+        Where the models walk (:mod:`coincast.evaluation.engines`): each one a job, in
+        parallel, the table the same as without (the default: one after another, here).
 
     Returns
     -------
@@ -112,7 +121,8 @@ def run_backtest(
     asked = check_models(models)
     built, lstms = _build(frame, asked, lstm, spec.horizon)
     p = plan(frame, spec, min_rows=min_rows(built))
-    table = apply_intervals(walk_forward(built, frame, spec, progress=progress), intervals)
+    walked = walk_forward(built, frame, spec, progress=progress, engine=engine)
+    table = apply_intervals(walked, intervals)
     window = bars_per_year(frame.attrs["interval"])
     train_close = frame["close"].to_numpy(dtype="float64")[: p.first_target]
     scale = recent_naive_scale(train_close, window=window)
