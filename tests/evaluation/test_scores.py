@@ -190,7 +190,7 @@ def test_no_skill_forecaster_horizon_5_keeps_the_size():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)  # 1,000 simulated walks: ~60 s alone on 2 cores, minutes on a busy machine
+@pytest.mark.timeout(600)  # 1,000 simulated walks: ~60 s alone, minutes on a busy machine
 def test_no_skill_forecaster_horizon_5_keeps_the_size_1000_walks():
     direction, information = rejection_rates(1000, seed=1)
     assert all(0.02 <= r <= 0.08 for r in direction), direction

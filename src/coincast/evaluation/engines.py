@@ -111,6 +111,48 @@ class LocalEngine:
         self.close()
 
 
+class InlineEngine:
+    """Jobs run one at a time in this process, when submitted: what a library call without
+    an engine uses (no worker processes, so a script needs no ``__main__`` guard).
+
+    Examples
+    --------
+    >>> with InlineEngine() as e:
+    ...     e.result(e.submit(pow, 2, 10))
+    1024
+    """
+
+    workers = 1
+
+    def scatter(self, data: Any) -> Any:
+        """The handle is the data."""
+        return data
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` now; its value (or exception) in a finished future."""
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # the job's own error, raised again by result()
+            future.set_exception(exc)
+        return future
+
+    def as_completed(self, futures: Iterable[Future]) -> Iterator[Future]:
+        return iter(list(futures))
+
+    def result(self, future: Future) -> Any:
+        return future.result()
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def make_engine(name: str = "local", *, address: str | None = None, workers: int | None = None):
     """The engine ``name`` (:data:`ENGINES`): ``local`` processes, or ``dask`` (a
     LocalCluster of ``workers`` started here, or the scheduler at ``address``).

@@ -87,6 +87,16 @@ def test_a_sweep_records_every_trial_and_its_leaderboard(clean):
     assert json.loads((place.folder / "leaderboard.json").read_text())["trials"] == trials
 
 
+def test_without_an_engine_the_trials_run_here_with_the_same_scores(clean, tmp_path):
+    board, _, _ = clean
+    alone = run_sweep(_frames(), _plan(), Place.beside(tmp_path / "coincast.db", "here"))
+    keep = ("number", "params", "valid_score", "test_score")
+    assert [{k: t[k] for k in keep} for t in alone["trials"]] == [
+        {k: t[k] for k in keep} for t in board["trials"]
+    ]
+    assert alone["verdict"]["words"] == board["verdict"]["words"]
+
+
 def test_no_trial_is_sent_a_test_bar(clean):
     _, _, sent = clean
     f = _frames()["1d"]["bitcoin"]

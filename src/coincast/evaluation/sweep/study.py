@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from ...errors import CoincastError
-from ..engines import Engine, LocalEngine, TaskLost
+from ..engines import Engine, InlineEngine, TaskLost
 from .periods import Periods
 from .space import Space, SpaceError
 from .trials import run_series, warm
@@ -127,7 +127,7 @@ def run_sweep(
     frames
         Per interval, the candles of every coin (and exog coin) by coin id.
     engine
-        Where trials run (default: one local process).
+        Where trials run (default: one after another in this process).
     resume
         Continue the study of ``place.name`` (else it must not exist yet).
     progress
@@ -155,7 +155,7 @@ def run_sweep(
     cuts = {series_key(c, i): _cut(frames, c, i, plan) for c, i in plan.series}
     study = open_study(plan, place, resume)
     own = engine is None
-    engine = engine or LocalEngine(workers=1)
+    engine = engine or InlineEngine()
     try:
         _search(study, plan, place, cuts, engine, progress)
         score_test(study, plan, place, cuts, engine)
