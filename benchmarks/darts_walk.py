@@ -15,11 +15,11 @@ What it does, to match ``coincast backtest bitcoin --models lstm,naive``:
   ``LSTMNet``; 30 input steps, 1 output step, dropout 0, batch 64, Adam at lr 1e-3, MSE loss,
   gradient norm clipped at 1.0 (``gradient_clip_val``), ``random_state`` = seed;
 - per retrain (``retrain=K``: Darts fits a new, untrained model every K forecasts, so this is
-  a from-scratch walk): the series scaled by a Darts ``Scaler`` (standardisation) fit on that
-  retrain's training part only (``data_transformers``), the last ``val_length`` bars held out
-  as the validation series (``--early-stop``, the default: up to ``--epochs`` 50 epochs,
-  Lightning's ``EarlyStopping`` on ``val_loss`` with patience 10), or a fixed number of epochs
-  (``--no-early-stop --epochs N``);
+  a from-scratch walk): the series standardised by a Darts ``Scaler(StandardScaler())`` (not
+  Darts' default min-max) fit on that retrain's training part only (``data_transformers``),
+  the last ``val_length`` bars held out as the validation series (``--early-stop``, the
+  default: up to ``--epochs`` 50 epochs, Lightning's ``EarlyStopping`` on ``val_loss`` with
+  patience 10), or a fixed number of epochs (``--no-early-stop --epochs N``);
 - forecasts: ``forecast_horizon=1, stride=1, last_points_only=True`` from ``--start`` to the
   end of the series; the price forecast is ``c_(t-1) * exp(r_hat_t)``, scored by MAE against
   ``c_t``, and the naive forecast ``c_(t-1)`` on the same bars.
@@ -109,6 +109,7 @@ def main() -> None:
     from darts import TimeSeries
     from darts.dataprocessing.transformers import Scaler
     from darts.models import BlockRNNModel
+    from sklearn.preprocessing import StandardScaler
 
     quiet()  # again: importing Lightning sets its loggers' levels
     t_import = time.perf_counter() - T0
@@ -161,7 +162,7 @@ def main() -> None:
         retrain=args.refit_every,
         last_points_only=True,
         val_length=val_length,
-        data_transformers={"series": Scaler()},
+        data_transformers={"series": Scaler(StandardScaler())},
         verbose=False,
         show_warnings=False,
         random_state=args.seed,
