@@ -63,12 +63,12 @@ class Replay:
 
 
 def frames_of(interval: str) -> dict[str, pd.DataFrame]:
-    """The 14 coins' candles at ``interval``, named by their lower-case ticker."""
+    """The 14 coins' candles at ``interval``, by coin id."""
     folder, suffix = FOLDERS[interval]
     out = {}
     for path in sorted((DATA / folder).glob(f"*_{suffix}.csv")):
-        coin = path.name.split("-")[0].lower()
-        out[coin], _ = read_file(path, coin=coin)
+        frame, _ = read_file(path, coin=path.name.split("-")[0].lower())
+        out[frame.attrs["coin"]] = frame  # the symbol resolved: ada is cardano
     return out
 
 
