@@ -1,9 +1,10 @@
 """coincast serve: how long each page takes server-side on a full-size world.
 
 14 coins x 4 intervals (1h: 2 years, 4h: 4 years, 1d: 8 years, 1w: 8 years of synthetic
-candles), 50 run folders, 10 backtest folders. Every page is asked for ``--repeat`` times
-in process (FastAPI's TestClient: routing, store reads, templates; no network), and the
-median and the slowest are printed against the goal of 300 ms a page.
+candles), 50 run folders, 10 backtest folders, a live record of 60 days x 3 steps for
+every coin (through the real ledger) and a real sweep of 30 tiny trials. Every page is asked
+for ``--repeat`` times in process (FastAPI's TestClient: routing, store reads, templates; no
+network), and the median and the slowest are printed against the goal of 300 ms a page.
 
 Usage: python benchmarks/bench_serve.py [--repeat 15]
 """
@@ -32,15 +33,22 @@ from coincast.reporting.web import catalog, create_app
 COINS = 14
 BARS = {"1h": 2 * 365 * 24, "4h": 4 * 365 * 6, "1d": 8 * 365, "1w": 8 * 52}
 RUNS, BACKTESTS = 50, 10
+LIVE_BARS, SWEEP_TRIALS = 60, 30  #: days of live record per coin; trials of the sweep
 GOAL_MS = 300
 
 
 def build(root: Path) -> None:
-    """The world: the store, the run folders (copies of one tiny run), the backtests."""
+    """The world: the store (with a live record of every coin's daily bars), the run folders
+    (copies of one tiny run), the backtests and a sweep."""
     with Store(root / "coincast.db") as store:
         for c in range(COINS):
             for interval, n in BARS.items():
-                store.write_candles(synthetic_candles(n, interval, coin=f"coin-{c}", seed=c))
+                frame = synthetic_candles(n, interval, coin=f"coin-{c}", seed=c)
+                if interval == "1d":
+                    live_record(store, frame)
+                else:
+                    store.write_candles(frame)
+    sweep(root / "coincast.db")
     model = LSTMForecaster(epochs=3, hidden=4, layers=1, log_every=0)
     with Store(root / "coincast.db", readonly=True) as store:
         first = save_run(model.fit(store.read_candles("coin-0", "1d")), root / "runs" / "run-0")
@@ -52,6 +60,43 @@ def build(root: Path) -> None:
     first = save_backtest(result, root / "backtests" / "bt-0").parent
     for i in range(1, BACKTESTS):
         shutil.copytree(first, root / "backtests" / f"bt-{i}")
+
+
+def live_record(store: Store, frame, bars: int = LIVE_BARS, horizon: int = 3) -> None:
+    """The last ``bars`` bars of ``frame`` stored one by one as ``coincast update`` does:
+    before each, ``horizon`` forecasts from the newest bar; after it, the matured scored."""
+    from coincast.data.store.ledger import Forecast, Ledger
+    from coincast.intervals import interval_ms
+
+    store.write_candles(frame.iloc[:-bars])
+    ledger, ts, day = Ledger(store), frame.index.asi8 // 1_000_000, interval_ms("1d")
+    for k in range(len(frame) - bars, len(frame) + 1):
+        last, close = int(ts[k - 1]), float(frame["close"].iloc[k - 1])
+        ledger.append([
+            Forecast("live-1d", "ab" * 32, "synthetic", frame.attrs["coin"], "usd", "1d", last,
+                     close, last + step * day, step, close * (1 + 0.01 * step), close * 0.97,
+                     close * 1.05, f"2026-12-01T00:{k % 60:02d}:00+00:00")
+            for step in range(1, horizon + 1)
+        ])  # fmt: skip
+        if k < len(frame):
+            store.write_candles(frame.iloc[k : k + 1])
+            ledger.score(f"2026-12-01T01:{k % 60:02d}:00+00:00")
+
+
+def sweep(store: Path) -> None:
+    """A real sweep of :data:`SWEEP_TRIALS` tiny trials beside ``store``, with its page."""
+    from coincast.evaluation.sweep import Periods, Place, SweepPlan, parse_space, run_sweep
+    from coincast.reporting.sweep_report import write_sweep_report
+
+    space = parse_space({"params": {"hidden": [2, 4, 8], "lr": {"low": 1e-3, "high": 1e-2}},
+                         "fixed": {"epochs": 1, "lookback": 10, "threads": 1},
+                         "walk": {"refit_every": 15, "refit_epochs": 1}})  # fmt: skip
+    plan = SweepPlan(space, ("coin-0",), trials=SWEEP_TRIALS, sampler="random",
+                     periods=Periods(valid=30, test=20), top_k=3)  # fmt: skip
+    place = Place.beside(store, "sweep")
+    with Store(store, readonly=True) as s:
+        frames = {"1d": {"coin-0": s.read_candles("coin-0", "1d").iloc[-130:]}}
+    write_sweep_report(run_sweep(frames, plan, place), place.folder)
 
 
 def main() -> None:
@@ -76,7 +121,11 @@ def main() -> None:
             "backtests (10)": "/backtests",
             "backtest": "/backtests/bt-3",
             "report.html": "/backtests/bt-3/report.html",
-            "track record": "/track",
+            f"track record ({COINS} coins x {LIVE_BARS} days)": "/track",
+            "one coin's record": "/track/coin-3/1d/live-1d",
+            "sweeps": "/sweeps",
+            f"sweep ({SWEEP_TRIALS} trials)": "/sweeps/sweep",
+            "sweep report.html": "/sweeps/sweep/report.html",
         }
         rows = []
         for name, url in pages.items():

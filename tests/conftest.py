@@ -72,8 +72,10 @@ def notes(caplog, monkeypatch):
     log = logging.getLogger("coincast.notice")
     monkeypatch.setattr(log, "propagate", False)
     monkeypatch.setattr(log, "handlers", [caplog.handler])
-    monkeypatch.setattr(log, "level", logging.INFO)
-    return caplog
+    old = log.level
+    log.setLevel(logging.INFO)  # setLevel, not the attribute: it clears isEnabledFor's cache
+    yield caplog
+    log.setLevel(old)
 
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -105,8 +105,9 @@ class Reading:
         """
         if interval is not None:
             check_interval(interval)
-        coin = self._stored_coin(coin)
-        keys = [i.key for i in self.list_series() if i.rows and i.key.coin == coin]
+        held = self._keys_with_rows()  # not list_series: counting every candle is slow
+        coin = self._stored_coin(coin, held)
+        keys = [k for k in held if k.coin == coin]
         keys = [k for k in keys if source in (None, k.source) and quote in (None, k.quote)]
         if not keys:
             raise nothing_stored(coin, interval, source, quote, self.list_series())
@@ -194,10 +195,21 @@ class Reading:
             source=key.source,
         )
 
-    def _stored_coin(self, coin: str) -> str:
-        """``coin`` as stored: the name itself when a series has it, else its id when it is
-        a known symbol (``btc`` -> ``bitcoin``)."""
-        if any(i.key.coin == coin for i in self.list_series()):
+    def _keys_with_rows(self) -> list[SeriesKey]:
+        """The keys of the series holding at least one candle (an index probe each)."""
+        sql = (
+            "SELECT s.source, s.coin, s.quote, s.interval FROM series s "
+            "WHERE EXISTS (SELECT 1 FROM candles c WHERE c.series_id = s.id) ORDER BY s.id"
+        )
+        return [
+            SeriesKey(*(x if isinstance(x, str) else _text(x) for x in names))
+            for names in self._db.execute(sql)
+        ]
+
+    def _stored_coin(self, coin: str, held: list[SeriesKey]) -> str:
+        """``coin`` as stored: the name itself when a series in ``held`` has it, else its id
+        when it is a known symbol (``btc`` -> ``bitcoin``)."""
+        if any(k.coin == coin for k in held):
             return coin  # a store written before names were checked may hold any text
         try:
             return resolve_offline(coin)
