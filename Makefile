@@ -47,6 +47,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_reliability.py
 	$(BIN)/python benchmarks/bench_risk.py --hourly
+	$(BIN)/python benchmarks/bench_live.py
+	$(BIN)/python benchmarks/bench_serve.py
+	$(BIN)/python benchmarks/bench_sweep.py --part batched
+	$(BIN)/python benchmarks/bench_engine_backtest.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache
