@@ -51,7 +51,7 @@ def parse(command: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen.update(coins=list(coins), series=series)
         return {c: FRAME for c in coins}, {}
 
-    def backtest(frame, spec, *, models, lstm, intervals="auto", progress=None):
+    def backtest(frame, spec, *, models, lstm, intervals="auto", progress=None, engine=None):
         seen.update(spec=spec, models=list(models), lstm=lstm, intervals=intervals)
         raise Stop
 
