@@ -35,7 +35,7 @@ from ...errors import CoincastError
 from ..engines import Engine, InlineEngine, TaskLost
 from .periods import Periods
 from .space import Space, SpaceError
-from .trials import run_series, warm
+from .trials import run_series
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +283,6 @@ class _Running:
 def _search(study, plan: SweepPlan, place: Place, cuts: dict[str, Cut], engine: Engine,
             progress: Callable[[int, int], None] | None) -> None:  # fmt: skip
     """Ask, run and tell until ``plan.trials`` trials have finished."""
-    warm()  # before the first job: forked local workers inherit the modules a job loads
 
     keys = list(cuts)
     handles = {k: engine.scatter(c.valid) for k, c in cuts.items()}  # never a test bar

@@ -20,19 +20,6 @@ import pandas as pd
 KEEP = ("series", "coin", "model", "cutoff", "ts", "step", "y", "yhat")
 
 
-#: What a job loads on its first run (PyTorch's optimizer stack, arch's bootstrap, the loop).
-WARM = ("coincast.evaluation.run", "torch.optim", "torch._dynamo", "arch.bootstrap")
-
-
-def warm() -> None:
-    """Import what a job loads, here: local workers forked after this inherit it instead of
-    spending seconds on imports in their first job."""
-    import importlib
-
-    for name in WARM:
-        importlib.import_module(name)
-
-
 def run_series(
     frames: dict[str, pd.DataFrame], coin: str, config: dict | None, walk: dict[str, int]
 ) -> dict[str, Any]:
