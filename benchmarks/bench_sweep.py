@@ -4,11 +4,14 @@ Run from the project root::
 
     python benchmarks/bench_sweep.py --part batched [--repeat K] [--epochs E] [--threads T]
     python benchmarks/bench_sweep.py --part methods
+    python benchmarks/bench_sweep.py --part ceiling [--threads T]
     python benchmarks/bench_sweep.py --part engine [--trials 32] [--repeat 2]
     python benchmarks/bench_sweep.py --part projection
     python benchmarks/bench_sweep.py --part answer [--trials 100] [--answer eth-hourly]
+    python benchmarks/bench_sweep.py --part pruning [--trials 40] [--answer eth-hourly]
 
-``--part engine``, ``projection`` and ``answer`` live in ``sweep_engines.py`` (see there).
+``--part engine``, ``projection``, ``answer`` and ``pruning`` live in ``sweep_engines.py``
+(see there).
 
 ``--part batched`` (:func:`batched_training`): 16 same-shape configs (LSTM 1 -> 64 x 2,
 lookback 30, batch 64, BTC daily from ``../shared/data``; 4 learning rates x 4 seeds) trained
@@ -24,6 +27,13 @@ the first ``--curve-windows`` training windows (one epoch), and the process's pe
 ``--part methods`` (:func:`methods`): one training step (forward, loss, backward; no
 optimizer) of M members by each way of running them together, the measurement behind the
 choice in :mod:`coincast.models.batched`.
+
+``--part ceiling`` (:func:`ceiling`): the most any batched network could gain here. It times
+the matrix products alone that one training step of 16 members must make (the gate
+equations' products, forward and backward, with no elementwise work at all, so no
+implementation of the same equations can be faster), against one ``nn.LSTM`` step of each
+member one after another, wall seconds on ``--threads`` threads, and the rate of a large
+``sgemm`` for reference.
 
 The machine is shared: other processes' CPU time during each run is printed (``/proc/stat``)
 because two busy threads on two shared cores slow down by large factors when anything else
@@ -296,9 +306,79 @@ def methods(members: tuple[int, ...] = (1, 16, 64), repeat: int = 5) -> int:
     return 0
 
 
+def ceiling(members: int = 16, repeat: int = 7) -> int:
+    """Products-only step of ``members`` batched members against nn.LSTM steps: the bound."""
+    from coincast.models.lstm import LSTMNet
+
+    m, b, steps, h, g = members, BATCH, LOOKBACK, HIDDEN, 4 * HIDDEN
+    widths = [1] + [h] * (LAYERS - 1)
+
+    def rand(*shape):
+        return torch.randn(*shape)
+
+    seq = {k: rand(m, steps * b, w) for k, w in enumerate(widths)}
+    w_ih = {k: rand(m, w, g) for k, w in enumerate(widths)}
+    w_hh, h_t, d_t = rand(m, h, g), rand(m, b, h), rand(m, b, g)
+    d_all, h_all = rand(m, g, steps * b), rand(m, steps * b, h)
+
+    def products():  # every bmm of one forward + backward of the gate equations
+        for k in range(len(widths)):
+            torch.bmm(seq[k], w_ih[k])  # input projection, all steps at once
+            for _ in range(steps):
+                torch.bmm(h_t, w_hh)  # recurrence, forward
+                torch.bmm(d_t, w_hh.transpose(1, 2))  # recurrence, backward
+            torch.bmm(d_all, h_all)  # grad of w_hh, all steps at once
+            torch.bmm(d_all, seq[k])  # grad of w_ih
+            if k:
+                torch.bmm(d_all.transpose(1, 2), w_ih[k].transpose(1, 2))  # grad of inputs
+
+    nets = [LSTMNet(1, HIDDEN, LAYERS) for _ in range(m)]
+    x, y = rand(m, b, steps, 1), rand(m, b, 1)
+
+    def sequential():
+        for k, n in enumerate(nets):
+            n.zero_grad()
+            nn.functional.mse_loss(n(x[k]), y[k]).backward()
+
+    a, c = sum(2 * g * (w + h) for w in widths), 1024  # forward FLOPs a window, a step
+    flops = 3 * steps * a * m * b  # the backward costs twice the forward
+    big = rand(c, c)
+    rows, figures = [], {}
+    for name, fn, work in (("nn.LSTM step, 16 members one after another", sequential, m * b),
+                           ("the batched step's matrix products alone", products, m * b),
+                           ("sgemm 1024 x 1024 (GFLOP/s)", lambda: big @ big, None)):  # fmt: skip
+        for _ in range(2):
+            fn()
+        ts = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        med = statistics.median(ts)
+        figures[name] = work / med if work else 2 * c**3 / med / 1e9
+        gf = flops / med / 1e9 if work else figures[name]
+        rows.append((name, f"{figures[name]:,.0f}" if work else "-", f"{gf:,.0f}"))
+        print(f"  {name}: {rows[-1][1]} windows/s, {rows[-1][2]} GFLOP/s", flush=True)
+    names = list(figures)
+    bound = figures[names[1]] / figures[names[0]]
+    print(f"\n{m} members, batch {b}, lookback {steps}, LSTM 1 -> {h} x {LAYERS}, "
+          f"{torch.get_num_threads()} threads, wall, median of {repeat}; "
+          f"{flops / (m * b) / 1e6:.1f} MFLOP a window\n")  # fmt: skip
+    print(markdown(("what", "windows/s", "GFLOP/s"), rows))
+    perfect = figures[names[2]] * 1e9 / (flops / (m * b)) / figures[names[0]]
+    verdict = "reachable" if max(bound, perfect) >= RATIO_TARGET else "out of reach"
+    print(
+        f"\nceiling of any batched network of these equations: {bound:.2f}x nn.LSTM; "
+        f"with every product at the large sgemm's rate, {perfect:.2f}x "
+        f"(goal {RATIO_TARGET:g}x: {verdict})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["batched", "methods", "engine", "projection", "answer"],
+    ap.add_argument("--part", choices=["batched", "methods", "ceiling", "engine", "projection",
+                                       "answer", "pruning"],
                     default="batched")  # fmt: skip
     ap.add_argument("--trials", type=int, default=32, help="trials of --part engine/answer")
     ap.add_argument("--repeat", type=int, default=3, help="repeats per figure (default 3)")
@@ -319,9 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
+    if args.part == "ceiling":
+        return ceiling()
     if args.part == "methods":
         return methods(tuple(int(m) for m in args.members.split(",")), args.repeat)
-    if args.part in ("engine", "projection", "answer"):
+    if args.part in ("engine", "projection", "answer", "pruning"):
         import sweep_engines
 
         torch.set_num_threads(1)
@@ -329,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
             sweep_engines.engine(args.trials, args.repeat)
         elif args.part == "projection":
             sweep_engines.projection()
+        elif args.part == "pruning":
+            sweep_engines.pruning(args.trials, args.answer)
         else:
             sweep_engines.answer(args.trials, args.answer)
         return 0

@@ -6,6 +6,11 @@ projection from a measured realistic trial to 1,000 trials x 50 coins on a 10-no
 
 ``answer``: a sweep on BTC daily (validation 2023, test 2024-02-13..2025-02-11) or ETH hourly
 (:data:`ANSWERS`) with its SPA and MCS verdicts, whatever they say.
+
+``pruning``: the same sweep (one protocol of :data:`ANSWERS`, TPE) with pruning between
+series only and with pruning inside the series too, one after the other in one run: wall
+time, trials complete and pruned, the LSTM cutoffs walked, the best validation score and the
+SPA verdict.
 """
 
 from __future__ import annotations
@@ -43,15 +48,18 @@ def btc(rows: int | None = None):
 
 
 def _sweep(frames, space: dict, trials: int, periods, engine, name: str, sampler="random", *,
-           interval: str = "1d", coin: str = "bitcoin", progress=None):  # fmt: skip
+           interval: str = "1d", coin: str = "bitcoin", progress=None,
+           prune_inside: bool = True):  # fmt: skip
     from coincast.evaluation.sweep import Place, SweepPlan, parse_space, run_sweep
 
     plan = SweepPlan(space=parse_space(space), coins=(coin,), intervals=(interval,),
-                     trials=trials, sampler=sampler, periods=periods, top_k=3)  # fmt: skip
+                     trials=trials, sampler=sampler, periods=periods, top_k=3,
+                     prune_inside=prune_inside)  # fmt: skip
     place = Place.beside(Path(tempfile.mkdtemp()) / "coincast.db", name)
     print(f"  sweep kept in {place.folder}", flush=True)
     t0 = time.perf_counter()
     board = run_sweep({interval: frames}, plan, place, engine=engine, progress=progress)
+    board["folder"] = str(place.folder)
     return time.perf_counter() - t0, board
 
 
@@ -109,6 +117,41 @@ ANSWERS = {
     "eth-hourly": ("hourly/ETH-USD_1h.csv", "ethereum", "1h", "2024-12-15..2025-01-09",
                    "2025-01-12..2025-02-10"),
 }  # fmt: skip
+
+
+def pruning(trials: int, which: str = "eth-hourly") -> None:
+    """Between-series pruning only, then inside the series too: the same TPE sweep."""
+    import pandas as pd
+
+    from coincast.data.sources.files import read_file
+    from coincast.evaluation.engines import LocalEngine
+    from coincast.evaluation.sweep import Periods, parse_period
+
+    path, coin, interval, valid, test = ANSWERS[which]
+    frame, _ = read_file(DATA / path, coin=coin)
+    periods = Periods(valid=parse_period(valid, "--valid"), test=parse_period(test, "--test"))
+    rows = []
+    for inside in (False, True):
+        with LocalEngine(workers=2) as e:
+            wall, board = _sweep({coin: frame}, REAL, trials, periods, e, "pruning", "tpe",
+                                 interval=interval, coin=coin, prune_inside=inside)  # fmt: skip
+        states = [t["state"] for t in board["trials"]]
+        walked = sum(
+            int((pd.read_csv(Path(board["folder"]) / t["name"] / "table.csv")["model"]
+                 == "lstm").sum())
+            for t in board["trials"]
+        )  # fmt: skip
+        best = min(t["valid_score"] for t in board["trials"] if t["state"] == "complete")
+        spa = board["spa"]["valid"]["consistent"]
+        rows.append((("inside and between series" if inside else "between series only"),
+                     f"{wall:.0f} s", states.count("complete"), states.count("pruned"),
+                     f"{walked:,}", f"{best:.4f}", f"{spa:.2f}"))  # fmt: skip
+        print(f"  {rows[-1]}", flush=True)
+    print(f"\n## pruning: {trials} trials, {which}, TPE, 2 workers\n")
+    print("| pruning | wall | complete | pruned | LSTM cutoffs walked | best valid | SPA p |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print("| " + " | ".join(map(str, r)) + " |")
 
 
 def answer(trials: int, which: str = "btc-daily") -> None:

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import CoincastError
-from ..evaluation.engines import ENGINES, make_engine
+from ..evaluation.engines import make_engine
 from ..evaluation.sweep import (
     Place,
     SweepPlan,
@@ -31,6 +31,7 @@ from ..evaluation.sweep.study import SAMPLERS
 from ..models.run_data import training_frames
 from .common import coin_ids, err, handles_errors, open_store, out, print_json, progress_bar
 from .common import store_path as current_store
+from .options import EngineChoice, engine_options
 
 
 class _SweepGroup(TyperGroup):
@@ -53,6 +54,11 @@ sweep_app = typer.Typer(
 
 @sweep_app.command("run")
 @handles_errors
+@engine_options(
+    "Where the trials run: local (processes here) or dask (a cluster started here, or --address).",
+    default="local",
+    workers_help="Trials at once.",
+)
 def run_cmd(
     coins: list[str] | None = typer.Argument(
         None, help="Coin ids or symbols in the store.", show_default="the space's coins"
@@ -78,14 +84,13 @@ def run_cmd(
         show_default="the last 365 bars",
     ),
     top_k: int = typer.Option(5, "--top-k", help="Best trials backtested on the test period."),
-    engine: str = typer.Option("local", "--engine", help=f"{' or '.join(ENGINES)}."),
-    address: str | None = typer.Option(None, "--address", help="Dask scheduler address."),
-    workers: int | None = typer.Option(None, "--workers", help="Trials at once.", min=1),
     name: str | None = typer.Option(
         None, "--name", help="The sweep's name.", show_default="COINS-INTERVAL-TIME"
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue the sweep --name."),
     as_json: bool = typer.Option(False, "--json", help="Print the leaderboard as JSON."),
+    *,
+    engine: EngineChoice,
 ) -> None:
     """Run a sweep (the default: coincast sweep COIN... is coincast sweep run COIN...).
 
@@ -114,7 +119,7 @@ def run_cmd(
             frames[i] = own | extra
     place = Place.beside(current_store(), label)
     with (
-        make_engine(engine, address=address, workers=workers) as pool,
+        make_engine(engine.name, address=engine.address, workers=engine.workers) as pool,
         progress_bar("trials", err) as bar,
     ):
         task = bar.add_task(f"sweep {label}", total=plan.trials)

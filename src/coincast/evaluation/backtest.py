@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 
 #: ``progress(model, done, total)``: cutoffs done of a model's walk.
 Progress = Callable[[str, int, int], None]
+#: ``stop(model, rows)`` at the end of each refit segment but the last: True ends that model's
+#: walk there (``rows``: its table so far, column -> list, ``y``, ``yhat`` and ``last`` among
+#: them). A sweep's pruner uses it (:mod:`coincast.evaluation.sweep.trials`).
+Stop = Callable[[str, Mapping[str, list]], bool]
 #: One model's walk: ``walk(model, frame, plan, spec, progress)`` -> its rows of the table.
 Walk = Callable[[Any, pd.DataFrame, "Plan", "WalkForward", Progress | None], pd.DataFrame]
 
@@ -174,11 +179,13 @@ def walk_forward(
     *,
     progress: Progress | None = None,
     engine: Engine | None = None,
+    stop: Stop | None = None,
 ) -> pd.DataFrame:
     """Backtest ``models`` on ``frame`` as ``spec`` says; return the tidy table (see module
     docstring). The first test bar leaves every model the ``min_rows`` it declares.
 
-    ``progress(model, done, total)`` is called after each cutoff. With an ``engine``
+    ``progress(model, done, total)`` is called after each cutoff; ``stop`` (see
+    :data:`Stop`) can end a model's walk after a refit segment. With an ``engine``
     (:mod:`coincast.evaluation.engines`) each model walks as one job there and the table is
     the same as without one (see :func:`walk_each`).
 
@@ -194,7 +201,8 @@ def walk_forward(
     spec = spec or WalkForward()
     _check_names(models)
     p = plan(frame, spec, min_rows=min_rows(models))
-    parts = walk_each(_one_model, models, frame, p, spec, progress=progress, engine=engine)
+    walk = _one_model if stop is None else partial(_one_model, stop=stop)
+    parts = walk_each(walk, models, frame, p, spec, progress=progress, engine=engine)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
 
 
@@ -279,8 +287,10 @@ def _one_model(
     p: Plan,
     spec: WalkForward,
     progress: Progress | None,
+    stop: Stop | None = None,
 ) -> pd.DataFrame:
-    """One model's rows of the table: fit or update at each cutoff, then forecast."""
+    """One model's rows of the table: fit or update at each cutoff, then forecast; with
+    ``stop``, asked at the end of each refit segment but the last whether to go on."""
     rows: dict[str, list] = {c: [] for c in COLUMNS}
     close = frame["close"].to_numpy(dtype="float64")
     coin = frame.attrs.get("coin", "")
@@ -309,6 +319,9 @@ def _one_model(
             rows["dist"].append(dist)
         if progress is not None:
             progress(model.name, i + 1, total)
+        end = (i + 1) % spec.refit_every == 0 and i + 1 < total
+        if end and stop is not None and stop(model.name, rows):
+            break
     out = pd.DataFrame(rows)
     out["step"] = out["step"].astype("int64")
     return out

@@ -21,7 +21,7 @@ from ..models.baselines import BASELINES, make_baseline
 from ..models.runs import package_versions
 from . import trading
 from .adapters import LSTMModel, LSTMTraining, lstm_models
-from .backtest import Forecaster, Plan, WalkForward, min_rows, plan, walk_forward, worded
+from .backtest import Forecaster, Plan, Stop, WalkForward, min_rows, plan, walk_forward, worded
 from .compare import comparison_verdicts, pairwise
 from .conformal import conformalize
 from .price_var import price_var_tests
@@ -70,6 +70,7 @@ def run_backtest(
     intervals: str = "auto",
     progress: Callable[[str, int, int], None] | None = None,
     engine: Engine | None = None,
+    stop: Stop | None = None,
 ) -> BacktestResult:
     """Walk-forward backtest of ``models`` on ``frame`` with scores against the naive forecast.
 
@@ -100,6 +101,9 @@ def run_backtest(
     engine
         Where the models walk (:mod:`coincast.evaluation.engines`): each one a job, in
         parallel, the table the same as without (the default: one after another, here).
+    stop
+        Ends a model's walk early, after a refit segment (:data:`~.backtest.Stop`); its
+        scores are then on the bars it forecast (a sweep's pruner uses it).
 
     Returns
     -------
@@ -121,7 +125,7 @@ def run_backtest(
     asked = check_models(models)
     built, lstms = _build(frame, asked, lstm, spec.horizon)
     p = plan(frame, spec, min_rows=min_rows(built))
-    walked = walk_forward(built, frame, spec, progress=progress, engine=engine)
+    walked = walk_forward(built, frame, spec, progress=progress, engine=engine, stop=stop)
     table = apply_intervals(walked, intervals)
     window = bars_per_year(frame.attrs["interval"])
     train_close = frame["close"].to_numpy(dtype="float64")[: p.first_target]

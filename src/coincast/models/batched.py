@@ -32,14 +32,15 @@ block-diagonal ``nn.LSTM`` (grouped weights)     5,508      773    (not run: M x
 the block-diagonal form does M times the arithmetic, and the hand-written backward's extra
 elementwise passes cost more than the per-step products it merges.
 
-**None of them beats the ordinary loop on this CPU**: one LSTMNet step is already bound by
-arithmetic (~9 MFLOP per window, about 40 GFLOP/s on one core), and ``nn.LSTM``'s C++
-kernel makes one pass over the gates where the gate equations in Python make about twenty.
-Batching removes per-operation overhead, which here is the smaller part. Whole trainings
-(``bench_sweep.py --part batched``) measure the same: 16 batched members at 0.7-0.8x the
-windows per second of 16 ordinary trainings. What batching does give is one process, one
-set of stacked weights and exact per-member equivalence, which a GPU (where the M members'
-products become one kernel launch) or a later fused kernel can use.
+**None of them gains much over the ordinary loop on this CPU**: ``nn.LSTM``'s oneDNN kernel
+already runs one small LSTM at about 40 % of a large sgemm's rate (8.9 MFLOP a window), and
+its one pass over the gates beats the gate equations' twenty in Python. Whole trainings on
+the quiet machine, 2 threads (``bench_sweep.py --part batched``): 16 batched members at 1.13x
+the windows per second of 16 ordinary trainings, 4 members at 0.76x. The matrix products
+alone of a batched step (``--part ceiling``) run at 1.6x (1 thread) and 2.3x (2 threads)
+``nn.LSTM``'s rate, so no batched network of these equations can reach 4x here. Sweeps fill
+two cores with two trial processes instead, and keep ``nn.LSTM``; what batching gives is one
+process, one set of stacked weights and exact per-member equivalence, which a GPU can use.
 
 Shapes: ``M`` members, ``B`` batch, ``L`` lookback, ``F`` features, ``G = 4 * hidden``.
 """

@@ -11,10 +11,8 @@ that was RUNNING when the driver died has no result; :func:`recover` marks it FA
 enqueues its parameters again, so no trial is lost and none that finished runs twice.
 ``trials`` counts finished trials (complete or pruned).
 
-Pruning (MedianPruner) happens in the driver, between a trial's series: a trial backtests its
-coins and intervals one after the other, the driver reports the running mean score after each,
-and stops a trial whose partial score is worse than the median of earlier trials at that
-point. That works with any engine; a sweep of one series never prunes.
+Pruning (Optuna's MedianPruner rule, inside a series and between series): see
+:mod:`.pruning`.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import random
 import shutil
 from collections.abc import Callable, Mapping
@@ -34,6 +33,7 @@ import pandas as pd
 from ...errors import CoincastError
 from ..engines import Engine, InlineEngine, TaskLost
 from .periods import Periods
+from .pruning import N_STARTUP, prune_info, report_partials
 from .space import Space, SpaceError
 from .trials import run_series
 
@@ -67,6 +67,7 @@ class SweepPlan:
     periods: Periods = field(default_factory=Periods)
     top_k: int = 5  #: trials backtested on the test period
     seed: int = 0  #: of the sampler and of the bootstrap tests
+    prune_inside: bool = True  #: prune inside a series too (False: between series only)
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -85,10 +86,11 @@ class SweepPlan:
 
     def settings(self) -> dict[str, Any]:
         """What a resumed sweep must share with the one it continues."""
+        extra = {} if self.prune_inside else {"prune_inside": False}  # older sweeps: no key
         return {"space": self.space.raw, "coins": list(self.coins),
                 "intervals": list(self.intervals), "sampler": self.sampler,
                 "periods": self.periods.describe(), "top_k": self.top_k,
-                "seed": self.seed}  # fmt: skip
+                "seed": self.seed} | extra  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,7 @@ def open_study(plan: SweepPlan, place: Place, resume: bool) -> Any:
         raise SweepError(f"no sweep named {place.name!r} to resume in {place.storage}")
     study = optuna.create_study(
         study_name=place.name, storage=storage, sampler=_sampler(plan),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3), direction="minimize",
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=N_STARTUP), direction="minimize",
         load_if_exists=True,
     )  # fmt: skip
     if exists:
@@ -278,6 +280,7 @@ class _Running:
     trial: Any
     config: dict[str, Any]
     parts: list[dict] = field(default_factory=list)
+    best: float = math.inf  #: the best value reported to the trial so far
 
 
 def _search(study, plan: SweepPlan, place: Place, cuts: dict[str, Cut], engine: Engine,
@@ -293,6 +296,7 @@ def _search(study, plan: SweepPlan, place: Place, cuts: dict[str, Cut], engine: 
     def submit(run: _Running) -> None:
         key = keys[len(run.parts)]
         walk = {"bars": cuts[key].valid_bars, "series": key, **plan.space.walk}
+        walk["prune"] = prune_info(study, run, walk) if plan.prune_inside else None
         flying[engine.submit(run_series, handles[key], key.split("/")[0], run.config, walk)] = run
 
     if progress:
@@ -303,7 +307,7 @@ def _search(study, plan: SweepPlan, place: Place, cuts: dict[str, Cut], engine: 
         future = next(iter(engine.as_completed(list(flying))))
         run = flying.pop(future)
         try:
-            run.parts.append(engine.result(future))
+            part = engine.result(future)
         except TaskLost as exc:
             log.warning(
                 "trial %d lost its worker (%s); its settings run again", run.trial.number, exc
@@ -316,7 +320,10 @@ def _search(study, plan: SweepPlan, place: Place, cuts: dict[str, Cut], engine: 
             key = keys[len(run.parts)]
             raise SweepError(f"trial {run.trial.number} ({_shown(plan, run.trial)}) failed on "
                              f"{key}: {exc}") from None  # fmt: skip
-        if len(run.parts) < len(keys) and not _pruned(run):
+        run.parts.append(part)
+        bars, every = cuts[keys[len(run.parts) - 1]].valid_bars, plan.space.walk["refit_every"]
+        stopped = report_partials(run, part, bars, every)
+        if not stopped and len(run.parts) < len(keys) and not run.trial.should_prune():
             submit(run)
             continue
         _finish(study, place, run, keys)
@@ -367,17 +374,11 @@ def _grid_point(study, plan: SweepPlan) -> None:
         study.enqueue_trial(fresh)
 
 
-def _pruned(run: _Running) -> bool:
-    scores = [p["rel_mae"]["lstm"] for p in run.parts]
-    run.trial.report(sum(scores) / len(scores), len(scores) - 1)
-    return run.trial.should_prune()
-
-
 def _finish(study, place: Place, run: _Running, keys: list[str]) -> None:
     """Write the trial's folder, then tell Optuna (in that order: see the module docstring)."""
     scores = {k: p["rel_mae"]["lstm"] for k, p in zip(keys, run.parts, strict=False)}
     value = sum(scores.values()) / len(scores)
-    complete = len(run.parts) == len(keys)
+    complete = len(run.parts) == len(keys) and not run.parts[-1].get("stopped")
     folder = trial_folder(place, run.trial.number)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -7,6 +7,8 @@ the same bars); its score is the mean over the series (coins and intervals), eac
 the same. Its per-bar losses (:func:`losses`) are the absolute errors divided by the naive
 MAE of their series, so their mean minus naive's is the score minus 1: the figure the SPA,
 reality check and MCS test.
+
+With ``walk["prune"]`` the LSTM's walk can stop early: see :mod:`.pruning`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .pruning import PruneRule
+
 #: The table columns a sweep keeps (those its scores and tests need).
 KEEP = ("series", "coin", "model", "cutoff", "ts", "step", "y", "yhat")
 
@@ -24,9 +28,13 @@ def run_series(
     frames: dict[str, pd.DataFrame], coin: str, config: dict | None, walk: dict[str, int]
 ) -> dict[str, Any]:
     """Backtest the LSTM of ``config`` (or, when None, the drift baseline) on the last
-    ``walk["bars"]`` bars of ``frames[coin]``; the exog coins come from ``frames``.
+    ``walk["bars"]`` bars of ``frames[coin]``; the exog coins come from ``frames``. With
+    ``walk["prune"]`` (the :class:`PruneRule`'s ``thresholds``, ``before`` and ``best``) the
+    LSTM's walk can stop after a refit segment.
 
-    Returns ``{"table": ..., "rel_mae": {model: MAE ÷ naive}}``.
+    Returns ``{"table": ..., "rel_mae": {model: MAE ÷ naive}, "partial": [value after each
+    segment checked], "stopped": whether it stopped early}``; a stopped walk's table and
+    scores cover the bars it forecast.
     """
     from ...models.config import LSTMConfig
     from ..adapters import LSTMTraining
@@ -35,6 +43,7 @@ def run_series(
 
     frame = frames[coin]
     spec = dict(test=walk["bars"], refit_every=walk["refit_every"])
+    rule = None
     if config is None:
         spec["horizon"] = walk.get("horizon", 1)
         r = run_backtest(frame, WalkForward(**spec), models=["drift"], intervals="none")
@@ -42,11 +51,21 @@ def run_series(
         cfg = LSTMConfig(**config)
         exog = {c: frames[c] for c in cfg.exog}
         how = LSTMTraining(cfg, refit_epochs=walk["refit_epochs"], exog=exog)
+        prune = walk.get("prune")
+        rule = None if prune is None else PruneRule(
+            {int(j): float(v) for j, v in prune["thresholds"].items()},
+            tuple(prune["before"]), float(prune["best"]),
+        )  # fmt: skip
         r = run_backtest(frame, WalkForward(horizon=cfg.horizon, **spec), models=["lstm"],
-                         lstm=how, intervals="none")  # fmt: skip
+                         lstm=how, intervals="none", stop=rule)  # fmt: skip
     table = r.table.assign(series=walk["series"])
+    if rule is not None and rule.stopped:  # naive walked on: keep the LSTM's bars only
+        table = table[table["cutoff"].isin(table.loc[table["model"] == "lstm", "cutoff"])]
     rel = {m: float(v) for m, v in zip(r.scores["model"], r.scores["rel_mae"], strict=True)}
-    return {"table": table.loc[:, list(KEEP)], "rel_mae": rel}
+    out = {"table": table.loc[:, list(KEEP)], "rel_mae": rel}
+    if rule is not None:
+        out |= {"partial": rule.values, "stopped": rule.stopped}
+    return out
 
 
 def losses(table: pd.DataFrame, models: list[str] | None = None) -> pd.DataFrame:
