@@ -158,3 +158,5 @@ def test_a_sweep_of_one_series_prunes_inside_it(tmp_path):
     rows = {r["number"]: r for r in board["trials"]}
     assert {rows[t.number]["state"] for t in pruned} == {"pruned"}
     assert len(pruned) + len(complete) == 10
+    head = f"the best of {len(complete)} configurations ({len(pruned)} more pruned) is not"
+    assert board["verdict"]["words"][0].startswith(head)

@@ -47,7 +47,8 @@ def leaderboard(study: Any, place: Place) -> dict[str, Any]:
     naive = valid.pop("naive")
     board["spa"] = {"valid": tests.spa(naive, valid, seed=seed)}
     board["reality_check"] = {"valid": tests.reality_check(naive, valid, seed=seed)}
-    word, line = tests.headline(board["spa"]["valid"], len(complete))
+    pruned = sum(r["state"] == "pruned" for r in rows)
+    word, line = tests.headline(board["spa"]["valid"], len(complete), pruned=pruned)
     board["verdict"] = {"valid": word, "test": None, "words": [line]}
     if test:
         _add_test(board, study, place, test, seed)

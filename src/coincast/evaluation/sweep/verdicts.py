@@ -102,13 +102,18 @@ def _pvalues(p: pd.Series, benchmark: pd.Series, models: pd.DataFrame) -> dict:
             "models": models.shape[1], "bars": len(models)}  # fmt: skip
 
 
-def headline(result: dict, n: int, where: str = "after the search") -> tuple[str | None, str]:
-    """The verdict of an SPA ``result`` over ``n`` configurations, and its sentence.
+def headline(
+    result: dict, n: int, where: str = "after the search", pruned: int = 0
+) -> tuple[str | None, str]:
+    """The verdict of an SPA ``result`` over ``n`` configurations, and its sentence; the
+    ``pruned`` ones (stopped early, so without the losses the test needs) are named too.
 
     Examples
     --------
     >>> headline({"consistent": 0.41, "stat": -0.01}, 200)[1]
     'the best of 200 configurations is not better than naive after the search (SPA p = 0.41)'
+    >>> headline({"consistent": 0.41, "stat": -0.01}, 15, pruned=25)[1][:46]
+    'the best of 15 configurations (25 more pruned)'
     >>> headline({"consistent": 0.0004, "stat": -0.05}, 3)[0]
     'better'
     """
@@ -117,7 +122,8 @@ def headline(result: dict, n: int, where: str = "after the search") -> tuple[str
     p = f"SPA p {text}" if text.startswith("<") else f"SPA p = {text}"
     what = "configuration" if n == 1 else "configurations"
     verb = "is" if word == "better" else "is not"
-    return word, f"the best of {n} {what} {verb} better than naive {where} ({p})"
+    more = f" ({pruned} more pruned)" if pruned else ""
+    return word, f"the best of {n} {what}{more} {verb} better than naive {where} ({p})"
 
 
 def face_value(scores: np.ndarray) -> bool:
