@@ -19,6 +19,7 @@ from coincast.data.store import Store
 from coincast.data.store.ledger import Forecast, Ledger
 from coincast.evaluation.live import track
 from coincast.evaluation.sweep import Place, lines, load_leaderboard
+from coincast.evaluation.verdicts import fmt_ratio
 from coincast.reporting.web import create_app
 
 world = web_fixtures.world  # the fixtures, by name
@@ -168,6 +169,34 @@ def test_an_unfinished_sweep_says_so_without_optuna(world, tmp_path):
     r = client.get("/sweeps/half")
     assert r.status_code == 200 and 'id="not-finished"' in r.text
     assert not (tmp_path / "sweeps.db").exists()  # no Optuna storage opened, none made
+
+
+def test_an_unfinished_sweep_shows_the_trials_finished_so_far(world, tmp_path):
+    store = _copy_store(world, tmp_path)
+    half = tmp_path / "sweeps" / "half"
+    shutil.copytree(world.sweeps / SWEEP, half, symlinks=True)
+    (half / "leaderboard.json").unlink()  # stopped before the end: trial folders only
+    about = {}
+    for f in sorted(half.glob("trial-*/scores.json")):
+        a = json.loads(f.read_text())
+        about[a["trial"]] = a
+    broken = half / "trial-0999"
+    broken.mkdir()
+    (broken / "scores.json").write_text("{not json")  # left out, not an error page
+    (half / "trial-0998").mkdir()
+    (half / "trial-0998" / "scores.json").symlink_to(next(iter(half.glob("trial-0*/scores.json"))))
+    client = TestClient(create_app(store, tmp_path, tmp_path), base_url="http://127.0.0.1")
+    r = client.get("/sweeps/half")
+    assert r.status_code == 200 and 'id="not-finished"' in r.text
+    shown = cells(r.text, "trial-so-far")
+    assert sorted(int(c[0]) for c in shown) == sorted(about)
+    for number, state, _, score in shown:
+        a = about[int(number)]
+        assert state == a["state"] and score == fmt_ratio(a["score"])
+    complete = [a["score"] for a in about.values() if a["state"] == "complete"]
+    listing = cells(client.get("/sweeps").text, "sweep")
+    assert listing[0][:3] == ["half", f"{len(about)} so far", fmt_ratio(min(complete))]
+    assert not (tmp_path / "sweeps.db").exists()
 
 
 def test_a_hostile_leaderboard_is_escaped(world, tmp_path):

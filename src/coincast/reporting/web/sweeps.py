@@ -1,6 +1,7 @@
 """The sweeps kept beside the store (``<store dir>/sweeps/NAME/``, see
-:class:`coincast.evaluation.sweep.study.Place`), read from their ``leaderboard.json`` only:
-a sweep without one has not finished, and its Optuna study is never opened here."""
+:class:`coincast.evaluation.sweep.study.Place`), read from their ``leaderboard.json``; a sweep
+without one has not finished, and shows the trials it has finished so far from their own
+``trial-NNNN/scores.json``. Its Optuna study is never opened here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from .catalog import served_files
 from .safety import NotFound, child, folder_name
 
 BOARD = "leaderboard.json"
+SCORES = "scores.json"  #: in each finished trial's folder, written before Optuna is told
+MAX_SCORES_BYTES = 1 << 20  #: a trial's scores.json larger than this is not read
 
 
 @dataclass
@@ -22,6 +25,7 @@ class Sweep:
     board: dict[str, Any] | None = None  #: leaderboard.json, as saved
     files: list[str] = field(default_factory=list)  #: the plain files the dashboard serves
     error: str | None = None
+    so_far: list[dict[str, Any]] = field(default_factory=list)  #: unfinished: trials done
 
     @property
     def finished(self) -> bool:
@@ -33,8 +37,9 @@ class Sweep:
 
     @property
     def best(self) -> float | None:
-        """The best validation score of a complete trial."""
-        scores = [t["valid_score"] for t in self.trials
+        """The best validation score of a complete trial (of those so far, unfinished)."""
+        trials = self.trials if self.finished else self.so_far
+        scores = [t["valid_score"] for t in trials
                   if t.get("state") == "complete" and t.get("valid_score") is not None]  # fmt: skip
         return min(scores) if scores else None
 
@@ -117,7 +122,43 @@ def sweep(store: str, name: str) -> Sweep:
             out.board = board
         except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
             out.error = f"{BOARD} cannot be read: {type(exc).__name__}: {exc}"
+    else:
+        out.so_far = trials_so_far(folder)
     return out
+
+
+def trials_so_far(folder: Path) -> list[dict[str, Any]]:
+    """The finished trials of an unfinished sweep, from each ``trial-NNNN/scores.json`` (a
+    plain file of at most :data:`MAX_SCORES_BYTES`; one that cannot be read is left out):
+    ``number``, ``state``, ``params`` and ``valid_score``, complete ones first, best first.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> d = Path(tempfile.mkdtemp()); (d / "trial-0003").mkdir()
+    >>> _ = (d / "trial-0003" / SCORES).write_text(json.dumps(
+    ...     {"trial": 3, "params": {"hidden": 8}, "score": 1.02, "state": "pruned"}))
+    >>> trials_so_far(d)
+    [{'number': 3, 'state': 'pruned', 'params': {'hidden': 8}, 'valid_score': 1.02}]
+    """
+    import json
+
+    rows = []
+    for trial in sorted(folder.glob("trial-[0-9][0-9][0-9][0-9]")):
+        path = trial / SCORES
+        try:
+            if trial.is_symlink() or path.is_symlink() or not path.is_file():
+                continue
+            if path.stat().st_size > MAX_SCORES_BYTES:
+                continue
+            about = json.loads(path.read_text(encoding="utf-8"))
+            row = {"number": int(about["trial"]), "state": str(about["state"]),
+                   "params": dict(about.get("params") or {}),
+                   "valid_score": float(about["score"])}  # fmt: skip
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):
+            continue
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["state"] != "complete", r["valid_score"], r["number"]))
 
 
 def params(trial: dict[str, Any]) -> str:
