@@ -233,7 +233,7 @@ def test_several_sources_read_the_first_in_the_default_order_and_say_so(two_sour
     assert said == (
         "NOTE: bitcoin is stored from csv, synthetic; reading csv, the first in the source "
         "order (csv, coingecko, exchange:*, synthetic; coincast config set source-order "
-        "changes it, --source picks one)\n"
+        "changes it, --source, or source= in Python, picks one)\n"
     )
     assert _show(two_sources, "--source", "synthetic") == (30, "")  # named: no notice
     gaps = run(two_sources, "data", "gaps", "bitcoin")

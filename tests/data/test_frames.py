@@ -176,7 +176,8 @@ def test_read_frames_takes_the_preferred_source_and_tells_it(store, notes):
     assert notes.messages == [
         "bitcoin is stored from exchange:binance, exchange:kraken, synthetic; reading "
         "exchange:binance, the first in the source order (csv, coingecko, exchange:*, "
-        "synthetic; coincast config set source-order changes it, --source picks one)"
+        "synthetic; coincast config set source-order changes it, --source, or source= in "
+        "Python, picks one)"
     ]
     assert preferred_source(store, "ethereum") is None  # none stored
     _from(store, "csv", 5, coin="ethereum")

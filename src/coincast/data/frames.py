@@ -87,7 +87,7 @@ def preferred_source(
     notices.info(
         f"{coin} is stored from {', '.join(ranked)}; reading {ranked[0]}, the first in the "
         f"source order ({', '.join(order)}; coincast config set source-order changes it, "
-        "--source picks one)"
+        "--source, or source= in Python, picks one)"
     )
     return ranked[0]
 
