@@ -49,12 +49,12 @@ def btc(rows: int | None = None):
 
 def _sweep(frames, space: dict, trials: int, periods, engine, name: str, sampler="random", *,
            interval: str = "1d", coin: str = "bitcoin", progress=None,
-           prune_inside: bool = True):  # fmt: skip
+           prune: str = "inside"):  # fmt: skip
     from coincast.evaluation.sweep import Place, SweepPlan, parse_space, run_sweep
 
     plan = SweepPlan(space=parse_space(space), coins=(coin,), intervals=(interval,),
                      trials=trials, sampler=sampler, periods=periods, top_k=3,
-                     prune_inside=prune_inside)  # fmt: skip
+                     prune=prune)  # fmt: skip
     place = Place.beside(Path(tempfile.mkdtemp()) / "coincast.db", name)
     print(f"  sweep kept in {place.folder}", flush=True)
     t0 = time.perf_counter()
@@ -134,7 +134,8 @@ def pruning(trials: int, which: str = "eth-hourly") -> None:
     for inside in (False, True):
         with LocalEngine(workers=2) as e:
             wall, board = _sweep({coin: frame}, REAL, trials, periods, e, "pruning", "tpe",
-                                 interval=interval, coin=coin, prune_inside=inside)  # fmt: skip
+                                 interval=interval, coin=coin,
+                                 prune="inside" if inside else "series")  # fmt: skip
         states = [t["state"] for t in board["trials"]]
         walked = sum(
             int((pd.read_csv(Path(board["folder"]) / t["name"] / "table.csv")["model"]

@@ -98,6 +98,8 @@ def test_show_html_writes_the_page_and_names_it(setup):
          "Error: space: unknown setting 'hiden' in [params]; did you mean 'hidden'?"),
         (("sweep", "bitcoin", "--space", "SPACE", "--sampler", "bayes"),
          "Error: sampler is 'bayes'; use tpe, random, grid"),
+        (("sweep", "bitcoin", "--space", "SPACE", "--prune", "early"),
+         "Error: prune is 'early'; use inside, series, none"),
         (("sweep", "bitcoin", "--space", "SPACE", "--valid", "soon"),
          "Error: --valid is 'soon'; give START..END"),
         (("sweep", "bitcoin", "--space", "SPACE", "--resume"),

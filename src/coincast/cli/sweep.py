@@ -8,6 +8,7 @@ show).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,13 @@ def run_cmd(
         show_default="the last 365 bars",
     ),
     top_k: int = typer.Option(5, "--top-k", help="Best trials backtested on the test period."),
+    prune: str = typer.Option(
+        "inside",
+        "--prune",
+        help="Stop losing trials early: inside (at each refit segment of a series, and "
+        "between series), series (between series only) or none (every trial runs to the end, "
+        "and all enter the tests).",
+    ),
     name: str | None = typer.Option(
         None, "--name", help="The sweep's name.", show_default="COINS-INTERVAL-TIME"
     ),
@@ -106,6 +114,7 @@ def run_cmd(
     Example: coincast sweep bitcoin --space space.toml --name btc --resume
     """
     plan, exog = _plan(coins, load_space(space), trials, sampler, interval, valid, test, top_k)
+    plan = replace(plan, prune=prune)
     label = (
         name
         or f"{'-'.join(plan.coins)}-{'-'.join(plan.intervals)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"

@@ -95,6 +95,15 @@ def test_the_driver_prunes_between_series(tmp_path):
     assert board["spa"]["valid"]["models"] == 12 - len(pruned)  # complete trials only
 
 
+def test_no_pruning_runs_every_trial_to_the_end(tmp_path):
+    place = Place.beside(tmp_path / "c.db", "none")
+    plan = _plan(("bad", "good"), trials=12, sampler="random", prune="none")
+    board = driver.run_sweep(_frames("bad", "good"), plan, place, engine=Inline())
+    assert {t.state.name for t in _study(place).get_trials()} == {"COMPLETE"}
+    assert board["spa"]["valid"]["models"] == 12
+    assert board["verdict"]["words"][0].startswith("the best of 12 configurations is")
+
+
 def test_a_lost_worker_runs_the_trial_again(tmp_path):
     place = Place.beside(tmp_path / "c.db", "lost")
     driver.run_sweep(_frames("a"), _plan(("a",)), place, engine=Inline(lose={2}))

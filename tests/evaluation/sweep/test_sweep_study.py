@@ -93,7 +93,7 @@ def test_without_an_engine_the_trials_run_here_with_the_same_scores(clean, tmp_p
     # the 4th trial leaves with 2 complete (no threshold yet), in-process with 3. Compare the
     # same search with nothing pruned on either side.
     assert {t["state"] for t in board["trials"]} == {"complete"}
-    plan = _plan(prune_inside=False)
+    plan = _plan(prune="series")
     alone = run_sweep(_frames(), plan, Place.beside(tmp_path / "coincast.db", "here"))
     keep = ("number", "params", "valid_score", "test_score")
     assert [{k: t[k] for k in keep} for t in alone["trials"]] == [

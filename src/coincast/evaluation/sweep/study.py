@@ -40,6 +40,8 @@ from .trials import run_series
 log = logging.getLogger(__name__)
 
 SAMPLERS = ("tpe", "random", "grid")
+#: Where trials are pruned: inside each series and between series, between series only, never.
+PRUNING = ("inside", "series", "none")
 Frames = dict[str, pd.DataFrame]
 
 
@@ -67,11 +69,13 @@ class SweepPlan:
     periods: Periods = field(default_factory=Periods)
     top_k: int = 5  #: trials backtested on the test period
     seed: int = 0  #: of the sampler and of the bootstrap tests
-    prune_inside: bool = True  #: prune inside a series too (False: between series only)
+    prune: str = "inside"  #: inside (and between series), series (between only) or none
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise SweepError(f"sampler is {self.sampler!r}; use {', '.join(SAMPLERS)}")
+        if self.prune not in PRUNING:
+            raise SweepError(f"prune is {self.prune!r}; use {', '.join(PRUNING)}")
         for name in ("trials", "top_k"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -86,7 +90,7 @@ class SweepPlan:
 
     def settings(self) -> dict[str, Any]:
         """What a resumed sweep must share with the one it continues."""
-        extra = {} if self.prune_inside else {"prune_inside": False}  # older sweeps: no key
+        extra = {} if self.prune == "inside" else {"prune": self.prune}  # older sweeps: no key
         return {"space": self.space.raw, "coins": list(self.coins),
                 "intervals": list(self.intervals), "sampler": self.sampler,
                 "periods": self.periods.describe(), "top_k": self.top_k,
@@ -296,7 +300,7 @@ def _search(study, plan: SweepPlan, place: Place, cuts: dict[str, Cut], engine: 
     def submit(run: _Running) -> None:
         key = keys[len(run.parts)]
         walk = {"bars": cuts[key].valid_bars, "series": key, **plan.space.walk}
-        walk["prune"] = prune_info(study, run, walk) if plan.prune_inside else None
+        walk["prune"] = prune_info(study, run, walk) if plan.prune == "inside" else None
         flying[engine.submit(run_series, handles[key], key.split("/")[0], run.config, walk)] = run
 
     if progress:
@@ -323,7 +327,8 @@ def _search(study, plan: SweepPlan, place: Place, cuts: dict[str, Cut], engine: 
         run.parts.append(part)
         bars, every = cuts[keys[len(run.parts) - 1]].valid_bars, plan.space.walk["refit_every"]
         stopped = report_partials(run, part, bars, every)
-        if not stopped and len(run.parts) < len(keys) and not run.trial.should_prune():
+        cut = plan.prune != "none" and run.trial.should_prune()
+        if not stopped and len(run.parts) < len(keys) and not cut:
             submit(run)
             continue
         _finish(study, place, run, keys)
