@@ -17,7 +17,6 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import CoincastError
-from ..evaluation.engines import make_engine
 from ..evaluation.sweep import (
     Place,
     SweepPlan,
@@ -128,7 +127,7 @@ def run_cmd(
             frames[i] = own | extra
     place = Place.beside(current_store(), label)
     with (
-        make_engine(engine.name, address=engine.address, workers=engine.workers) as pool,
+        engine.open() as pool,
         progress_bar("trials", err) as bar,
     ):
         task = bar.add_task(f"sweep {label}", total=plan.trials)

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 #: ``stop(model, rows)`` at the end of each refit segment but the last: True ends that model's
 #: walk there (``rows``: its table so far, column -> list, ``y``, ``yhat`` and ``last`` among
-#: them). A sweep's pruner uses it (:mod:`coincast.evaluation.sweep.trials`).
+#: them). A sweep's pruner uses it (:mod:`coincast.evaluation.sweep.pruning`).
 Stop = Callable[[str, Mapping[str, list]], bool]
 #: One model's walk: ``walk(model, frame, plan, spec, progress)`` -> its rows of the table.
 Walk = Callable[[Any, pd.DataFrame, "Plan", "WalkForward", Progress | None], pd.DataFrame]

@@ -3,8 +3,6 @@ a real trial that stops, and the driver on a sweep of one series."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future
-
 import numpy as np
 import optuna
 import pandas as pd
@@ -12,7 +10,8 @@ import pytest
 
 from coincast.data.sources import synthetic_candles
 from coincast.evaluation.backtest import WalkForward, walk_forward
-from coincast.evaluation.sweep import Periods, Place, SweepPlan, parse_space
+from coincast.evaluation.engines import InlineEngine
+from coincast.evaluation.sweep import Periods, Place, SweepPlan, final, parse_space
 from coincast.evaluation.sweep import study as driver
 from coincast.evaluation.sweep.pruning import STRIDE, PruneRule, prune_info, segments
 from coincast.evaluation.sweep.trials import run_series
@@ -120,35 +119,16 @@ def segment_series(frames, coin, config, walk):
     return out
 
 
-class SegmentEngine:
-    workers = 1
-
-    def scatter(self, data):
-        return data
-
-    def submit(self, fn, *args):
-        fut = Future()
-        fut.set_result(segment_series(*args))
-        return fut
-
-    def as_completed(self, futures):
-        return iter(list(futures))
-
-    def result(self, fut):
-        return fut.result()
-
-    def close(self):
-        pass
-
-
-def test_a_sweep_of_one_series_prunes_inside_it(tmp_path):
+def test_a_sweep_of_one_series_prunes_inside_it(tmp_path, monkeypatch):
+    for module in (driver, final):  # the search's jobs and the test period's, no training
+        monkeypatch.setattr(module, "run_series", segment_series)
     space = parse_space({"params": {"hidden": [1, 16]}, "fixed": {"epochs": 1},
                          "walk": {"refit_every": 2}})  # fmt: skip
     plan = SweepPlan(space=space, coins=("a",), trials=10, periods=Periods(valid=10, test=5),
                      top_k=2, sampler="random")  # fmt: skip
     place = Place.beside(tmp_path / "c.db", "one")
     frames = {"1d": {"a": synthetic_candles(60, coin="a")}}
-    board = driver.run_sweep(frames, plan, place, engine=SegmentEngine())
+    board = driver.run_sweep(frames, plan, place, engine=InlineEngine())
     trials = optuna.load_study(study_name=place.name, storage=place.storage).get_trials()
     pruned = [t for t in trials if t.state.name == "PRUNED"]
     complete = [t for t in trials if t.state.name == "COMPLETE"]

@@ -77,7 +77,7 @@ def segments(bars: int, refit_every: int) -> int:
 
 
 def prune_info(study, run: Any, walk: dict[str, Any]) -> dict[str, Any]:
-    """What the job needs to prune inside its series (see :class:`.trials.PruneRule`): the
+    """What the job needs to prune inside its series (see :class:`PruneRule`): the
     median of the complete trials' values at each segment's step, once there are
     :data:`N_STARTUP` of them (np.nanpercentile, as Optuna's MedianPruner takes it)."""
     from optuna.trial import TrialState

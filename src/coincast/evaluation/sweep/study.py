@@ -327,8 +327,8 @@ def _search(study, plan: SweepPlan, place: Place, cuts: dict[str, Cut], engine: 
         run.parts.append(part)
         bars, every = cuts[keys[len(run.parts) - 1]].valid_bars, plan.space.walk["refit_every"]
         stopped = report_partials(run, part, bars, every)
-        cut = plan.prune != "none" and run.trial.should_prune()
-        if not stopped and len(run.parts) < len(keys) and not cut:
+        more = not stopped and len(run.parts) < len(keys)
+        if more and not (plan.prune != "none" and run.trial.should_prune()):
             submit(run)
             continue
         _finish(study, place, run, keys)
